@@ -1,0 +1,103 @@
+"""Field checks shared by every file we read and every flag we take.
+
+Each check returns the cleaned value or raises ValueError with a short reason; the caller
+wraps it into a ConfigError (file, key, line) or a UsageError (flag). Running these before
+any git call is what keeps option injection (`-` prefixes) and transports like `ext::`
+out of git's argument lists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_REV_RE = re.compile(r"^[0-9a-f]{40}$")
+_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")
+_SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@?[A-Za-z0-9._~-]*:[^/\\].*$|^[A-Za-z0-9._~-]+@[^:]+:.+$")
+_TRANSPORT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+
+
+def name(value: object) -> str:
+    """A repo, dep or schedule name: one path component, no dots-only, no leading dash."""
+    if not isinstance(value, str) or not _NAME_RE.match(value) or value in {".", ".."}:
+        raise ValueError(
+            f"invalid name {value!r}: use letters, digits, '.', '_', '+', '-' "
+            "(no separators, no leading '-' or '.')"
+        )
+    if ".." in value:
+        raise ValueError(f"invalid name {value!r}: must not contain '..'")
+    return value
+
+
+def relative_path(value: object) -> str:
+    """A path inside the workspace: relative, forward slashes, no `..` parts."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"invalid path {value!r}: expected a non-empty relative path")
+    if "\\" in value or value.startswith(("/", "-", "~")) or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"invalid path {value!r}: must be relative and inside the workspace")
+    parts = PurePosixPath(value).parts
+    if any(part in {"..", "."} for part in parts) or not parts:
+        raise ValueError(f"invalid path {value!r}: must not contain '.' or '..' parts")
+    return str(PurePosixPath(*parts))
+
+
+def url(value: object) -> str:
+    """A git URL: a known scheme, scp-like `host:path`, or a local path; never `-x` or `ext::`."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"invalid URL {value!r}: expected a non-empty string")
+    if value.startswith("-"):
+        raise ValueError(f"invalid URL {value!r}: must not start with '-'")
+    if _TRANSPORT_RE.match(value):
+        raise ValueError(f"invalid URL {value!r}: '<transport>::' URLs (like ext::) are refused")
+    if any(ch in value for ch in "\n\r\0"):
+        raise ValueError(f"invalid URL {value!r}: contains a control character")
+    if value.startswith(_SCHEMES) or _SCP_RE.match(value):
+        return value
+    if "://" in value:
+        raise ValueError(f"invalid URL {value!r}: scheme must be https, http, ssh, git or file")
+    return value  # a plain local path, which git treats as a local repository
+
+
+def rev(value: object) -> str:
+    """A pinned commit: exactly 40 lowercase hex digits."""
+    if not isinstance(value, str) or not _REV_RE.match(value):
+        raise ValueError(f"invalid rev {value!r}: expected a full 40-hex commit id")
+    return value
+
+
+def branch(value: object) -> str:
+    """A branch name git would accept (`git check-ref-format` rules), never starting with `-`."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"invalid branch {value!r}: expected a non-empty string")
+    bad = (
+        value.startswith(("-", "/", "."))
+        or value.endswith(("/", ".", ".lock"))
+        or ".." in value
+        or "//" in value
+        or "@{" in value
+        or value == "@"
+        or any(ch in value for ch in " ~^:?*[\\\x7f")
+        or any(ord(ch) < 32 for ch in value)
+    )
+    if bad:
+        raise ValueError(f"invalid branch {value!r}: not a valid git branch name")
+    return value
+
+
+def regex(value: object) -> re.Pattern[str]:
+    """A user regex (`--exclude-dep`), compiled up front so a typo fails before any work."""
+    if not isinstance(value, str):
+        raise ValueError(f"invalid regex {value!r}: expected a string")
+    try:
+        return re.compile(value)
+    except re.error as err:
+        raise ValueError(f"invalid regex {value!r}: {err}") from None
+
+
+def positive_int(value: object, flag: str) -> int:
+    """Parse a count flag ourselves: invoke's int cast shows a traceback on `--jobs x`."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{flag} expects a positive integer, got {value!r}")
+    return int(text)
