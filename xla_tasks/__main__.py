@@ -1,0 +1,5 @@
+"""`python -m xla_tasks TASK ...`: the same program as the `xla-tasks` command."""
+
+from xla_tasks.cli import program
+
+program.run()

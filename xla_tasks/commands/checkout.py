@@ -1,0 +1,197 @@
+"""`checkout`: clone named repos and, recursively, their deps.
+
+Deps of a repo come from its own `sync_deps.toml` once cloned (what the project really
+builds against), else from the registry's `deps`. The walk goes level by level, each
+level cloned in parallel. A repo nested inside another (torch_xla at `pytorch/xla`)
+needs its container first, so the container joins the level and clones in an earlier
+wave. Existing clones are left exactly as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import XlaTasksError
+from ..fsutil import is_inside
+from ..gitrepo import clone, is_repo_top
+from ..lock import workspace_lock
+from ..parallel import default_jobs, run_each
+from ..pins import read_project_pins
+from ..results import CommandResult, RepoOutcome
+from ..settings import Options
+from ..workspace import Workspace, open_workspace
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A repo to clone: from the registry, or a dep only a pin file knows."""
+
+    name: str
+    url: str
+    branch: str
+    path: Path
+    submodules: bool
+
+
+def checkout(
+    start: Path,
+    names: list[str],
+    options: Options,
+    *,
+    with_deps: bool = True,
+    submodules: bool = True,
+    read_only: bool = False,
+    then_sync: bool = False,
+) -> CommandResult:
+    """Clone `names` (and their deps) into the workspace around `start`."""
+    workspace = open_workspace(start)
+    if not names:
+        raise XlaTasksError("checkout needs at least one NAME", "e.g. checkout iree,jax")
+    for name in names:
+        workspace.require(name)
+    jobs = options.jobs or workspace.jobs or default_jobs()
+    result = CommandResult(command="checkout")
+    with workspace_lock(workspace.root, "checkout", options.lock_timeout):
+        level = [_registry_target(workspace, name, read_only) for name in names]
+        seen = set(names)
+        while level:
+            level = _with_containers(workspace, level, seen, read_only)
+            outcomes = _clone_level(workspace, level, options, jobs, submodules)
+            result.outcomes.extend(outcomes)
+            if not with_deps:
+                break
+            level = _next_level(workspace, level, outcomes, seen, options, read_only)
+    if then_sync and result.ok:
+        _sync_named(workspace, names, options, result)
+    return result
+
+
+def _registry_target(workspace: Workspace, name: str, read_only: bool) -> Target:
+    spec = workspace.repos[name]
+    return Target(
+        name, spec.clone_url(read_only), spec.branch, workspace.path_of(name), spec.submodules
+    )
+
+
+def _with_containers(
+    workspace: Workspace, level: list[Target], seen: set[str], read_only: bool
+) -> list[Target]:
+    """Add the registered repos that enclose a target's path and are not cloned yet."""
+    extra: list[Target] = []
+    for target in level:
+        for spec in workspace.repos.values():
+            outer = workspace.path_of(spec.name)
+            if spec.name in seen or outer == target.path or is_repo_top(outer):
+                continue
+            if target.path.is_relative_to(outer):
+                seen.add(spec.name)
+                extra.append(_registry_target(workspace, spec.name, read_only))
+    return extra + level
+
+
+def _next_level(
+    workspace: Workspace,
+    level: list[Target],
+    outcomes: list[RepoOutcome],
+    seen: set[str],
+    options: Options,
+    read_only: bool,
+) -> list[Target]:
+    ok = {o.name for o in outcomes if not o.failed}
+    found: list[Target] = []
+    for target in level:
+        if target.name not in ok:
+            continue
+        for dep in _deps_of(workspace, target, read_only):
+            if dep.name not in seen and not options.excludes_dep(dep.name):
+                seen.add(dep.name)
+                found.append(dep)
+    return found
+
+
+def _deps_of(workspace: Workspace, target: Target, read_only: bool) -> list[Target]:
+    """The project's own pins when it has a pin file, else the registry's `deps`."""
+    pins = read_project_pins(target.path)
+    if pins is None:
+        spec = workspace.repos.get(target.name)
+        names = spec.deps if spec else ()
+        return [_registry_target(workspace, name, read_only) for name in names]
+    targets = []
+    for dep in pins.deps.values():
+        if dep.name in workspace.repos:
+            targets.append(_registry_target(workspace, dep.name, read_only))
+        else:
+            targets.append(
+                Target(dep.name, dep.url, dep.branch, workspace.path_of(dep.name), dep.submodules)
+            )
+    return targets
+
+
+def _clone_level(
+    workspace: Workspace, level: list[Target], options: Options, jobs: int, submodules: bool
+) -> list[RepoOutcome]:
+    """Clone a level in waves: containers before the repos nested inside them."""
+    outcomes: dict[str, RepoOutcome] = {}
+    waves: dict[int, list[Target]] = {}
+    for target in level:
+        depth = sum(
+            1 for other in level if other is not target and target.path.is_relative_to(other.path)
+        )
+        waves.setdefault(depth, []).append(target)
+    for depth in sorted(waves):
+        for outcome in run_each(
+            waves[depth],
+            lambda target: _clone_one(workspace, target, options, submodules),
+            lambda target: target.name,
+            jobs,
+        ):
+            outcomes[outcome.name] = outcome
+    return [outcomes[target.name] for target in level]
+
+
+def _clone_one(
+    workspace: Workspace, target: Target, options: Options, submodules: bool
+) -> RepoOutcome:
+    rel = str(target.path.relative_to(workspace.root))
+    outcome = RepoOutcome(name=target.name, path=rel)
+    if not is_inside(target.path, workspace.root):
+        raise XlaTasksError(
+            f"{target.name}: path {rel} leads outside the workspace {workspace.root}",
+            "fix the path or the symlink",
+        )
+    if target.path.exists():
+        if is_repo_top(target.path):
+            outcome.action = "present, left as it is"
+            return outcome
+        if not target.path.is_dir() or any(target.path.iterdir()):
+            raise XlaTasksError(
+                f"{target.name}: {target.path} exists and is not a git repository",
+                "move it away, or set another path for it in xla-workspace.toml",
+            )
+    repo = clone(target.url, target.path, repo=target.name, branch=target.branch)
+    outcome.action = "cloned"
+    outcome.new = repo.state().head
+    outcome.notes.append(f"{target.branch} from {target.url}")
+    if target.submodules and submodules:
+        paths = [
+            p for p in repo.submodule_paths() if not options.excludes_submodule(target.name, p)
+        ]
+        repo.update_submodules(paths)
+        outcome.notes.append(f"{len(paths)} submodule(s)")
+    return outcome
+
+
+def _sync_named(
+    workspace: Workspace, names: list[str], options: Options, result: CommandResult
+) -> None:
+    """`checkout --sync`: run sync in each named repo, after the checkout lock is released."""
+    from .sync import sync
+
+    for name in names:
+        synced = sync(workspace.path_of(name), options)
+        result.messages.extend(synced.messages)
+        result.warnings.extend(synced.warnings)
+        for outcome in synced.outcomes:
+            outcome.notes.append(f"sync of {name}")
+            result.outcomes.append(outcome)

@@ -1,0 +1,14 @@
+"""`update_repos`: not built yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import XlaTasksError
+from ..results import CommandResult
+from ..settings import Options
+
+
+def update_repos(start: Path, options: Options, *args: Any, **kwargs: Any) -> CommandResult:
+    raise XlaTasksError("'update_repos' is not available yet in this version of xla-tasks")

@@ -1,0 +1,55 @@
+"""One operation at a time per workspace.
+
+`filelock` takes an OS lock (flock on POSIX) that the kernel drops when the holder dies,
+so a killed run never leaves a stale lock. Beside the lock we write who holds it
+(pid and task) so a second run can name the holder in its message.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from .errors import LockHeldError
+
+LOCK_NAME = ".xla-tasks.lock"
+
+
+@contextmanager
+def workspace_lock(root: Path, task: str, timeout: float) -> Iterator[None]:
+    """Hold the lock for `task`; wait up to `timeout` seconds, then fail naming the holder."""
+    path = root / LOCK_NAME
+    info = root / f"{LOCK_NAME}.holder"
+    lock = FileLock(str(path), timeout=timeout, is_singleton=False)
+    try:
+        if timeout > 0:
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                print(
+                    f"xla-tasks: waiting for the workspace lock ({_holder(info)})", file=sys.stderr
+                )
+                lock.acquire(timeout=timeout)
+        else:
+            lock.acquire(timeout=0)
+    except Timeout:
+        raise LockHeldError(path, _holder(info)) from None
+    try:
+        info.write_text(f"pid {os.getpid()} ({task}) since {time.strftime('%H:%M:%S')}\n")
+        yield
+    finally:
+        info.unlink(missing_ok=True)
+        lock.release()
+
+
+def _holder(info: Path) -> str:
+    try:
+        return info.read_text().strip() or "another xla-tasks run"
+    except OSError:
+        return "another xla-tasks run"

@@ -1,0 +1,51 @@
+"""Run one function per repo on N worker threads and collect an outcome for each.
+
+Git work is I/O bound (network, disk, child processes), so threads are enough. A failure
+in one repo is recorded on its outcome and never stops the others (contract 3.1.7). The
+result keeps the input order so output is stable whatever finishes first. Ctrl-C cancels
+the queued work and lets running git children finish their current step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from .errors import XlaTasksError
+from .results import RepoOutcome
+
+T = TypeVar("T")
+
+
+def default_jobs() -> int:
+    """Git is mostly waiting on I/O: twice the cores, capped at 8 (west and repo use ~8)."""
+    return max(1, min(8, 2 * (os.cpu_count() or 1)))
+
+
+def run_each(
+    items: Sequence[T],
+    work: Callable[[T], RepoOutcome],
+    name_of: Callable[[T], str],
+    jobs: int,
+) -> list[RepoOutcome]:
+    """Call `work(item)` for each item, `jobs` at a time; expected errors become outcomes."""
+
+    def guarded(item: T) -> RepoOutcome:
+        try:
+            return work(item)
+        except XlaTasksError as err:
+            return RepoOutcome(name=name_of(item), error=str(err))
+
+    if jobs <= 1 or len(items) <= 1:
+        return [guarded(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(items)), thread_name_prefix="xla-git")
+    try:
+        futures = [pool.submit(guarded, item) for item in items]
+        return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)

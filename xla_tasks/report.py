@@ -1,0 +1,60 @@
+"""Turn a CommandResult into what the user sees: lines on stdout, problems on stderr.
+
+With `--json`, stdout holds exactly one JSON object and nothing else (warnings and
+failures are inside it). Failures always come last, so the end of a long CI log says
+what went wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from .results import CommandResult, RepoOutcome
+
+
+def outcome_line(outcome: RepoOutcome) -> str:
+    text = f"{outcome.name}: {outcome.action}" if outcome.action else outcome.name
+    old, new = (outcome.old or "")[:12], (outcome.new or "")[:12]
+    if old and new and old != new:
+        text += f" {old} -> {new}"
+    elif new or old:
+        text += f" {new or old}"
+    if outcome.notes:
+        text += f" ({'; '.join(outcome.notes)})"
+    return text
+
+
+def failure_lines(result: CommandResult) -> list[str]:
+    failed = [o for o in result.outcomes if o.failed]
+    lines = [
+        f"FAILED {o.error}" if (o.error or "").startswith(o.name) else f"FAILED {o.name}: {o.error}"
+        for o in failed
+    ]
+    if failed:
+        names = ", ".join(o.name for o in failed)
+        lines.append(f"xla-tasks {result.command}: {len(failed)} repo(s) failed: {names}")
+    if result.failed_check:
+        lines.append(f"xla-tasks {result.command}: {result.failed_check}")
+    return lines
+
+
+def print_result(
+    result: CommandResult, as_json: bool, out: TextIO | None = None, err: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if as_json:
+        out.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        return
+    for line in result.messages:
+        out.write(line + "\n")
+    for outcome in result.outcomes:
+        if not outcome.failed:
+            out.write(outcome_line(outcome) + "\n")
+    for warning in result.warnings:
+        err.write(f"warning: {warning}\n")
+    for line in failure_lines(result):
+        err.write(line + "\n")
+    out.flush()

@@ -1,0 +1,263 @@
+"""The invoke layer: one task per command, flags in, a printed result and an exit code out.
+
+Everything below this file is plain functions (`xla_tasks.commands.*`) that know nothing of
+invoke. Each task here only (1) turns flags and `ctx.config.xla_tasks` into Options,
+(2) calls one command, (3) prints its result, (4) maps errors to exit codes:
+0 ok; 1 a user-fixable problem or a failed repo; 3 a bug; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Exit, Task, task
+
+from .errors import XlaTasksError
+from .results import CommandResult
+from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
+
+JOBS_HELP = "N parallel git operations (default: workspace [settings] jobs, else the machine's)"
+JSON_HELP = "print one JSON object on stdout instead of text"
+DRY_HELP = "say what would change, change nothing"
+EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
+EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
+
+
+class XlaTask(Task):  # type: ignore[misc]
+    """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
+
+    def __init__(self, *args: Any, shorts: dict[str, str] | None = None, **kwargs: Any) -> None:
+        kwargs["auto_shortflags"] = False
+        super().__init__(*args, **kwargs)
+        self.shorts = shorts or {}
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in self.shorts:
+            opts["names"].append(self.shorts[name])
+        return opts
+
+
+def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
+    """@task with our Task class and our error policy around the body."""
+
+    def decorate(body: Callable[..., Any]) -> Task:
+        @functools.wraps(body)
+        def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
+            debug = os.environ.get("XLA_TASKS_DEBUG", "") not in ("", "0")
+            try:
+                body(ctx, *args, **kwargs)
+            except XlaTasksError as err:
+                if debug:
+                    raise
+                raise Exit(f"xla-tasks: {err}", code=err.exit_code) from None
+            except KeyboardInterrupt:
+                raise Exit("xla-tasks: interrupted", code=130) from None
+            except Exit:
+                raise
+            except Exception as err:
+                if debug:
+                    raise
+                raise Exit(
+                    f"xla-tasks: internal error: {type(err).__name__}: {err} "
+                    "(set XLA_TASKS_DEBUG=1 for the traceback)",
+                    code=3,
+                ) from None
+
+        return task(klass=XlaTask, **task_kwargs)(guarded)  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def _finish(result: CommandResult, as_json: bool) -> None:
+    from .report import print_result
+
+    print_result(result, as_json)
+    if not result.ok:
+        raise Exit(code=1)
+
+
+def _options(ctx: Any, **flags: Any) -> Options:
+    return options_from(getattr(ctx, "config", None), **flags)
+
+
+@xla_task(help={"preset": "openxla (default), pytorch-xla or none", "json": JSON_HELP})
+def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
+    """Write xla-workspace.toml here from a preset registry."""
+    from .commands.init import init_workspace
+
+    _finish(init_workspace(Path.cwd(), preset), json_)
+
+
+@xla_task(
+    positional=["names"],
+    iterable=["exclude_dep", "exclude_submodule"],
+    help={
+        "names": "NAME[,NAME...] registered repos to clone",
+        "sync": "then run sync in each named repo",
+        "deps": "also clone deps, recursively (--no-deps: only the named repos)",
+        "submodules": "check out submodules of repos that have them (--no-submodules: skip)",
+        "ro": "clone from the read-only url even when push_url is set",
+        "exclude_dep": EXCL_DEP_HELP,
+        "exclude_submodule": EXCL_SUB_HELP,
+        "jobs": JOBS_HELP,
+        "json": JSON_HELP,
+    },
+)
+def checkout(
+    ctx: Any,
+    names: str,
+    sync: bool = False,
+    deps: bool = True,
+    submodules: bool = True,
+    ro: bool = False,
+    exclude_dep: list[str] | None = None,
+    exclude_submodule: list[str] | None = None,
+    jobs: str = "",
+    json_: bool = False,
+) -> None:
+    """Clone registered repos and their deps (then sync with --sync)."""
+    from .commands.checkout import checkout as run_checkout
+
+    options = _options(
+        ctx, jobs=jobs, exclude_dep=exclude_dep or [], exclude_submodule=exclude_submodule or []
+    )
+    result = run_checkout(
+        Path.cwd(),
+        split_names(names),
+        options,
+        with_deps=deps,
+        submodules=submodules,
+        read_only=ro,
+        then_sync=sync,
+    )
+    _finish(result, json_)
+
+
+@xla_task(
+    iterable=["exclude_dep", "exclude_submodule"],
+    help={
+        "exclude_dep": EXCL_DEP_HELP,
+        "exclude_submodule": EXCL_SUB_HELP,
+        "jobs": JOBS_HELP,
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def sync(
+    ctx: Any,
+    exclude_dep: list[str] | None = None,
+    exclude_submodule: list[str] | None = None,
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+) -> None:
+    """Put every dep, transitively, at its pinned commit."""
+    from .commands.sync import sync as run_sync
+
+    options = _options(
+        ctx,
+        jobs=jobs,
+        dry_run=dry_run,
+        exclude_dep=exclude_dep or [],
+        exclude_submodule=exclude_submodule or [],
+    )
+    _finish(run_sync(Path.cwd(), options), json_)
+
+
+@xla_task(
+    iterable=["add"],
+    help={
+        "add": "NAME: start pinning this registered repo (repeatable)",
+        "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
+        "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def pin(
+    ctx: Any,
+    add: list[str] | None = None,
+    require_upstream: bool = False,
+    check: bool = False,
+    dry_run: bool = False,
+    json_: bool = False,
+) -> None:
+    """Record each dep's HEAD in sync_deps.toml; regenerate sync_deps.py."""
+    from .commands.pin import pin as run_pin
+
+    options = _options(ctx, dry_run=dry_run)
+    names = [name for value in add or [] for name in split_names(value)]
+    result = run_pin(Path.cwd(), options, add=names, require_upstream=require_upstream, check=check)
+    _finish(result, json_)
+
+
+@xla_task(
+    positional=["schedule"],
+    help={
+        "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
+        "jobs": JOBS_HELP,
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def roll(
+    ctx: Any, schedule: str, jobs: str = "", dry_run: bool = False, json_: bool = False
+) -> None:
+    """Advance pins on a schedule: git heads and package versions."""
+    from .commands.roll import roll as run_roll
+
+    options = _options(ctx, jobs=jobs, dry_run=dry_run)
+    _finish(run_roll(Path.cwd(), schedule, options), json_)
+
+
+@xla_task(
+    shorts={"base": "b", "all_": "a"},
+    help={
+        "base": "NAME: update this repo and every repo that depends on it (default: this repo)",
+        "all": "update every registered repo present on disk",
+        "push": "push updated branches to origin when fetched from upstream (--no-push: don't)",
+        "jobs": JOBS_HELP,
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def update_repos(
+    ctx: Any,
+    base: str = "",
+    all_: bool = False,
+    push: bool = True,
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+) -> None:
+    """Fast-forward local clones (and forks) to upstream."""
+    from .commands.update_repos import update_repos as run_update
+
+    options = _options(ctx, jobs=jobs, dry_run=dry_run)
+    result = run_update(Path.cwd(), options, base=base or None, every=all_, push=push)
+    _finish(result, json_)
+
+
+@xla_task(help={"json": JSON_HELP})
+def status(ctx: Any, json_: bool = False) -> None:
+    """Show each repo: branch, HEAD, pin, dirty, missing."""
+    from .commands.status import status as run_status
+
+    _finish(run_status(Path.cwd(), _options(ctx)), json_)
+
+
+@xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
+def demo(ctx: Any, directory: str) -> None:
+    """Run the offline demo: local upstreams, init, checkout, pin, sync."""
+    from .demo import run_demo
+
+    run_demo(Path(directory))
+
+
+ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, demo)
+ns.configure({"xla_tasks": dict(CONFIG_DEFAULTS)})

@@ -1,0 +1,154 @@
+"""Read TOML with errors that point at a line, and write canonical TOML atomically.
+
+`tomllib` reports syntax errors with "(at line N, column M)" in the text but knows nothing
+of our schema; `KeyLocator` finds the line of `[table]` / `key =` in the raw text so that a
+semantic error (unknown key, bad rev) can say `file:line: key: message` too.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ConfigError
+from .fsutil import atomic_write
+
+_AT_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_.\"'-]+?)\s*=")
+
+
+class KeyLocator:
+    """Maps dotted keys like `repos.iree.url` to the line that defines them (best effort)."""
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[str, int] = {}
+        table = ""
+        for number, raw in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(raw)
+            if header:
+                table = _unquote(header.group(1))
+                self._lines.setdefault(table, number)
+                continue
+            key = _KEY.match(raw)
+            if key:
+                full = f"{table}.{_unquote(key.group(1))}" if table else _unquote(key.group(1))
+                self._lines.setdefault(full, number)
+
+    def line(self, dotted: str) -> int | None:
+        """The defining line of `dotted`, else of its nearest enclosing table."""
+        parts = dotted.split(".")
+        while parts:
+            found = self._lines.get(".".join(parts))
+            if found:
+                return found
+            parts.pop()
+        return None
+
+
+def _unquote(key: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in key.split("."))
+
+
+class TomlDoc:
+    """A parsed TOML file that can raise located errors about its own keys."""
+
+    def __init__(self, path: Path, data: dict[str, Any], text: str) -> None:
+        self.path = path
+        self.data = data
+        self._locator = KeyLocator(text)
+
+    def error(self, key: str, message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(self.path, message, key=key, line=self._locator.line(key), hint=hint)
+
+
+def read_toml(path: Path) -> TomlDoc:
+    """Parse `path`; a syntax error becomes a ConfigError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(path, f"cannot read: {err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        match = _AT_LINE.search(str(err))
+        message = _AT_LINE.sub("", str(err)).strip()
+        line = int(match.group(1)) if match else None
+        raise ConfigError(path, f"invalid TOML: {message}", line=line) from None
+    return TomlDoc(path, data, text)
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Render with tomli-w; the caller builds `data` in canonical key order."""
+    return tomli_w.dumps(data)
+
+
+def write_toml(path: Path, data: Mapping[str, Any]) -> None:
+    atomic_write(path, dump_toml(data))
+
+
+_MISSING: Any = object()
+
+
+def table_of(doc: TomlDoc, key: str, value: object) -> dict[str, Any]:
+    """`value` must be a TOML table; `key` names it in the error."""
+    if not isinstance(value, dict):
+        raise doc.error(key, f"expected a table, got {type(value).__name__}")
+    return value
+
+
+def check_keys(doc: TomlDoc, key: str, table: dict[str, Any], allowed: set[str]) -> None:
+    """Unknown keys are errors: a typo like `submodule = true` must not be ignored silently."""
+    for name in table:
+        if name not in allowed:
+            where = f"{key}.{name}" if key else name
+            raise doc.error(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def field_of(
+    doc: TomlDoc,
+    key: str,
+    table: dict[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    default: Any = _MISSING,
+    check: Any = None,
+) -> Any:
+    """Read `table[name]`, check its type and run `check` on it; errors name `key.name` and line."""
+    where = f"{key}.{name}" if key else name
+    if name not in table:
+        if default is _MISSING:
+            raise doc.error(where, "required key is missing")
+        return default
+    value = table[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise doc.error(where, f"expected {wanted}, got {type(value).__name__} {value!r}")
+    if check is not None:
+        try:
+            return check(value)
+        except ValueError as err:
+            raise doc.error(where, str(err)) from None
+    return value
+
+
+def schema_of(doc: TomlDoc, supported: int = 1) -> None:
+    version = field_of(doc, "", doc.data, "schema", int, default=supported)
+    if version != supported:
+        raise doc.error(
+            "schema",
+            f"unsupported schema {version} (this version reads {supported})",
+            hint="upgrade xla-tasks",
+        )

@@ -1,0 +1,186 @@
+"""The workspace registry, `xla-workspace.toml`: which repos exist, where and from where.
+
+A workspace is the directory holding that file; commands find it by walking up from where
+they run, like git finds `.git`. Loading validates everything a user could get wrong
+(unknown keys, names with separators, paths escaping the root, `ext::` URLs) and reports
+it as `file:line: key: message` before any git runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from . import validate
+from .errors import ConfigError, UsageError
+from .tomlfile import check_keys, field_of, read_toml, schema_of, table_of
+
+WORKSPACE_FILE = "xla-workspace.toml"
+PRESETS = ("openxla", "pytorch-xla", "none")
+_REPO_KEYS = {"url", "push_url", "branch", "path", "submodules", "deps"}
+
+
+@dataclass(frozen=True, slots=True)
+class RepoSpec:
+    """One registered repository."""
+
+    name: str
+    url: str
+    push_url: str | None = None
+    branch: str = "main"
+    path: str = ""
+    submodules: bool = False
+    deps: tuple[str, ...] = ()
+
+    @property
+    def rel_path(self) -> str:
+        return self.path or self.name
+
+    def clone_url(self, read_only: bool) -> str:
+        return self.url if read_only or not self.push_url else self.push_url
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A loaded registry; `file` is None for the implicit workspace of a bare project."""
+
+    root: Path
+    repos: dict[str, RepoSpec]
+    jobs: int | None = None
+    file: Path | None = None
+
+    def path_of(self, name: str) -> Path:
+        """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
+        spec = self.repos.get(name)
+        return self.root / (spec.rel_path if spec else name)
+
+    def require(self, name: str) -> RepoSpec:
+        if name not in self.repos:
+            raise UsageError(f"unknown repo {name!r}", f"known: {', '.join(self.repos) or 'none'}")
+        return self.repos[name]
+
+
+def find_workspace_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` that holds xla-workspace.toml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / WORKSPACE_FILE).is_file():
+            return folder
+    return None
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Read and validate `<root>/xla-workspace.toml`."""
+    path = root / WORKSPACE_FILE
+    doc = read_toml(path)
+    check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
+    schema_of(doc)
+    settings = table_of(doc, "settings", doc.data.get("settings", {}))
+    check_keys(doc, "settings", settings, {"jobs"})
+    jobs = field_of(doc, "settings", settings, "jobs", int, default=None)
+    if jobs is not None and jobs < 1:
+        raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
+    repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
+    repos: dict[str, RepoSpec] = {}
+    for name, raw in repos_table.items():
+        key = f"repos.{name}"
+        try:
+            validate.name(name)
+        except ValueError as err:
+            raise doc.error(key, str(err)) from None
+        table = table_of(doc, key, raw)
+        check_keys(doc, key, table, _REPO_KEYS)
+        deps = field_of(doc, key, table, "deps", list, default=[])
+        for dep in deps:
+            try:
+                validate.name(dep)
+            except ValueError as err:
+                raise doc.error(f"{key}.deps", str(err)) from None
+        repos[name] = RepoSpec(
+            name=name,
+            url=field_of(doc, key, table, "url", str, check=validate.url),
+            push_url=field_of(doc, key, table, "push_url", str, default=None, check=validate.url),
+            branch=field_of(doc, key, table, "branch", str, default="main", check=validate.branch),
+            path=field_of(doc, key, table, "path", str, default=name, check=validate.relative_path),
+            submodules=field_of(doc, key, table, "submodules", bool, default=False),
+            deps=tuple(deps),
+        )
+    _check_references(doc, repos)
+    return Workspace(root=root, repos=repos, jobs=jobs, file=path)
+
+
+def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, str] = {}
+    for spec in repos.values():
+        for dep in spec.deps:
+            if dep not in repos:
+                raise doc.error(
+                    f"repos.{spec.name}.deps",
+                    f"unknown repo {dep!r}",
+                    hint=f"known: {', '.join(repos)}",
+                )
+        if spec.rel_path in seen:
+            raise doc.error(
+                f"repos.{spec.name}.path",
+                f"same path as repo {seen[spec.rel_path]!r}: {spec.rel_path}",
+            )
+        seen[spec.rel_path] = spec.name
+
+
+def open_workspace(start: Path) -> Workspace:
+    """The workspace around `start`, or a clear error saying how to make one."""
+    root = find_workspace_root(start)
+    if root is None:
+        raise ConfigError(
+            start,
+            f"no {WORKSPACE_FILE} here or in any parent directory",
+            hint="run `xla-tasks init` at the workspace root first",
+        )
+    return load_workspace(root)
+
+
+def preset_text(preset: str) -> str:
+    """The registry text shipped for `preset` ("none" is an empty registry)."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
+    if preset == "none":
+        return "schema = 1\n\n# Add repositories as [repos.NAME] tables; see the README.\n"
+    data = resources.files("xla_tasks") / "data" / "presets" / f"{preset}.toml"
+    return data.read_text(encoding="utf-8")
+
+
+def dependents_closure(workspace: Workspace, base: str) -> list[str]:
+    """`base` plus every registered repo that depends on it, transitively, in dependency order."""
+    wanted = {base}
+    changed = True
+    while changed:
+        changed = False
+        for spec in workspace.repos.values():
+            if spec.name not in wanted and wanted.intersection(spec.deps):
+                wanted.add(spec.name)
+                changed = True
+    return [name for name in dependency_order(workspace) if name in wanted]
+
+
+def dependency_order(workspace: Workspace) -> list[str]:
+    """All registered repos, each after its deps (registry order breaks ties; cycles are errors)."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ConfigError(
+                workspace.file or workspace.root, f"dependency cycle: {' -> '.join((*chain, name))}"
+            )
+        visiting.add(name)
+        for dep in workspace.repos[name].deps:
+            visit(dep, (*chain, name))
+        visiting.discard(name)
+        order.append(name)
+
+    for name in workspace.repos:
+        visit(name, ())
+    return order
