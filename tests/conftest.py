@@ -48,3 +48,59 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return tmp_path
+
+
+# --- real upstreams, workspaces and the CLI ----------------------------------------------
+
+import json  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from upstreams import Upstreams  # noqa: E402
+
+from xla_tasks.demo import registry_text  # noqa: E402
+from xla_tasks.workspace import WORKSPACE_FILE  # noqa: E402
+
+
+@pytest.fixture
+def upstreams(isolated_env: Path) -> Upstreams:
+    """The demo's five bare upstreams (OpenXLA shape), built fresh for this test (~0.2 s)."""
+    return Upstreams(isolated_env / "upstreams")
+
+
+@pytest.fixture
+def workspace(isolated_env: Path, upstreams: Upstreams) -> Path:
+    """An empty workspace whose registry points at the test's upstreams."""
+    root = isolated_env / "ws"
+    root.mkdir()
+    (root / WORKSPACE_FILE).write_text(registry_text(upstreams.urls))
+    return root
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run `xla-tasks ARGV...` in-process in `cwd`; returns exit code, stdout, stderr."""
+    from xla_tasks.cli import program
+
+    def run(*argv: str, cwd: Path) -> CliResult:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            program.run(["xla-tasks", *argv])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

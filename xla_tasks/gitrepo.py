@@ -393,4 +393,13 @@ __all__ = [
     "ls_remote_branch",
     "redact",
     "run_git",
+    "toplevel",
 ]
+
+
+def toplevel(start: Path) -> Path | None:
+    """The top of the work tree holding `start` (the innermost, for nested repos), or None."""
+    status, out, _ = run_git(
+        start, ["rev-parse", "--show-toplevel"], repo=start.name, action="find repo", check=False
+    )
+    return Path(out.strip()) if status == 0 and out.strip() else None

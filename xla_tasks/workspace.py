@@ -184,3 +184,14 @@ def dependency_order(workspace: Workspace) -> list[str]:
     for name in workspace.repos:
         visit(name, ())
     return order
+
+
+def workspace_for_project(project_dir: Path) -> Workspace:
+    """The registry around a project, else an implicit one rooted at the project's parent.
+
+    `sync` works without xla-workspace.toml (contract 3): deps then go beside the project.
+    """
+    root = find_workspace_root(project_dir)
+    if root is not None:
+        return load_workspace(root)
+    return Workspace(root=project_dir.resolve().parent, repos={})
