@@ -1,0 +1,226 @@
+"""Find the newest release of a Python package on simple indexes and find-links pages.
+
+`roll` needs "the newest acceptable version of jaxlib" without installing anything, so we
+read the same sources pip reads: a PEP 503 (HTML) or PEP 691 (JSON) simple index, and
+find-links pages (plain HTML pages of links to files, like JAX's nightly page). The
+pypi-simple client does the content negotiation and the yanked markers; `packaging` does
+names (PEP 503) and versions (PEP 440). Requires-Python markers are ignored on purpose: the
+pin is for the project's users, not for the interpreter running xla-tasks.
+
+Every failure a user can cause or meet (bad URL, network down, unknown project, nothing
+acceptable) is a one-line `PackageIndexError` naming the package and the URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import requests
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+from pypi_simple import DistributionPackage, ProjectPage, PyPISimple
+from pypi_simple.errors import (
+    NoSuchProjectError,
+    UnsupportedContentTypeError,
+    UnsupportedRepoVersionError,
+)
+
+from .errors import PackageIndexError
+
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
+_USER_AGENT = "xla-tasks (pypi-simple; requests)"
+# Installable distribution kinds; pip ignores eggs, .exe and .msi files too.
+_INSTALLABLE = frozenset({"wheel", "sdist"})
+_PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+# Parse failures of a page we were served: bad JSON (pydantic's errors are ValueErrors),
+# an unknown content type or a newer major API version than pypi-simple knows.
+_BAD_PAGE_ERRORS = (ValueError, UnsupportedContentTypeError, UnsupportedRepoVersionError)
+
+
+@dataclass(frozen=True)
+class PackageChoice:
+    """The newest acceptable version of a package and the configured URL that offered it."""
+
+    # Slots declared by hand: `dataclass(slots=True)` needs Python 3.10 and we support 3.9.
+    __slots__ = ("name", "source", "version")
+    name: str
+    version: str
+    source: str
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    version: Version
+    source: str
+
+
+def find_latest_version(
+    name: str,
+    index_url: str | None = None,
+    find_links: Sequence[str] = (),
+    pre: bool = False,
+    timeout: float = 30.0,
+) -> PackageChoice:
+    """Newest non-yanked version of `name` over the index and every find-links page.
+
+    The index defaults to PyPI only when no find-links page is given either. Pre-releases
+    and dev releases count only with `pre`. Every source is read: one that fails makes the
+    whole lookup fail, since "newest" would otherwise depend on which server was up.
+    """
+    if not _PROJECT_NAME_RE.match(name):
+        raise PackageIndexError(f"{name!r}: not a valid Python package name (PEP 508)")
+    indexes = [index_url] if index_url else ([] if find_links else [DEFAULT_INDEX_URL])
+    canonical = canonicalize_name(name)
+    best: _Candidate | None = None
+    with requests.Session() as session:
+        session.headers["User-Agent"] = _USER_AGENT
+        for source, packages in _read_sources(name, indexes, find_links, session, timeout):
+            for version in _acceptable_versions(packages, canonical, pre):
+                if best is None or version > best.version:
+                    best = _Candidate(version, source)
+    if best is None:
+        raise PackageIndexError(_no_release_message(name, [*indexes, *find_links], pre))
+    return PackageChoice(name=name, version=str(best.version), source=best.source)
+
+
+def _read_sources(
+    name: str,
+    indexes: Sequence[str],
+    find_links: Sequence[str],
+    session: requests.Session,
+    timeout: float,
+) -> Iterator[tuple[str, list[DistributionPackage]]]:
+    """Yield (configured URL, files listed there): indexes first, then find-links pages."""
+    for url in indexes:
+        yield url, _read_index(name, url, session, timeout)
+    for url in find_links:
+        yield url, _read_find_links(name, url, session, timeout)
+
+
+def _acceptable_versions(
+    packages: Iterable[DistributionPackage], canonical: NormalizedName, pre: bool
+) -> Iterator[Version]:
+    """Versions of installable, non-yanked files of this project; unparsable names skipped."""
+    for package in packages:
+        if package.is_yanked or package.package_type not in _INSTALLABLE:
+            continue
+        if package.project is None or canonicalize_name(package.project) != canonical:
+            continue
+        version = _parse_version(package.version)
+        if version is not None and (pre or not version.is_prerelease):
+            yield version
+
+
+def _parse_version(text: str | None) -> Version | None:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+def _read_index(
+    name: str, url: str, session: requests.Session, timeout: float
+) -> list[DistributionPackage]:
+    """Files on the project's page of a simple index (HTML or JSON, server's choice)."""
+    scheme = _scheme(name, url)
+    if scheme == "file":
+        page = _local_path(url) / canonicalize_name(name) / "index.html"
+        if not page.is_file():
+            raise PackageIndexError(f"{name}: not found on {url} (no {page})")
+        return _parse_html(name, url, _read_local(name, url, page), page.as_uri())
+    client = PyPISimple(endpoint=url, session=session)
+    try:
+        return client.get_project_page(name, timeout=timeout).packages
+    except NoSuchProjectError:
+        raise PackageIndexError(
+            f"{name}: not found on {url} (HTTP 404 for {client.get_project_url(name)}; "
+            "check the package name and index_url)"
+        ) from None
+    except (requests.RequestException, *_BAD_PAGE_ERRORS) as err:
+        raise PackageIndexError(f"{name}: cannot read {url}: {_reason(err, timeout)}") from err
+
+
+def _read_find_links(
+    name: str, url: str, session: requests.Session, timeout: float
+) -> list[DistributionPackage]:
+    """Files linked from a find-links page; a local directory lists its files as links."""
+    if _scheme(name, url) == "file":
+        path = _local_path(url)
+        if path.is_dir():
+            return _directory_packages(name, path)
+        return _parse_html(name, url, _read_local(name, url, path), path.as_uri())
+    try:
+        response = session.get(url, timeout=timeout)
+        response.raise_for_status()
+    except requests.RequestException as err:
+        raise PackageIndexError(f"{name}: cannot read {url}: {_reason(err, timeout)}") from err
+    charset = response.encoding if "charset" in response.headers.get("content-type", "") else None
+    return _parse_html(name, url, response.content, response.url, charset)
+
+
+def _parse_html(
+    name: str, url: str, html: bytes, base_url: str, charset: str | None = None
+) -> list[DistributionPackage]:
+    try:
+        return ProjectPage.from_html(name, html, base_url=base_url, from_encoding=charset).packages
+    except _BAD_PAGE_ERRORS as err:
+        raise PackageIndexError(f"{name}: cannot read {url}: {err}") from err
+
+
+def _read_local(name: str, url: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise PackageIndexError(f"{name}: cannot read {url}: {err.strerror or err}") from None
+
+
+def _directory_packages(name: str, directory: Path) -> list[DistributionPackage]:
+    """pip treats a local find-links directory as a page linking every file in it."""
+    files = sorted(entry for entry in directory.iterdir() if entry.is_file())
+    links = "".join(
+        f'<a href="{escape(entry.as_uri())}">{escape(entry.name)}</a>\n' for entry in files
+    )
+    return _parse_html(name, directory.as_uri(), links.encode(), directory.as_uri())
+
+
+def _scheme(name: str, url: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in {"http", "https", "file"}:
+        raise PackageIndexError(
+            f"{name}: cannot read {url}: only http://, https:// and file:// URLs are supported"
+        )
+    return scheme
+
+
+def _local_path(url: str) -> Path:
+    parts = urlsplit(url)
+    if parts.netloc not in {"", "localhost"}:
+        return Path(url2pathname(f"//{parts.netloc}{parts.path}"))
+    return Path(url2pathname(parts.path))
+
+
+def _reason(err: Exception, timeout: float) -> str:
+    """requests' messages run to 300 characters of pool internals; keep the cause."""
+    if isinstance(err, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return f"HTTP {err.response.status_code} {err.response.reason}".rstrip()
+    text = str(err)
+    found = _ERRNO_RE.search(text)
+    if found:
+        return found.group(0).strip()
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _no_release_message(name: str, urls: Sequence[str], pre: bool) -> str:
+    where = " or ".join(urls)
+    if pre:
+        return f"{name}: no release on {where} (yanked files and unparsable file names skipped)"
+    return f"{name}: no release on {where} (pre-releases excluded; set pre = true to allow them)"
