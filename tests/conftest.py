@@ -16,9 +16,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     for key in list(os.environ):
-        if (
-            (key.startswith("GIT_") and key not in _KEEP_GIT_ENV)
-            or key.startswith(("INVOKE_", "XLA_TASKS_"))
+        if (key.startswith("GIT_") and key not in _KEEP_GIT_ENV) or key.startswith(
+            ("INVOKE_", "XLA_TASKS_")
         ):
             monkeypatch.delenv(key, raising=False)
     gitconfig = home / ".gitconfig"

@@ -13,17 +13,25 @@ acceptable) is a one-line `PackageIndexError` naming the package and the URL.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import requests
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 from pypi_simple import DistributionPackage, ProjectPage, PyPISimple
 from pypi_simple.errors import (
     NoSuchProjectError,
@@ -35,8 +43,8 @@ from .errors import PackageIndexError
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 _USER_AGENT = "xla-tasks (pypi-simple; requests)"
-# Installable distribution kinds; pip ignores eggs, .exe and .msi files too.
-_INSTALLABLE = frozenset({"wheel", "sdist"})
+# Source archives pip installs; eggs, .exe and .msi files are ignored as pip ignores them.
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tgz", ".tar")
 _PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 # Parse failures of a page we were served: bad JSON (pydantic's errors are ValueErrors),
@@ -107,22 +115,39 @@ def _read_sources(
 def _acceptable_versions(
     packages: Iterable[DistributionPackage], canonical: NormalizedName, pre: bool
 ) -> Iterator[Version]:
-    """Versions of installable, non-yanked files of this project; unparsable names skipped."""
+    """Versions of this project's non-yanked wheels and sdists; unparsable names skipped."""
     for package in packages:
-        if package.is_yanked or package.package_type not in _INSTALLABLE:
+        if package.is_yanked:
             continue
-        if package.project is None or canonicalize_name(package.project) != canonical:
-            continue
-        version = _parse_version(package.version)
+        version = _file_version(package, canonical)
         if version is not None and (pre or not version.is_prerelease):
             yield version
 
 
-def _parse_version(text: str | None) -> Version | None:
+def _file_version(package: DistributionPackage, canonical: NormalizedName) -> Version | None:
+    """Like pip, trust the file name in the URL first: find-links pages such as JAX's label
+    their links `nocuda/jaxlib-...whl`; then the name the page gives (PEP 691 `filename`)."""
+    from_url = posixpath.basename(unquote(urlsplit(package.url).path))
+    for filename in dict.fromkeys((from_url, package.filename)):
+        parsed = _parse_filename(filename)
+        if parsed is not None and parsed[0] == canonical:
+            return parsed[1]
+    return None
+
+
+def _parse_filename(filename: str) -> tuple[NormalizedName, Version] | None:
+    """(project, version) of a wheel or sdist name; None for anything else or a bad version."""
     try:
-        return Version(text) if text else None
-    except InvalidVersion:
+        if filename.endswith(".whl"):
+            project, version, _, _ = parse_wheel_filename(filename)
+            return project, version
+        for suffix in _SDIST_SUFFIXES:
+            if filename.endswith(suffix) and len(filename) > len(suffix):
+                # packaging knows only .tar.gz and .zip; pip also takes the older archives.
+                return parse_sdist_filename(filename[: -len(suffix)] + ".tar.gz")
+    except (InvalidWheelFilename, InvalidSdistFilename):
         return None
+    return None
 
 
 def _read_index(

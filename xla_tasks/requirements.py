@@ -6,9 +6,9 @@ requirement changes; leading whitespace, extras, environment markers, comments, 
 endings and every other line stay byte-for-byte.
 
 Which lines match: requirement lines whose name equals the package under PEP 503
-normalisation (`IREE_Base.Compiler` is `iree-base-compiler`); option lines (`-r`, `-e`, `--index-url`, `-f`),
-comments and blank lines never do. Lines continued with a trailing backslash are read as
-one requirement, as pip reads them. What happens to a matching line:
+normalisation (`IREE_Base.Compiler` is `iree-base-compiler`); option lines (`-r`, `-e`,
+`--index-url`, `-f`), comments and blank lines never do. Lines continued with a trailing
+backslash are read as one requirement, as pip reads them. What happens to a matching line:
 
 - `name==X` or `name===X`: the version becomes the new one (`===` becomes `==`).
 - `name` with no version, `name>=X` or `name>X` (a floor the newest release satisfies):
