@@ -164,7 +164,9 @@ def fixture_index_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     served: list[tuple[str, str]] = []
     handler = type("Handler", (_Handler,), {"served": served})
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, name="simple-index", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="simple-index", daemon=True
+    )
     thread.start()
     try:
         yield SimpleIndex(root, f"http://127.0.0.1:{server.server_address[1]}", served)

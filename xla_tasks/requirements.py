@@ -141,8 +141,8 @@ def _match_requirement(
     if "--hash" in joined:
         raise ConfigError(
             path,
-            f"{whole['name']} carries --hash; hashed requirements can't be rewritten "
-            "(the new version's hashes are unknown)",
+            f"{whole['name']} carries --hash; hashed requirements can't be rewritten, "
+            "the new version's hashes are unknown here",
             line=number,
             hint="regenerate the file with pip-compile --generate-hashes, or remove the hashes",
         )
@@ -175,8 +175,8 @@ def _rewrite(match: re.Match[str], version: str, path: str, number: int) -> tupl
     if len(clauses) != 1 or clauses[0]["op"] not in _REWRITABLE_OPS:
         raise ConfigError(
             path,
-            f"{match['name']}{match['spec'].strip()} is a range, not a pin; "
-            "roll only rewrites ==, >= and > requirements",
+            f"{match['name']}{match['spec'].strip()} limits the version; "
+            "roll only rewrites ==, >=, > or unversioned requirements",
             line=number,
             hint=f"write {match['name']}==VERSION, or remove the package from the schedule",
         )
