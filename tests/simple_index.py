@@ -56,6 +56,11 @@ JSON_PROJECTS: dict[str, list[dict[str, object]]] = {
     ],
 }
 
+# Served as PEP 691 JSON that does not validate (files lack "url" and "hashes").
+BROKEN_JSON_PROJECTS: dict[str, list[dict[str, object]]] = {
+    "badjson": [{"filename": "badjson-1.0.tar.gz"}]
+}
+
 NIGHTLY_PAGE = [
     f"nightly/jaxlib-0.4.11.dev20261101-{WHEEL_TAGS}",
     f"nightly/jaxlib-0.5.1.dev20261102-{WHEEL_TAGS}",
@@ -104,6 +109,12 @@ def _page(title: str, anchors: list[str]) -> str:
     return f"{head}\n{body}\n</body></html>\n"
 
 
+def _write_json(directory: Path, project: str, files: list[dict[str, object]]) -> None:
+    document = {"meta": {"api-version": "1.1"}, "name": project, "files": files}
+    directory.mkdir(parents=True)
+    (directory / "index.json").write_text(json.dumps(document))
+
+
 def write_index_tree(root: Path) -> None:
     """Write the HTML and JSON project pages, the nightly page and a directory of wheels."""
     for project, files in HTML_PROJECTS.items():
@@ -112,9 +123,9 @@ def write_index_tree(root: Path) -> None:
         (root / "simple" / project / "index.html").write_text(_page(project, anchors))
     for project, files in JSON_PROJECTS.items():
         entries = [{"url": f"../../files/{f['filename']}", "hashes": {}, **f} for f in files]
-        document = {"meta": {"api-version": "1.1"}, "name": project, "files": entries}
-        (root / "simple" / project).mkdir(parents=True)
-        (root / "simple" / project / "index.json").write_text(json.dumps(document))
+        _write_json(root / "simple" / project, project, entries)
+    for project, files in BROKEN_JSON_PROJECTS.items():
+        _write_json(root / "simple" / project, project, files)
     (root / "nightly.html").write_text(
         _page("nightlies", [_anchor(h, text=h) for h in NIGHTLY_PAGE])
     )

@@ -101,6 +101,29 @@ def test_unknown_project_is_a_one_line_error_naming_it(simple_index: SimpleIndex
     assert "\n" not in message
 
 
+def test_invalid_json_page_is_one_line_error(simple_index: SimpleIndex):
+    with pytest.raises(PackageIndexError) as caught:
+        find_latest_version("badjson", index_url=simple_index.index_url)
+
+    message = str(caught.value)
+    assert message.startswith(f"badjson: cannot read {simple_index.index_url}: ")
+    assert "validation error" in message
+    assert "\n" not in message
+
+
+def test_password_in_index_url_is_masked_in_results_and_errors(simple_index: SimpleIndex):
+    url = simple_index.index_url.replace("http://", "http://ci:s3cret@")
+    shown = simple_index.index_url.replace("http://", "http://ci:***@")
+
+    choice = find_latest_version("jaxlib", index_url=url)
+    with pytest.raises(PackageIndexError) as caught:
+        find_latest_version("no-such-project", index_url=url)
+
+    assert choice.source == shown
+    assert str(caught.value).startswith(f"no-such-project: not found on {shown} (HTTP 404")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_server_error_names_url_and_status(simple_index: SimpleIndex):
     url = f"{simple_index.base_url}/status/500/simple"
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import requests
@@ -54,7 +54,8 @@ _BAD_PAGE_ERRORS = (ValueError, UnsupportedContentTypeError, UnsupportedRepoVers
 
 @dataclass(frozen=True)
 class PackageChoice:
-    """The newest acceptable version of a package and the configured URL that offered it."""
+    """The newest acceptable version of a package and the configured URL that offered it
+    (index URL or find-links page, as configured, with any password masked)."""
 
     # Slots declared by hand: `dataclass(slots=True)` needs Python 3.10 and we support 3.9.
     __slots__ = ("name", "source", "version")
@@ -95,7 +96,7 @@ def find_latest_version(
                     best = _Candidate(version, source)
     if best is None:
         raise PackageIndexError(_no_release_message(name, [*indexes, *find_links], pre))
-    return PackageChoice(name=name, version=str(best.version), source=best.source)
+    return PackageChoice(name=name, version=str(best.version), source=_shown(best.source))
 
 
 def _read_sources(
@@ -158,18 +159,18 @@ def _read_index(
     if scheme == "file":
         page = _local_path(url) / canonicalize_name(name) / "index.html"
         if not page.is_file():
-            raise PackageIndexError(f"{name}: not found on {url} (no {page})")
+            raise PackageIndexError(f"{name}: not found on {_shown(url)} (no {page})")
         return _parse_html(name, url, _read_local(name, url, page), page.as_uri())
     client = PyPISimple(endpoint=url, session=session)
     try:
         return client.get_project_page(name, timeout=timeout).packages
     except NoSuchProjectError:
         raise PackageIndexError(
-            f"{name}: not found on {url} (HTTP 404 for {client.get_project_url(name)}; "
-            "check the package name and index_url)"
+            f"{name}: not found on {_shown(url)} (HTTP 404 for "
+            f"{_shown(client.get_project_url(name))}; check the package name and index_url)"
         ) from None
     except (requests.RequestException, *_BAD_PAGE_ERRORS) as err:
-        raise PackageIndexError(f"{name}: cannot read {url}: {_reason(err, timeout)}") from err
+        raise _cannot_read(name, url, _reason(err, timeout)) from err
 
 
 def _read_find_links(
@@ -185,7 +186,7 @@ def _read_find_links(
         response = session.get(url, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as err:
-        raise PackageIndexError(f"{name}: cannot read {url}: {_reason(err, timeout)}") from err
+        raise _cannot_read(name, url, _reason(err, timeout)) from err
     charset = response.encoding if "charset" in response.headers.get("content-type", "") else None
     return _parse_html(name, url, response.content, response.url, charset)
 
@@ -196,14 +197,14 @@ def _parse_html(
     try:
         return ProjectPage.from_html(name, html, base_url=base_url, from_encoding=charset).packages
     except _BAD_PAGE_ERRORS as err:
-        raise PackageIndexError(f"{name}: cannot read {url}: {err}") from err
+        raise _cannot_read(name, url, _reason(err, 0)) from err
 
 
 def _read_local(name: str, url: str, path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
-        raise PackageIndexError(f"{name}: cannot read {url}: {err.strerror or err}") from None
+        raise _cannot_read(name, url, err.strerror or str(err)) from None
 
 
 def _directory_packages(name: str, directory: Path) -> list[DistributionPackage]:
@@ -218,9 +219,7 @@ def _directory_packages(name: str, directory: Path) -> list[DistributionPackage]
 def _scheme(name: str, url: str) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in {"http", "https", "file"}:
-        raise PackageIndexError(
-            f"{name}: cannot read {url}: only http://, https:// and file:// URLs are supported"
-        )
+        raise _cannot_read(name, url, "only http://, https:// and file:// URLs are supported")
     return scheme
 
 
@@ -237,15 +236,28 @@ def _reason(err: Exception, timeout: float) -> str:
         return f"no answer within {timeout:g} s"
     if isinstance(err, requests.HTTPError) and err.response is not None:
         return f"HTTP {err.response.status_code} {err.response.reason}".rstrip()
-    text = str(err)
+    text = " ".join(str(err).split())  # pydantic's validation errors span several lines
     found = _ERRNO_RE.search(text)
     if found:
         return found.group(0).strip()
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _cannot_read(name: str, url: str, reason: str) -> PackageIndexError:
+    return PackageIndexError(f"{name}: cannot read {_shown(url)}: {reason}")
+
+
+def _shown(url: str) -> str:
+    """The URL with any password masked: messages end up in CI logs and commit messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def _no_release_message(name: str, urls: Sequence[str], pre: bool) -> str:
-    where = " or ".join(urls)
+    where = " or ".join(_shown(url) for url in urls)
     if pre:
         return f"{name}: no release on {where} (yanked files and unparsable file names skipped)"
     return f"{name}: no release on {where} (pre-releases excluded; set pre = true to allow them)"
