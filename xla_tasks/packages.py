@@ -46,6 +46,7 @@ _USER_AGENT = "xla-tasks (pypi-simple; requests)"
 # Source archives pip installs; eggs, .exe and .msi files are ignored as pip ignores them.
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tgz", ".tar")
 _PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_PYDANTIC_NOISE_RE = re.compile(r" \[type=[^\]]*\]| For further information visit \S+")
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 # Parse failures of a page we were served: bad JSON (pydantic's errors are ValueErrors),
 # an unknown content type or a newer major API version than pypi-simple knows.
@@ -237,6 +238,7 @@ def _reason(err: Exception, timeout: float) -> str:
     if isinstance(err, requests.HTTPError) and err.response is not None:
         return f"HTTP {err.response.status_code} {err.response.reason}".rstrip()
     text = " ".join(str(err).split())  # pydantic's validation errors span several lines
+    text = _PYDANTIC_NOISE_RE.sub("", text)
     found = _ERRNO_RE.search(text)
     if found:
         return found.group(0).strip()
