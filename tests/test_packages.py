@@ -206,6 +206,9 @@ def test_unsupported_url_scheme_is_refused(url: str):
     )
 
 
-def test_invalid_package_name_is_refused_before_any_request():
-    with pytest.raises(PackageIndexError, match="not a valid Python package name"):
-        find_latest_version("../etc", index_url="http://127.0.0.1:9/simple")
+@pytest.mark.parametrize("name", ["../etc", "jaxlib\n", "-jaxlib", ""])
+def test_invalid_package_name_is_refused_before_any_request(name: str):
+    with pytest.raises(PackageIndexError) as caught:
+        find_latest_version(name, index_url="http://127.0.0.1:9/simple")
+
+    assert str(caught.value) == f"{name!r}: not a valid Python package name (PEP 508)"

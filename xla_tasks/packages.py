@@ -45,7 +45,7 @@ DEFAULT_INDEX_URL = "https://pypi.org/simple"
 _USER_AGENT = "xla-tasks (pypi-simple; requests)"
 # Source archives pip installs; eggs, .exe and .msi files are ignored as pip ignores them.
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tgz", ".tar")
-_PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_PROJECT_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _PYDANTIC_NOISE_RE = re.compile(r" \[type=[^\]]*\]| For further information visit \S+")
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 # Parse failures of a page we were served: bad JSON (pydantic's errors are ValueErrors),
@@ -84,7 +84,7 @@ def find_latest_version(
     and dev releases count only with `pre`. Every source is read: one that fails makes the
     whole lookup fail, since "newest" would otherwise depend on which server was up.
     """
-    if not _PROJECT_NAME_RE.match(name):
+    if not _PROJECT_NAME_RE.fullmatch(name):
         raise PackageIndexError(f"{name!r}: not a valid Python package name (PEP 508)")
     indexes = [index_url] if index_url else ([] if find_links else [DEFAULT_INDEX_URL])
     canonical = canonicalize_name(name)
