@@ -102,7 +102,7 @@ def set_requirement_version(
 
 
 def _split_lines(text: str) -> list[_Line]:
-    """Physical lines with their own ending kept apart, so bodies never hold `\\r`."""
+    """Physical lines, each with its own ending (`\\r\\n` or `\\n`) kept apart from the body."""
     lines = []
     for chunk in _LINE_RE.findall(text):
         eol = "\r\n" if chunk.endswith("\r\n") else "\n" if chunk.endswith("\n") else ""
