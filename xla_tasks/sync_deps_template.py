@@ -329,16 +329,22 @@ def update_submodules(dep: Dep, opts: Options) -> str:
     if keep:
         git(["submodule", "sync", "-q", "--", *keep], dep.path, "git submodule sync")
     for path in keep:
-        shallow = run_git(["submodule", "update", "--init", "--depth", "1", "--", path], dep.path)
-        if shallow.code != 0:
-            # A pin that is no branch tip cannot be fetched shallow from some servers.
-            git(
-                ["submodule", "update", "--init", "--", path],
-                dep.path,
-                "submodule update of " + path,
-            )
+        update_submodule(dep, path)
     note = f"submodules: {len(keep)} updated"
     return note + (f", {len(paths) - len(keep)} excluded" if len(keep) < len(paths) else "")
+
+
+def update_submodule(dep: Dep, path: str) -> None:
+    """Shallow first; full history when the gitlink is no tip a shallow fetch can reach."""
+    shallow = ["submodule", "update", "--init", "--depth", "1", "--", path]
+    if run_git(shallow, dep.path).code == 0:
+        return
+    # The failed try may have left a depth-1 clone, which a plain update only tops up with
+    # the tip (servers speaking protocol v0 refuse the gitlink itself): deepen it first.
+    sub = os.path.join(dep.path, path)
+    if os.path.exists(os.path.join(sub, ".git")) and is_shallow(sub):
+        run_git(["fetch", "-q", "--unshallow"], sub)
+    git(["submodule", "update", "--init", "--", path], dep.path, "submodule update of " + path)
 
 
 def sync_dep(dep: Dep, opts: Options) -> str:
