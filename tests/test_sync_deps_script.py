@@ -460,3 +460,28 @@ def test_bad_arguments_are_one_line_exit_2(world: World, args: list[str], needle
     assert len(res.stderr.splitlines()) == 1
     assert needle in res.stderr
     assert sorted(p.name for p in world.ws.iterdir()) == ["proj"]
+
+
+def test_existing_clone_with_a_fork_origin_fetches_from_the_pinned_url(world: World) -> None:
+    """Given alpha cloned with origin pointing at the user's fork (here: nowhere), when the
+    pin moves, the commit comes from the pinned URL and origin's refs are left alone."""
+    assert world.run("--exclude-dep", "beta|gamma").returncode == 0
+    alpha = world.dep("alpha")
+    fork = (world.up / "fork.git").as_uri()
+    git("remote", "set-url", "origin", fork, cwd=alpha)
+    world.pins["alpha"] = world.shas["alpha2"]
+    world.render()
+    res = world.run("--exclude-dep", "beta|gamma")
+    assert res.returncode == 0, res.stderr
+    assert "(fetched)" in res.stdout
+    assert world.head("alpha") == world.shas["alpha2"]
+    assert git("remote", "get-url", "origin", cwd=alpha) == fork
+    assert git("for-each-ref", "refs/remotes", cwd=alpha) == ""
+
+
+def test_empty_directory_is_cloned_into(world: World) -> None:
+    world.dep("beta").mkdir()
+    res = world.run("--exclude-dep", "alpha|gamma")
+    assert res.returncode == 0, res.stderr
+    assert f"beta: checked out {world.pins['beta'][:12]} (cloned)" in res.stdout
+    assert world.head("beta") == world.pins["beta"]
