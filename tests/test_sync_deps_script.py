@@ -485,3 +485,39 @@ def test_empty_directory_is_cloned_into(world: World) -> None:
     assert res.returncode == 0, res.stderr
     assert f"beta: checked out {world.pins['beta'][:12]} (cloned)" in res.stdout
     assert world.head("beta") == world.pins["beta"]
+
+
+# --- template helpers, imported as a module ----------------------------------------------
+
+
+def test_messages_never_show_a_password() -> None:
+    from xla_tasks import sync_deps_template as tpl
+
+    url = "https://bot:s3cret@example.com/x.git"
+    assert tpl.redact(url) == "https://bot:***@example.com/x.git"
+    stderr = f"warning: x\nfatal: unable to access '{url}/': 403\nfatal: later\n"
+    assert (
+        tpl.first_error(stderr)
+        == "fatal: unable to access 'https://bot:***@example.com/x.git/': 403"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sha", "url", "branch", "message"),
+    [
+        ("0" * 39, "file:///x", None, "invalid pinned commit"),
+        ("0" * 40, "--upload-pack=x", None, "invalid or missing URL"),
+        ("0" * 40, "ext::sh -c x", None, "invalid or missing URL"),
+        ("0" * 40, "", None, "invalid or missing URL"),
+        ("0" * 40, "file:///x", "a:b", "invalid branch"),
+        ("0" * 40, "file:///x", "-f", "invalid branch"),
+    ],
+)
+def test_script_refuses_bad_data_before_calling_git(
+    sha: str, url: str, branch: str | None, message: str
+) -> None:
+    from xla_tasks import sync_deps_template as tpl
+
+    dep = tpl.Dep("xla", sha, url, branch, False, "/nonexistent/xla")
+    with pytest.raises(tpl.SyncError, match=message):
+        tpl.check_dep(dep)

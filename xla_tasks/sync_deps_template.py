@@ -34,6 +34,9 @@ from typing import List, NamedTuple, NoReturn, Optional, Pattern, Sequence, Tupl
 _SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
 _TRANSPORT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
+# Goes into a refspec, so no `:`, `*`, spaces or leading `-`.
+_BRANCH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]*\Z")
+_PASSWORD_RE = re.compile(r"(://[^/@:\s']*):[^/@\s']*@")
 # Given on every call: `ext::` URLs run arbitrary commands. git refuses them by default;
 # this keeps it so whatever the user's config says.
 _GIT = ["git", "-c", "protocol.ext.allow=never"]
@@ -121,13 +124,13 @@ def first_error(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in lines:
         if line.startswith(("fatal:", "error:")):
-            return line
-    return lines[-1] if lines else "git exited with an error"
+            return redact(line)
+    return redact(lines[-1]) if lines else "git exited with an error"
 
 
 def redact(url: str) -> str:
     """A URL fit for a log: no password."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
+    return _PASSWORD_RE.sub(r"\1:***@", url)
 
 
 def check_dep(dep: Dep) -> None:
@@ -137,7 +140,9 @@ def check_dep(dep: Dep) -> None:
     if not _SHA_RE.match(dep.sha):
         raise SyncError(f"invalid pinned commit {dep.sha!r}: expected 40 hex digits")
     if not dep.url or dep.url.startswith("-") or _TRANSPORT_RE.match(dep.url):
-        raise SyncError(f"invalid or missing URL {dep.url!r} in ORIGINS")
+        raise SyncError(f"invalid or missing URL {redact(dep.url)!r} in ORIGINS")
+    if dep.branch is not None and (not _BRANCH_RE.match(dep.branch) or ".." in dep.branch):
+        raise SyncError(f"invalid branch {dep.branch!r} in BRANCHES")
 
 
 def has_commit(cwd: str, sha: str) -> bool:
