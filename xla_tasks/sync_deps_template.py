@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import List, NamedTuple, NoReturn, Optional, Pattern, Sequence, Tuple
+from typing import Dict, List, NamedTuple, NoReturn, Optional, Pattern, Sequence, Tuple
 
 _SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
@@ -84,8 +84,7 @@ class Options(NamedTuple):
     umask: int
 
 
-def _git_env():
-    # type: () -> Dict[str, str]
+def _git_env() -> Dict[str, str]:
     """English messages (we pick git's `fatal:` line) and never a credential prompt."""
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_GIT_ENV}
     env["GIT_TERMINAL_PROMPT"] = "0"
@@ -94,15 +93,12 @@ def _git_env():
     return env
 
 
-_ENV = _git_env()
-
-
 def run_git(args: Sequence[str], cwd: str) -> GitResult:
     """One git call: argv list, no shell, no stdin, text output."""
     proc = subprocess.run(
         _GIT + list(args),
         cwd=cwd,
-        env=_ENV,
+        env=_git_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         encoding="utf-8",
