@@ -418,7 +418,7 @@ def test_rendering_is_deterministic_and_diffs_by_line(world: World) -> None:
         world.submodules,
         world.branches,
     )
-    changed = [(a, b) for a, b in zip(lines, moved.splitlines(, strict=True)) if a != b]
+    changed = [(a, b) for a, b in zip(lines, moved.splitlines(), strict=True) if a != b]
     assert len(changed) == 1
     assert not is_current_rendering(forward, moved)
 
