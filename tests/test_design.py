@@ -68,7 +68,9 @@ def test_help_and_list_do_not_load_gitpython() -> None:
 def test_atomic_write_failure_leaves_the_old_file_and_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = tmp_path / "sync_deps.toml"
+    folder = tmp_path / "project"
+    folder.mkdir()
+    target = folder / "sync_deps.toml"
     target.write_text("old\n")
 
     def interrupted(fd: int) -> None:
@@ -78,7 +80,7 @@ def test_atomic_write_failure_leaves_the_old_file_and_no_temp(
     with pytest.raises(KeyboardInterrupt):
         atomic_write(target, "new\n")
     assert target.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["sync_deps.toml"]
+    assert [p.name for p in folder.iterdir()] == ["sync_deps.toml"]
 
 
 def test_atomic_write_keeps_the_file_mode(tmp_path: Path) -> None:
