@@ -16,9 +16,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     for key in list(os.environ):
-        if (
-            (key.startswith("GIT_") and key not in _KEEP_GIT_ENV)
-            or key.startswith(("INVOKE_", "XLA_TASKS_"))
+        if (key.startswith("GIT_") and key not in _KEEP_GIT_ENV) or key.startswith(
+            ("INVOKE_", "XLA_TASKS_")
         ):
             monkeypatch.delenv(key, raising=False)
     gitconfig = home / ".gitconfig"
@@ -37,7 +36,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "GIT_COMMITTER_EMAIL": "committer@example.com",
         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
         "GIT_TERMINAL_PROMPT": "0",
-        # Local submodules over file:// need this since git 2.38.1; tests opt in, the tool never does.
+        # file:// submodules need this since git 2.38.1; tests opt in, the tool never does.
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "protocol.file.allow",
         "GIT_CONFIG_VALUE_0": "always",
@@ -104,3 +103,26 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
         return CliResult(code, out, err)
 
     return run
+
+
+def _git_children() -> list[str]:
+    """Live `git` processes whose parent is this test process (Linux /proc)."""
+    me = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me and name.startswith("git") and fields[0] != "Z":
+            found.append(f"{stat.parent.name}:{name}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_git_processes() -> Any:
+    """GitPython can leave `git cat-file` children behind; we must never do that."""
+    yield
+    if Path("/proc/self/stat").exists():
+        assert _git_children() == [], "git processes outlived the test"

@@ -46,8 +46,14 @@ class Upstreams:
     def head(self, name: str, branch: str = "main") -> str:
         return git(self.path(name), "rev-parse", f"refs/heads/{branch}")
 
-    def commit(self, name: str, files: Mapping[str, FileContent], message: str = "change",
-               branch: str = "main", parent: str | None = None) -> str:
+    def commit(
+        self,
+        name: str,
+        files: Mapping[str, FileContent],
+        message: str = "change",
+        branch: str = "main",
+        parent: str | None = None,
+    ) -> str:
         return commit(self.path(name), files, message, branch=branch, parent=parent)
 
     def create(self, name: str, files: Mapping[str, FileContent] | None = None) -> str:

@@ -29,11 +29,14 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import List, NamedTuple, NoReturn, Optional, Pattern, Sequence, Tuple
+from typing import Dict, List, NamedTuple, NoReturn, Optional, Pattern, Sequence, Tuple
 
 _SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
 _TRANSPORT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
+# Goes into a refspec, so no `:`, `*`, spaces or leading `-`.
+_BRANCH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]*\Z")
+_PASSWORD_RE = re.compile(r"(://[^/@:\s']*):[^/@\s']*@")
 # Given on every call: `ext::` URLs run arbitrary commands. git refuses them by default;
 # this keeps it so whatever the user's config says.
 _GIT = ["git", "-c", "protocol.ext.allow=never"]
@@ -81,8 +84,7 @@ class Options(NamedTuple):
     umask: int
 
 
-def _git_env():
-    # type: () -> Dict[str, str]
+def _git_env() -> Dict[str, str]:
     """English messages (we pick git's `fatal:` line) and never a credential prompt."""
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_GIT_ENV}
     env["GIT_TERMINAL_PROMPT"] = "0"
@@ -91,15 +93,12 @@ def _git_env():
     return env
 
 
-_ENV = _git_env()
-
-
 def run_git(args: Sequence[str], cwd: str) -> GitResult:
     """One git call: argv list, no shell, no stdin, text output."""
     proc = subprocess.run(
         _GIT + list(args),
         cwd=cwd,
-        env=_ENV,
+        env=_git_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         encoding="utf-8",
@@ -121,13 +120,13 @@ def first_error(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in lines:
         if line.startswith(("fatal:", "error:")):
-            return line
-    return lines[-1] if lines else "git exited with an error"
+            return redact(line)
+    return redact(lines[-1]) if lines else "git exited with an error"
 
 
 def redact(url: str) -> str:
     """A URL fit for a log: no password."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
+    return _PASSWORD_RE.sub(r"\1:***@", url)
 
 
 def check_dep(dep: Dep) -> None:
@@ -137,7 +136,9 @@ def check_dep(dep: Dep) -> None:
     if not _SHA_RE.match(dep.sha):
         raise SyncError(f"invalid pinned commit {dep.sha!r}: expected 40 hex digits")
     if not dep.url or dep.url.startswith("-") or _TRANSPORT_RE.match(dep.url):
-        raise SyncError(f"invalid or missing URL {dep.url!r} in ORIGINS")
+        raise SyncError(f"invalid or missing URL {redact(dep.url)!r} in ORIGINS")
+    if dep.branch is not None and (not _BRANCH_RE.match(dep.branch) or ".." in dep.branch):
+        raise SyncError(f"invalid branch {dep.branch!r} in BRANCHES")
 
 
 def has_commit(cwd: str, sha: str) -> bool:
@@ -329,16 +330,22 @@ def update_submodules(dep: Dep, opts: Options) -> str:
     if keep:
         git(["submodule", "sync", "-q", "--", *keep], dep.path, "git submodule sync")
     for path in keep:
-        shallow = run_git(["submodule", "update", "--init", "--depth", "1", "--", path], dep.path)
-        if shallow.code != 0:
-            # A pin that is no branch tip cannot be fetched shallow from some servers.
-            git(
-                ["submodule", "update", "--init", "--", path],
-                dep.path,
-                "submodule update of " + path,
-            )
+        update_submodule(dep, path)
     note = f"submodules: {len(keep)} updated"
     return note + (f", {len(paths) - len(keep)} excluded" if len(keep) < len(paths) else "")
+
+
+def update_submodule(dep: Dep, path: str) -> None:
+    """Shallow first; full history when the gitlink is no tip a shallow fetch can reach."""
+    shallow = ["submodule", "update", "--init", "--depth", "1", "--", path]
+    if run_git(shallow, dep.path).code == 0:
+        return
+    # The failed try may have left a depth-1 clone, which a plain update only tops up with
+    # the tip (servers speaking protocol v0 refuse the gitlink itself): deepen it first.
+    sub = os.path.join(dep.path, path)
+    if os.path.exists(os.path.join(sub, ".git")) and is_shallow(sub):
+        run_git(["fetch", "-q", "--unshallow"], sub)
+    git(["submodule", "update", "--init", "--", path], dep.path, "submodule update of " + path)
 
 
 def sync_dep(dep: Dep, opts: Options) -> str:

@@ -1,14 +1,195 @@
-"""`roll`: not built yet."""
+"""`roll SCHEDULE`: advance a project's pins on a named schedule, ready for a pull request.
+
+Git deps go to the head of their branch (one `ls-remote` per dep, in parallel); Python
+packages go to the newest acceptable version on their index, and the `NAME==VERSION` lines
+of the listed requirements files follow. Everything is decided first; if any lookup
+fails, nothing is written (a bot re-running later converges). The summary is written to
+be pasted as a commit message: a title naming the schedule, one bullet per move.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..errors import XlaTasksError
-from ..results import CommandResult
+from ..errors import ConfigError, UsageError, XlaTasksError
+from ..fsutil import atomic_write
+from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
+from ..lock import workspace_lock
+from ..packages import find_latest_version
+from ..parallel import default_jobs, run_each
+from ..pinfiles import save_pin_files
+from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
+from ..requirements import set_requirement_version
+from ..results import CommandResult, RepoOutcome
 from ..settings import Options
+from ..workspace import Workspace, workspace_for_project
+from .project import find_project_dir
 
 
-def roll(start: Path, options: Options, *args: Any, **kwargs: Any) -> CommandResult:
-    raise XlaTasksError("'roll' is not available yet in this version of xla-tasks")
+@dataclass(slots=True)
+class RollPlan:
+    """What the schedule would change: new pins and new requirements texts."""
+
+    pins: Pins
+    dep_moves: list[dict[str, object]] = field(default_factory=list)
+    package_moves: list[dict[str, object]] = field(default_factory=list)
+    files: dict[Path, str] = field(default_factory=dict)  # requirements path -> new text
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.dep_moves or self.package_moves or self.files)
+
+
+def roll(start: Path, schedule: str, options: Options) -> CommandResult:
+    """Apply `schedule`; with `options.dry_run`, only say what would move."""
+    project_dir = find_project_dir(start)
+    workspace = workspace_for_project(project_dir)
+    pins = read_project_pins(project_dir)
+    if pins is None:
+        raise XlaTasksError(
+            f"{project_dir}: no {PIN_FILE}", "pin deps first: xla-tasks pin --add NAME"
+        )
+    chosen = _schedule(pins, schedule, project_dir)
+    requirement_texts = _read_requirements(project_dir, chosen)
+    jobs = options.jobs or workspace.jobs or default_jobs()
+    result = CommandResult(command="roll")
+    heads = run_each(
+        [pins.deps[name] for name in chosen.deps],
+        lambda dep: _head_of(dep),
+        lambda dep: dep.name,
+        jobs,
+    )
+    versions = run_each(list(chosen.packages), _latest_of, lambda rule: rule.name, jobs)
+    failures = [o for o in heads + versions if o.failed]
+    if failures:
+        result.outcomes.extend(failures)
+        result.messages.append(f"roll {schedule}: nothing written")
+        return result
+    plan = RollPlan(pins=pins)
+    _plan_deps(plan, workspace, heads)
+    _plan_packages(plan, chosen, versions, requirement_texts, project_dir)
+    result.messages.extend(summary_lines(schedule, plan, options.dry_run))
+    result.data.update(
+        schedule=schedule,
+        changed=plan.changed,
+        dry_run=options.dry_run,
+        deps=plan.dep_moves,
+        packages=plan.package_moves,
+    )
+    if plan.changed and not options.dry_run:
+        with workspace_lock(workspace.root, "roll", options.lock_timeout):
+            for path, text in plan.files.items():
+                atomic_write(path, text)
+            save_pin_files(project_dir, plan.pins)
+    return result
+
+
+def _schedule(pins: Pins, name: str, project_dir: Path) -> Schedule:
+    if name not in pins.schedules:
+        known = ", ".join(sorted(pins.schedules)) or "none (add [schedules.NAME] tables)"
+        raise UsageError(
+            f"unknown schedule {name!r} in {project_dir / PIN_FILE}", f"known: {known}"
+        )
+    return pins.schedules[name]
+
+
+def _read_requirements(project_dir: Path, schedule: Schedule) -> dict[Path, str]:
+    """Every listed requirements file, read up front: a missing one fails before any lookup."""
+    texts: dict[Path, str] = {}
+    for rule in schedule.packages:
+        for rel in rule.requirements:
+            path = project_dir / rel
+            if path not in texts:
+                try:
+                    texts[path] = path.read_bytes().decode("utf-8")
+                except FileNotFoundError:
+                    raise ConfigError(
+                        project_dir / PIN_FILE,
+                        f"requirements file not found: {rel}",
+                        key=f"schedules.{schedule.name}.packages",
+                        hint="create it or fix the path (relative to the project root)",
+                    ) from None
+    return texts
+
+
+def _head_of(dep: Dep) -> RepoOutcome:
+    head = ls_remote_branch(dep.url, dep.branch, repo=dep.name)
+    return RepoOutcome(name=dep.name, action="head", old=dep.rev, new=head)
+
+
+def _latest_of(rule: PackageRule) -> RepoOutcome:
+    choice = find_latest_version(rule.name, rule.index_url, rule.find_links, rule.pre)
+    return RepoOutcome(name=rule.name, action="latest", new=choice.version, notes=[choice.source])
+
+
+def _plan_deps(plan: RollPlan, workspace: Workspace, heads: list[RepoOutcome]) -> None:
+    for head in heads:
+        if head.new == head.old or head.new is None or head.old is None:
+            continue
+        plan.pins = plan.pins.with_rev(head.name, head.new)
+        plan.dep_moves.append(
+            {
+                "name": head.name,
+                "old": head.old,
+                "new": head.new,
+                "commits": _count_locally(workspace, head.name, head.old, head.new),
+            }
+        )
+
+
+def _count_locally(workspace: Workspace, name: str, old: str, new: str) -> int | None:
+    """Commits between two pins, when a local clone already has both (no fetch for this)."""
+    path = workspace.path_of(name)
+    if not is_repo_top(path):
+        return None
+    repo = GitRepo(path, name)
+    if not (repo.has_commit(old) and repo.has_commit(new)):
+        return None
+    return repo.count_commits(old, new)
+
+
+def _plan_packages(
+    plan: RollPlan,
+    schedule: Schedule,
+    versions: list[RepoOutcome],
+    texts: dict[Path, str],
+    project_dir: Path,
+) -> None:
+    chosen = {o.name: o for o in versions}
+    for rule in schedule.packages:
+        version = chosen[rule.name].new or ""
+        for rel in rule.requirements:
+            path = project_dir / rel
+            current = plan.files.get(path, texts[path])
+            new_text, change = set_requirement_version(current, rule.name, version, str(path))
+            if new_text == current:
+                continue
+            plan.files[path] = new_text
+            plan.package_moves.append(
+                {
+                    "name": rule.name,
+                    "old": change.old,
+                    "new": version,
+                    "file": rel,
+                    "appended": change.appended,
+                }
+            )
+
+
+def summary_lines(schedule: str, plan: RollPlan, dry_run: bool) -> list[str]:
+    """A commit message: title, blank line, one bullet per move."""
+    if not plan.changed:
+        return [f"roll {schedule}: nothing to change, every pin is current"]
+    names = [str(m["name"]) for m in plan.dep_moves]
+    names += [str(m["name"]) for m in plan.package_moves if m["name"] not in names]
+    title = f"Roll {schedule}: {', '.join(names)}"
+    lines = [f"(dry run: nothing written) {title}" if dry_run else title, ""]
+    for move in plan.dep_moves:
+        count = move["commits"]
+        commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
+        lines.append(f"- {move['name']}: {str(move['old'])[:12]}..{str(move['new'])[:12]}{commits}")
+    for move in plan.package_moves:
+        old = move["old"] or "(not pinned)"
+        lines.append(f"- {move['name']}: {old} -> {move['new']} in {move['file']}")
+    return lines

@@ -1,0 +1,139 @@
+"""The fronts: the `xla-tasks` program, `python -m xla_tasks`, and `from xla_tasks import ns`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from xla_tasks.workspace import WORKSPACE_FILE
+
+TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status"]
+
+
+def test_list_shows_every_contract_task(cli, tmp_path: Path) -> None:
+    result = cli("--list", cwd=tmp_path)
+    assert result.code == 0
+    for name in TASKS:
+        assert f"  {name} " in result.out or result.out.rstrip().endswith(f"  {name}")
+
+
+@pytest.mark.parametrize("name", [*TASKS, "demo"])
+def test_help_for_each_task_works(cli, tmp_path: Path, name: str) -> None:
+    result = cli("--help", name, cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert f"xla-tasks [--core-opts] {name}" in result.out
+
+
+def test_update_repos_has_only_the_short_flags_we_chose(cli, tmp_path: Path) -> None:
+    out = cli("--help", "update-repos", cwd=tmp_path).out
+    assert "-a, --all" in out
+    assert "-b STRING, --base=STRING" in out
+    assert "-p, --push" not in out
+    assert "-j," not in out
+    assert "-j " not in out
+
+
+def test_version(cli, tmp_path: Path) -> None:
+    assert "xla-tasks 0.1.0" in cli("--version", cwd=tmp_path).out
+
+
+def test_extra_positional_word_is_a_parse_error(cli, workspace: Path) -> None:
+    result = cli("checkout", "iree", "jax", cwd=workspace)
+    assert result.code == 1
+    assert "No idea what 'jax' is!" in result.err
+    assert not (workspace / "iree").exists()
+
+
+def test_chained_tasks_run_in_order_and_stop_at_first_failure(cli, workspace: Path) -> None:
+    result = cli("checkout", "xla", "checkout", "nope", "checkout", "stablehlo", cwd=workspace)
+    assert result.code == 1
+    assert (workspace / "xla" / ".git").exists()
+    assert "unknown repo 'nope'" in result.err
+    assert not (workspace / "stablehlo").exists()
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **env}
+    )
+
+
+def test_python_dash_m_runs_the_same_program(tmp_path: Path) -> None:
+    done = _run([sys.executable, "-m", "xla_tasks", "init", "--preset", "none"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / WORKSPACE_FILE).exists()
+
+
+def test_bad_input_shows_no_traceback_unless_debug(tmp_path: Path) -> None:
+    (tmp_path / WORKSPACE_FILE).write_text("schema = 1\n[repos.a]\nurl = '-x'\n")
+    quiet = _run([sys.executable, "-m", "xla_tasks", "checkout", "a"], tmp_path)
+    assert quiet.returncode == 1
+    assert "Traceback" not in quiet.stderr
+    assert quiet.stderr.count("\n") == 1
+    loud = _run([sys.executable, "-m", "xla_tasks", "checkout", "a"], tmp_path, XLA_TASKS_DEBUG="1")
+    assert loud.returncode != 0
+    assert "Traceback" in loud.stderr
+    assert "ConfigError" in loud.stderr
+
+
+def test_users_tasks_py_imports_ns_and_runs_invoke(tmp_path: Path) -> None:
+    """Pattern 1 of the README: a project's tasks.py exposes our collection to `invoke`."""
+    (tmp_path / "tasks.py").write_text("from xla_tasks import ns  # noqa: F401\n")
+    done = _run([sys.executable, "-m", "invoke", "init", "--preset", "pytorch-xla"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "torch_xla" in (tmp_path / WORKSPACE_FILE).read_text()
+
+
+def test_users_tasks_py_adds_own_tasks_and_config(tmp_path: Path, workspace: Path) -> None:
+    """Pattern 2: Collection.from_module(xla_tasks) plus own tasks; invoke.yaml sets jobs."""
+    (workspace / "tasks.py").write_text(
+        textwrap.dedent("""
+        from invoke import Collection, task
+        import xla_tasks
+
+        @task
+        def build(c):
+            print("building")
+
+        ns = Collection.from_module(xla_tasks)
+        ns.add_task(build)
+    """)
+    )
+    (workspace / "invoke.yaml").write_text("xla_tasks:\n  jobs: x\n")
+    bad = _run([sys.executable, "-m", "invoke", "checkout", "xla"], workspace)
+    assert bad.returncode == 1
+    assert "xla_tasks.jobs expects a positive integer, got 'x'" in bad.stderr
+    (workspace / "invoke.yaml").write_text("xla_tasks:\n  jobs: 2\n")
+    done = _run([sys.executable, "-m", "invoke", "checkout", "xla", "build"], workspace)
+    assert done.returncode == 0, done.stderr
+    assert "building" in done.stdout
+    assert (workspace / "xla" / ".git").exists()
+
+
+def test_standalone_program_reads_invoke_yaml_at_workspace_root(workspace: Path, cli) -> None:
+    (workspace / "invoke.yaml").write_text("xla_tasks:\n  jobs: zero\n")
+    result = cli("checkout", "xla", cwd=workspace)
+    assert result.code == 1
+    assert "xla_tasks.jobs expects a positive integer, got 'zero'" in result.err
+
+
+def test_env_var_overrides_config(workspace: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOKE_XLA_TASKS_JOBS", "-3")
+    result = cli("checkout", "xla", cwd=workspace)
+    assert result.code == 1
+    assert "got -3" in result.err
+
+
+def test_library_use_without_invoke(workspace: Path) -> None:
+    """The commands are plain functions returning result objects."""
+    from xla_tasks.commands.checkout import checkout
+    from xla_tasks.settings import Options
+
+    result = checkout(workspace, ["xla"], Options(jobs=1))
+    assert result.ok
+    assert result.outcome("xla").action == "cloned"
