@@ -417,11 +417,14 @@ def _cell_text(entry: Mapping[str, Any], is_base: bool) -> str:
 def table(result: Mapping[str, Any]) -> str:
     names = result["tools"]
     widths = [max(16, len(n) + 2) for n in names]
+    versions = ", ".join(f"{k} {v or 'not installed'}" for k, v in result["versions"].items())
     lines = [
         f"{result['repos']} repos x {result['commits']} commits x {result['files']} files, "
-        f"median of {result['runs']} runs; git {result['git']}, {result['cores']} cores, "
-        f"--jobs {result['jobs']} (xla-tasks, sync_deps.py, vcstool; the git script and "
-        "west update work one repo at a time)",
+        f"median of {result['runs']} runs; setup {result['setup_seconds']:.1f}s, "
+        f"whole benchmark {result['total_seconds']:.1f}s",
+        f"git {result['git']}, Python {result['python']}, {result['cores']} cores; {versions}",
+        f"--jobs {result['jobs']} for xla-tasks, sync_deps.py and vcstool "
+        "(the git script and west update go one repo at a time)",
         "seconds, and tool time / xla-tasks time (>1: xla-tasks is faster)",
         "",
         "scenario  " + "".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
@@ -482,7 +485,9 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print
         os.environ.update(isolated_env(work / "home"))
         peers = {t.name: t.argv[0] for t in all_tools if t.name in ("west", "vcstool")}
         west = None if by_name["west"].missing else peers["west"]
+        started = time.perf_counter()
         bench = prepare(work, args.repos, args.commits, args.files, west)
+        setup_seconds = time.perf_counter() - started
         run_scenarios(bench, all_tools, args.runs)
         facts = {
             "repos": args.repos,
@@ -498,6 +503,8 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print
             },
             "startup": startup(bench.template, max(5, args.runs)),
         }
+        facts["setup_seconds"] = round(setup_seconds, 3)
+        facts["total_seconds"] = round(time.perf_counter() - started, 3)
         result = summary(bench, all_tools, facts)
     out(json.dumps(result, indent=2) if args.json else table(result))
     return 0 if result["ok"] else 1
