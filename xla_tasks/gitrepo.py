@@ -318,6 +318,33 @@ class GitRepo:
                     continue
             self.git(*base, "--", path, action=f"update submodule {path}")
 
+    # -- verbs for sync and status -------------------------------------------------------
+
+    def read_file_at(self, rev: str, path: str) -> str | None:
+        """The text of `path` in commit `rev`, or None when the file is not there."""
+        status, out = self.try_git("cat-file", "blob", "--end-of-options", f"{rev}:{path}")
+        return out if status == 0 else None
+
+    def set_ref(self, ref: str, sha: str) -> None:
+        """Point `ref` at `sha` (no reflog games, no symref following)."""
+        self.git("update-ref", "--no-deref", "--", ref, sha, action=f"set {ref}")
+
+    def submodules_out_of_date(self, paths: Sequence[str]) -> list[str]:
+        """The listed submodules not checked out at the commit the superproject records.
+
+        `git submodule status` marks them `-` (not initialized), `+` (other commit) or `U`;
+        asking first keeps a sync of an up-to-date repo offline and fast.
+        """
+        if not paths:
+            return []
+        _, out = self.try_git("submodule", "status", "--", *paths)
+        current = set()
+        for line in out.splitlines():
+            if line.startswith(" ") and " " in line[1:]:
+                rest = line[1:].split(" ", 1)[1]
+                current.add(rest.rsplit(" (", 1)[0] if rest.endswith(")") else rest)
+        return [path for path in paths if path not in current]
+
 
 def is_repo_top(path: Path) -> bool:
     """True when `path` is the top of its own work tree (not a folder inside another repo)."""
@@ -403,3 +430,29 @@ def toplevel(start: Path) -> Path | None:
         start, ["rev-parse", "--show-toplevel"], repo=start.name, action="find repo", check=False
     )
     return Path(out.strip()) if status == 0 and out.strip() else None
+
+
+# -- verbs for sync --------------------------------------------------------------------
+
+
+def clone_detached(
+    url: str, dest: Path, sha: str, *, repo: str, branch: str | None = None
+) -> GitRepo:
+    """Clone, fetch `sha` if the clone lacks it, detach on it, and only then move into place.
+
+    Everything happens in a temp folder beside `dest`, so an interrupted or failed clone
+    leaves no half repo at `dest` (a re-run simply starts over).
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.sync-", dir=dest.parent))
+    try:
+        cloned = clone(url, staging / dest.name, repo=repo, branch=branch)
+        if not cloned.has_commit(sha):
+            cloned.fetch_commit(url, sha, branch)
+        cloned.checkout_detached(sha)
+        if dest.exists():
+            dest.rmdir()  # only an empty placeholder may be here; anything else was refused
+        os.replace(staging / dest.name, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return GitRepo(dest, repo)

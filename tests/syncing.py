@@ -1,0 +1,46 @@
+"""Helpers for sync and status scenarios: a cloned leaf project, pin edits, upstream history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from upstreams import Upstreams, git
+
+from xla_tasks.demo import pin_file_text
+
+PROJECT = "openxla-pjrt-plugin"
+
+
+def history(upstreams: Upstreams, name: str) -> list[str]:
+    """The commits of an upstream's main branch, oldest first."""
+    return git(upstreams.path(name), "rev-list", "--reverse", "main").split()
+
+
+def clone_project(upstreams: Upstreams, parent: Path) -> Path:
+    """`git clone` the leaf project into `parent` (the starting state of most sync tests)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    git(parent, "clone", "--quiet", upstreams.url(PROJECT), PROJECT)
+    return parent / PROJECT
+
+
+def demo_pins(upstreams: Upstreams) -> dict[str, tuple[str, str, bool]]:
+    """The plugin's pins as the demo commits them: iree (submodules), jax, xla at its 3rd."""
+    return {
+        "iree": (upstreams.head("iree"), upstreams.url("iree"), True),
+        "jax": (upstreams.head("jax"), upstreams.url("jax"), False),
+        "xla": (history(upstreams, "xla")[2], upstreams.url("xla"), False),
+    }
+
+
+def write_pins(project: Path, pins: dict[str, tuple[str, str, bool]]) -> None:
+    """Rewrite a project's sync_deps.toml (name -> (rev, url, submodules)) in the work tree."""
+    (project / "sync_deps.toml").write_text(pin_file_text(pins))
+
+
+def repin(project: Path, upstreams: Upstreams, **revs: str) -> None:
+    """Change some of the plugin's pins, keeping the others as the demo has them."""
+    pins = demo_pins(upstreams)
+    for name, rev in revs.items():
+        _, url, subs = pins.get(name, ("", upstreams.url(name), False))
+        pins[name] = (rev, url, subs)
+    write_pins(project, pins)

@@ -1,0 +1,463 @@
+"""`sync`: deps to their pins, breadth-first, safely, in parallel (contract 3.1 and 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syncing import PROJECT, clone_project, demo_pins, history, repin, write_pins
+from upstreams import Upstreams, git, head, is_detached
+
+from xla_tasks.commands.sync import sync
+from xla_tasks.demo import Gitlink, pin_file_text
+from xla_tasks.errors import LockHeldError
+from xla_tasks.lock import workspace_lock
+from xla_tasks.settings import Options
+
+DEPS = ("iree", "jax", "xla")
+
+
+@pytest.fixture
+def project(workspace: Path, upstreams: Upstreams) -> Path:
+    """The leaf project cloned into the registry workspace; no dep present yet."""
+    return clone_project(upstreams, workspace)
+
+
+@pytest.fixture
+def synced(project: Path, upstreams: Upstreams) -> Path:
+    """The project with its deps already on their pins (through the library call)."""
+    assert sync(project, Options()).ok
+    return project
+
+
+def assert_at_demo_pins(parent: Path, upstreams: Upstreams) -> None:
+    for name, (rev, _, _) in demo_pins(upstreams).items():
+        assert head(parent / name) == rev, name
+        assert is_detached(parent / name), name
+
+
+def saved_branches(repo: Path) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/xla-tasks").split()
+
+
+# -- the happy paths ------------------------------------------------------------------------
+
+
+def test_fresh_sync_clones_every_dep_at_its_pin_detached_with_submodules(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert_at_demo_pins(workspace, upstreams)
+    submodule = workspace / "iree" / "third_party" / "stablehlo"
+    assert (submodule / "README.md").read_text() == "StableHLO\n"
+    assert head(submodule) == upstreams.head("stablehlo")
+    for name in DEPS:
+        assert f"{name}: cloned" in result.out
+    assert head(project) == upstreams.head(PROJECT)  # the project itself is not moved
+
+
+def test_pin_closest_to_the_project_wins_and_the_deeper_pin_is_named(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    xla = history(upstreams, "xla")
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "xla") == xla[2]
+    assert (
+        f"warning: xla: jax pins {xla[0][:12]}, {PROJECT} pins {xla[2][:12]}; "
+        f"using {PROJECT}'s (closest to the project)"
+    ) in result.err
+
+
+def test_conflict_warning_is_inside_the_json_object(project: Path, upstreams, cli) -> None:
+    result = cli("sync", "--json", cwd=project)
+
+    assert result.code == 0, result.err
+    data = result.json()  # stdout is exactly one JSON object
+    assert data["ok"] is True
+    assert any(w.startswith("xla: jax pins") for w in data["warnings"])
+    (conflict,) = data["data"]["conflicts"]
+    assert conflict["dep"] == "xla"
+    assert conflict["ignored"] == {"rev": history(upstreams, "xla")[0], "pinned_by": "jax"}
+    assert {o["name"]: o["action"] for o in data["outcomes"]} == dict.fromkeys(DEPS, "cloned")
+
+
+def test_dep_pinned_only_by_a_dep_is_cloned_transitively(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    extra_url = upstreams.create("extra")
+    jax_pins = {
+        "xla": (history(upstreams, "xla")[0], upstreams.url("xla"), False),
+        "extra": (upstreams.head("extra"), extra_url, False),
+    }
+    jax = upstreams.commit("jax", {"sync_deps.toml": pin_file_text(jax_pins)}, "jax: pin extra")
+    repin(project, upstreams, jax=jax)
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "extra") == upstreams.head("extra")
+    assert is_detached(workspace / "extra")
+    assert "extra: cloned" in result.out
+    assert "pinned by jax" in result.out
+
+
+def test_second_sync_needs_no_network(synced: Path, workspace: Path, upstreams, cli) -> None:
+    expected = {name: rev for name, (rev, _, _) in demo_pins(upstreams).items()}
+    for name in (*DEPS, "stablehlo", PROJECT):
+        upstreams.break_url(name)
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    for name in DEPS:
+        assert f"{name}: already at pin" in result.out
+        assert head(workspace / name) == expected[name]
+
+
+def test_pin_present_locally_is_checked_out_without_fetching(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    older = history(upstreams, "xla")[1]
+    repin(synced, upstreams, xla=older)
+    upstreams.break_url("xla")
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "xla") == older
+    assert "xla: checked out" in result.out
+
+
+def test_pin_advanced_upstream_is_fetched_and_no_branch_is_saved(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    third = history(upstreams, "xla")[2]
+    newer = upstreams.commit("xla", {"xla/new.cc": "// new\n"}, "xla: fourth")
+    newest = upstreams.commit("xla", {"xla/new.cc": "// newer\n"}, "xla: fifth")
+    repin(synced, upstreams, xla=newer)
+
+    first = cli("sync", cwd=synced)
+    repin(synced, upstreams, xla=newest)
+    second = cli("sync", cwd=synced)
+
+    assert first.code == 0, first.err
+    assert f"xla: fetched {third[:12]} -> {newer[:12]}" in first.out
+    assert second.code == 0, second.err
+    assert f"xla: fetched {newer[:12]} -> {newest[:12]}" in second.out
+    assert head(workspace / "xla") == newest
+    assert saved_branches(workspace / "xla") == []  # moving off a pin loses no work
+
+
+def test_fetch_falls_back_to_branch_when_server_refuses_commit_ids(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli, monkeypatch
+) -> None:
+    not_a_tip = upstreams.commit("xla", {"xla/a.cc": "a\n"}, "xla: fourth")
+    upstreams.commit("xla", {"xla/b.cc": "b\n"}, "xla: fifth")
+    repin(synced, upstreams, xla=not_a_tip)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "2")  # protocol v0 refuses unadvertised commits
+    monkeypatch.setenv("GIT_CONFIG_KEY_1", "protocol.version")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", "0")
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "xla") == not_a_tip
+    # the exact-id fetch was refused, so the branch was fetched instead
+    assert git(workspace / "xla", "rev-parse", "refs/remotes/xla-tasks/main") != not_a_tip
+
+
+# -- failures are isolated, named and change nothing ------------------------------------------
+
+
+def test_broken_url_on_one_dep_fails_it_while_the_others_land(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    url = upstreams.url("jax")
+    upstreams.break_url("jax")
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert f"FAILED jax: clone from {url} failed" in result.err
+    assert result.err.strip().endswith("1 repo(s) failed: jax")
+    assert not (workspace / "jax").exists()
+    assert head(workspace / "iree") == upstreams.head("iree")
+    assert head(workspace / "xla") == history(upstreams, "xla")[2]
+    assert [p.name for p in workspace.iterdir() if p.name.startswith(".jax")] == []
+
+
+def test_rerun_after_a_network_failure_converges(project: Path, workspace, upstreams, cli) -> None:
+    upstreams.break_url("jax")
+    assert cli("sync", cwd=project).code == 1
+    upstreams.restore_url("jax")
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert_at_demo_pins(workspace, upstreams)
+
+
+def test_dirty_dep_is_not_touched_and_named_with_its_files(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    xla = workspace / "xla"
+    (xla / "xla" / "BUILD").write_text("# my local edit\n")
+    before = head(xla)
+    repin(synced, upstreams, xla=history(upstreams, "xla")[0])
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 1
+    assert "FAILED xla: has uncommitted changes (xla/BUILD); not touched" in result.err
+    assert head(xla) == before
+    assert (xla / "xla" / "BUILD").read_text() == "# my local edit\n"
+    assert "iree: already at pin" in result.out
+
+
+def test_orphan_commit_on_detached_head_is_saved_on_a_named_branch(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    xla = workspace / "xla"
+    (xla / "mine.txt").write_text("work\n")
+    git(xla, "add", "mine.txt")
+    git(xla, "commit", "--quiet", "-m", "my work on a detached HEAD")
+    mine = head(xla)
+    first = history(upstreams, "xla")[0]
+    repin(synced, upstreams, xla=first)
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    branch = f"xla-tasks/saved-{mine[:12]}"
+    assert f"saved the previous HEAD {mine[:12]} on branch {branch}" in result.out
+    assert git(xla, "rev-parse", f"refs/heads/{branch}") == mine
+    assert head(xla) == first
+
+
+def test_path_that_exists_but_is_not_a_repo_fails_that_dep_only(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    (workspace / "jax").mkdir()
+    (workspace / "jax" / "notes.txt").write_text("mine\n")
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert f"FAILED jax: {workspace / 'jax'} exists and is not a git repository" in result.err
+    assert (workspace / "jax" / "notes.txt").read_text() == "mine\n"
+    assert head(workspace / "iree") == upstreams.head("iree")
+
+
+def test_project_without_pin_file_is_a_clear_error(workspace: Path, upstreams, cli) -> None:
+    bare_project = workspace / "xla"
+    git(workspace, "clone", "--quiet", upstreams.url("xla"), "xla")
+
+    result = cli("sync", cwd=bare_project)
+
+    assert result.code == 1
+    assert f"{bare_project} has no sync_deps.toml" in result.err
+    assert "Traceback" not in result.err
+    assert sorted(p.name for p in workspace.iterdir()) == ["xla", "xla-workspace.toml"]
+
+
+def test_sync_outside_a_repository_says_so(workspace: Path, cli) -> None:
+    result = cli("sync", cwd=workspace)
+
+    assert result.code == 1
+    assert "is not inside a git repository" in result.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--jobs", "x"], "--jobs expects a positive integer, got 'x'"),
+        (["--exclude-dep", "("], "--exclude-dep: invalid regex '('"),
+        (["--exclude-submodule", "[a"], "--exclude-submodule: invalid regex '[a'"),
+    ],
+)
+def test_bad_flag_is_one_line_and_changes_nothing(
+    project: Path, workspace: Path, cli, flags: list[str], message: str
+) -> None:
+    result = cli("sync", *flags, cwd=project)
+
+    assert result.code == 1
+    assert message in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert sorted(p.name for p in workspace.iterdir()) == [PROJECT, "xla-workspace.toml"]
+
+
+# -- flags ------------------------------------------------------------------------------------
+
+
+def test_exclude_dep_skips_the_dep_and_its_own_pins(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    result = cli("sync", "--exclude-dep", "^ja", cwd=project)
+
+    assert result.code == 0, result.err
+    assert not (workspace / "jax").exists()
+    assert "jax: skipped (--exclude-dep)" in result.out
+    assert "warning" not in result.err  # jax's own pin of xla was never read
+    assert head(workspace / "xla") == history(upstreams, "xla")[2]
+
+
+def test_exclude_submodule_leaves_that_submodule_unchecked_out(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    result = cli("sync", "--exclude-submodule", "iree:third_party/stablehlo", cwd=project)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "iree") == upstreams.head("iree")
+    assert list((workspace / "iree" / "third_party" / "stablehlo").iterdir()) == []
+    assert "excluded submodule(s) third_party/stablehlo" in result.out
+
+
+def test_dry_run_on_a_fresh_project_clones_nothing(project: Path, workspace: Path, cli) -> None:
+    result = cli("sync", "--dry-run", cwd=project)
+
+    assert result.code == 0, result.err
+    for name in DEPS:
+        assert f"{name}: would clone" in result.out
+    assert sorted(p.name for p in workspace.iterdir()) == [PROJECT, "xla-workspace.toml"]
+
+
+def test_dry_run_says_what_would_move_and_moves_nothing(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    newer = upstreams.commit("xla", {"xla/new.cc": "// new\n"}, "xla: fourth")
+    older = history(upstreams, "iree")[0]
+    repin(synced, upstreams, xla=newer, iree=older)
+    before = {name: head(workspace / name) for name in DEPS}
+
+    result = cli("sync", "--dry-run", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert "xla: would fetch and check out" in result.out
+    assert "iree: would check out" in result.out
+    assert "jax: up to date" in result.out
+    assert {name: head(workspace / name) for name in DEPS} == before
+    assert git(workspace / "xla", "cat-file", "-t", newer, check=False) != "commit"
+
+
+def test_json_output_is_one_object_with_ok_false_on_failure(
+    project: Path, upstreams: Upstreams, cli
+) -> None:
+    upstreams.break_url("xla")
+
+    result = cli("sync", "--json", cwd=project)
+
+    assert result.code == 1
+    data = result.json()
+    assert data["ok"] is False
+    failed = {o["name"]: o["error"] for o in data["outcomes"] if o["error"]}
+    assert list(failed) == ["xla"]
+    assert upstreams.url("xla") in failed["xla"]
+
+
+# -- where deps land ----------------------------------------------------------------------------
+
+
+def test_without_workspace_file_deps_land_beside_the_project(
+    isolated_env: Path, upstreams: Upstreams, cli
+) -> None:
+    plain = isolated_env / "plain"
+    project = clone_project(upstreams, plain)
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert_at_demo_pins(plain, upstreams)
+    assert not (plain / "xla-workspace.toml").exists()
+
+
+def test_sync_from_a_subdirectory_of_the_project(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    (synced / "src").mkdir()
+    repin(synced, upstreams, xla=history(upstreams, "xla")[1])
+
+    result = cli("sync", cwd=synced / "src")
+
+    assert result.code == 0, result.err
+    assert head(workspace / "xla") == history(upstreams, "xla")[1]
+
+
+def test_dep_on_a_branch_at_its_pin_is_detached_without_other_change(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    git(workspace, "clone", "--quiet", upstreams.url("xla"), "xla")  # main's tip is the pin
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert is_detached(workspace / "xla")
+    assert git(workspace / "xla", "rev-parse", "main") == history(upstreams, "xla")[2]
+    assert "detached from branch main" in result.out
+
+
+def test_checkout_with_sync_puts_the_deps_on_their_pins(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    result = cli("checkout", "--sync", PROJECT, cwd=workspace)
+
+    assert result.code == 0, result.err
+    assert_at_demo_pins(workspace, upstreams)
+
+
+def test_library_call_returns_outcomes_without_printing(
+    project: Path, workspace: Path, upstreams: Upstreams, capsys
+) -> None:
+    write_pins(project, {"xla": (history(upstreams, "xla")[0], upstreams.url("xla"), False)})
+
+    result = sync(project, Options(jobs=1))
+
+    assert result.ok
+    assert [(o.name, o.action, o.path) for o in result.outcomes] == [("xla", "cloned", "xla")]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_submodule_follows_when_the_deps_pin_moves(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    hlo = upstreams.commit("stablehlo", {"README.md": "StableHLO v2\n"}, "stablehlo: second")
+    iree = upstreams.commit("iree", {"third_party/stablehlo": Gitlink(hlo)}, "iree: bump hlo")
+    repin(synced, upstreams, iree=iree)
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "iree") == iree
+    submodule = workspace / "iree" / "third_party" / "stablehlo"
+    assert head(submodule) == hlo
+    assert (submodule / "README.md").read_text() == "StableHLO v2\n"
+    assert "updated submodule(s) third_party/stablehlo" in result.out
+
+
+def test_dirty_dep_already_at_its_pin_is_left_with_its_changes(
+    synced: Path, workspace: Path, cli
+) -> None:
+    (workspace / "jax" / "README.md").write_text("mine\n")
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert "jax: already at pin" in result.out
+    assert "1 uncommitted change(s) left as they are" in result.out
+    assert (workspace / "jax" / "README.md").read_text() == "mine\n"
+
+
+def test_sync_while_another_run_holds_the_workspace_fails_naming_it(
+    project: Path, workspace: Path
+) -> None:
+    with workspace_lock(workspace, "pin", 0), pytest.raises(LockHeldError, match=r"\(pin\)"):
+        sync(project, Options(lock_timeout=0))
+
+    assert sorted(p.name for p in workspace.iterdir() if not p.name.startswith(".")) == [
+        PROJECT,
+        "xla-workspace.toml",
+    ]
