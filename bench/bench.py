@@ -219,7 +219,7 @@ def tool_version(argv: list[str]) -> str | None:
         done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
     except OSError:
         return None
-    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else None
+    return (done.stdout or done.stderr).split()[-1] if done.returncode == 0 else None
 
 
 # --- running -----------------------------------------------------------------------------
