@@ -48,6 +48,7 @@ def test_status_reports_at_pin_not_at_pin_dirty_and_missing(
     assert "dirty: 1 file(s): README.md" in line_of(result.out, "jax")
     assert line_of(result.out, "stablehlo") == "stablehlo: missing (at stablehlo)"
     assert line_of(result.out, PROJECT).startswith(f"{PROJECT}: on main ")
+    assert "5 repo(s): 2 at pin, 1 NOT at pin, 1 dirty, 1 missing" in result.out
 
 
 def test_status_json_has_one_structured_row_per_repo(

@@ -185,6 +185,7 @@ def test_broken_url_on_one_dep_fails_it_while_the_others_land(
     assert result.code == 1
     assert f"FAILED jax: clone from {url} failed" in result.err
     assert result.err.strip().endswith("1 repo(s) failed: jax")
+    assert "synced 2 of 3 dep(s)" in result.out
     assert not (workspace / "jax").exists()
     assert head(workspace / "iree") == upstreams.head("iree")
     assert head(workspace / "xla") == history(upstreams, "xla")[2]
@@ -461,3 +462,78 @@ def test_sync_while_another_run_holds_the_workspace_fails_naming_it(
         PROJECT,
         "xla-workspace.toml",
     ]
+
+
+def test_dep_lives_at_its_registry_path(workspace: Path, upstreams: Upstreams, cli) -> None:
+    registry = workspace / "xla-workspace.toml"
+    registry.write_text(
+        registry.read_text().replace("[repos.xla]\n", '[repos.xla]\npath = "third_party/xla"\n')
+    )
+    project = clone_project(upstreams, workspace)
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "third_party" / "xla") == history(upstreams, "xla")[2]
+    assert not (workspace / "xla").exists()
+
+
+def test_dep_path_leading_outside_the_workspace_is_refused(
+    project: Path, workspace: Path, isolated_env: Path, cli
+) -> None:
+    outside = isolated_env / "outside"
+    outside.mkdir()
+    (workspace / "jax").symlink_to(outside)
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert "FAILED jax: path" in result.err
+    assert "leads outside the workspace" in result.err
+    assert list(outside.iterdir()) == []
+
+
+def test_invalid_project_pin_file_names_file_and_key_and_clones_nothing(
+    project: Path, workspace: Path, cli
+) -> None:
+    pin_file = project / "sync_deps.toml"
+    pin_file.write_text(pin_file.read_text().replace('rev = "', 'rev = "zz', 1))
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert f"{pin_file}:" in result.err
+    assert ".rev: invalid rev" in result.err
+    assert "Traceback" not in result.err
+    assert sorted(p.name for p in workspace.iterdir()) == [PROJECT, "xla-workspace.toml"]
+
+
+def test_invalid_pin_file_in_a_dep_fails_that_dep_only(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    jax = upstreams.commit("jax", {"sync_deps.toml": "schema = 1\nbogus = 2\n"}, "jax: bad")
+    repin(project, upstreams, jax=jax)
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert f"FAILED jax: {workspace / 'jax' / 'sync_deps.toml'}" in result.err
+    assert "bogus" in result.err
+    assert head(workspace / "jax") == jax
+    assert head(workspace / "xla") == history(upstreams, "xla")[2]
+
+
+def test_submodule_the_user_moved_is_left_where_it_is(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    submodule = workspace / "iree" / "third_party" / "stablehlo"
+    (submodule / "mine.txt").write_text("work\n")
+    git(submodule, "add", "mine.txt")
+    git(submodule, "commit", "--quiet", "-m", "my work in the submodule")
+    mine = head(submodule)
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert head(submodule) == mine
+    assert "left submodule(s) with local changes as they are: third_party/stablehlo" in result.out

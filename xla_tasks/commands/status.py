@@ -55,9 +55,9 @@ def status(start: Path, options: Options) -> CommandResult:
     rows = _rows(workspace, project_dir, jobs, result)
     details: dict[str, dict[str, Any]] = {}
     result.outcomes = run_each(rows, lambda row: _inspect(workspace, row, details), _name, jobs)
-    result.messages.append(
-        f"workspace {workspace.root}" + ("" if workspace.file else " (implicit)")
-    )
+    implicit = "" if workspace.file else " (no xla-workspace.toml: the project's parent)"
+    result.messages.append(f"workspace {workspace.root}{implicit}")
+    result.messages.append(summary([details[row.name] for row in rows]))
     result.data.update(
         workspace=str(workspace.root),
         project=str(project_dir) if project_dir else None,
@@ -195,3 +195,15 @@ def _rel(workspace: Workspace, path: Path) -> str:
         return str(path.resolve().relative_to(workspace.root.resolve()))
     except ValueError:
         return str(path)
+
+
+def summary(repos: list[dict[str, Any]]) -> str:
+    """One line of counts, e.g. `5 repo(s): 3 at pin, 1 NOT at pin, 1 dirty, 1 missing`."""
+    counts = {
+        "at pin": sum(1 for r in repos if r["at_pin"] is True),
+        "NOT at pin": sum(1 for r in repos if r["at_pin"] is False),
+        "dirty": sum(1 for r in repos if r["dirty"]),
+        "missing": sum(1 for r in repos if not r["present"]),
+    }
+    parts = [f"{n} {label}" for label, n in counts.items() if n]
+    return f"{len(repos)} repo(s)" + (f": {', '.join(parts)}" if parts else "")

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..depgraph import Wanted, walk_pins
 from ..errors import DirtyRepoError, XlaTasksError
 from ..fsutil import is_inside
-from ..gitrepo import GitRepo, clone_detached, is_repo_top
+from ..gitrepo import GitRepo, RepoState, clone_detached, is_repo_top
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_each
 from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, read_project_pins
@@ -97,12 +97,11 @@ def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
             RepoOutcome(name=wanted.name, path=run.rel(path), action="skipped (--exclude-dep)")
         )
     result.warnings.extend(conflict.message() for conflict in walk.conflicts)
-    verb = "would sync" if run.options.dry_run else "synced"
-    prefix = "dry run, nothing changed: " if run.options.dry_run else ""
-    result.messages.append(
-        f"{prefix}{verb} {len(walk.settled) - len(walk.excluded)} dep(s) of {run.root} "
-        f"in {run.workspace.root}"
-    )
+    total = len(walk.settled) - len(walk.excluded)
+    done = total - sum(1 for outcome in result.outcomes if outcome.failed)
+    count = f"{done} of {total}" if done != total else str(total)
+    verb = "dry run, nothing changed: would sync" if run.options.dry_run else "synced"
+    result.messages.append(f"{verb} {count} dep(s) of {run.root} in {run.workspace.root}")
     result.data.update(
         project=str(run.project_dir),
         workspace=str(run.workspace.root),
@@ -117,9 +116,7 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
     paths = {w.name: run.workspace.path_of(w.name) for w in level}
     for wanted in level:
         here = paths[wanted.name]
-        depth = sum(
-            1 for name, other in paths.items() if other != here and here.is_relative_to(other)
-        )
+        depth = sum(1 for other in paths.values() if other != here and here.is_relative_to(other))
         waves.setdefault(depth, []).append(wanted)
     outcomes: dict[str, RepoOutcome] = {}
     for depth in sorted(waves):
@@ -140,6 +137,8 @@ def _sync_guarded(run: SyncRun, wanted: Wanted) -> RepoOutcome:
         _sync_dep(run, wanted.dep, path, outcome)
     except XlaTasksError as err:
         outcome.error = str(err)
+    except OSError as err:  # e.g. no permission to create the dep's folder: this dep only
+        outcome.error = f"{wanted.name}: {err}"
     return outcome
 
 
@@ -161,8 +160,8 @@ def _sync_dep(run: SyncRun, dep: Dep, path: Path, outcome: RepoOutcome) -> None:
         _plan_move(repo, dep, outcome)
         _read_pins_if_known(run, repo, dep)
         return
-    _move(repo, dep, outcome)
-    _update_submodules(run, repo, dep, outcome)
+    before = _move(repo, dep, outcome)
+    _update_submodules(run, repo, dep, outcome, keep=before.changed)
     _read_pins(run, dep.name, path)
 
 
@@ -187,8 +186,11 @@ def _clone(run: SyncRun, dep: Dep, path: Path, outcome: RepoOutcome) -> None:
     _read_pins(run, dep.name, path)
 
 
-def _move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> None:
-    """Check out the pin detached; never over uncommitted work, never losing orphan commits."""
+def _move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> RepoState:
+    """Check out the pin detached; never over uncommitted work, never losing orphan commits.
+
+    Returns the state found before, whose changed paths (submodules included) are the user's.
+    """
     state = repo.state()
     outcome.old = state.head
     if state.head == dep.rev:
@@ -202,7 +204,7 @@ def _move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> None:
             repo.checkout_detached(dep.rev)  # same commit: the work tree does not change
             outcome.notes.append(f"detached from branch {state.branch}, which is unchanged")
         repo.set_ref(PIN_REF, dep.rev)
-        return
+        return state
     if state.is_dirty:
         raise DirtyRepoError(dep.name, state.changed)
     outcome.action = "checked out"
@@ -214,6 +216,7 @@ def _move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> None:
         outcome.notes.append(f"saved the previous HEAD {(state.head or '')[:12]} on branch {saved}")
     repo.checkout_detached(dep.rev)
     repo.set_ref(PIN_REF, dep.rev)
+    return state
 
 
 def _plan_move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> None:
@@ -235,18 +238,26 @@ def _plan_move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> None:
         outcome.notes.append("then its submodules")
 
 
-def _update_submodules(run: SyncRun, repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> None:
+def _update_submodules(
+    run: SyncRun, repo: GitRepo, dep: Dep, outcome: RepoOutcome, keep: tuple[str, ...] = ()
+) -> None:
+    """Check out the submodules not at their recorded commit, except excluded ones and those
+    the user changed (`keep`: another commit checked out, or local edits)."""
     if not dep.submodules:
         return
     paths = repo.submodule_paths()
     kept = [p for p in paths if not run.options.excludes_submodule(dep.name, p)]
     skipped = [p for p in paths if p not in kept]
     stale = repo.submodules_out_of_date(kept)
+    mine = [p for p in stale if p in keep]
+    stale = [p for p in stale if p not in keep]
     repo.update_submodules(stale)
     if stale:
         outcome.notes.append(f"updated submodule(s) {', '.join(stale)}")
     if skipped:
         outcome.notes.append(f"excluded submodule(s) {', '.join(skipped)}")
+    if mine:
+        outcome.notes.append(f"left submodule(s) with local changes as they are: {', '.join(mine)}")
 
 
 def _read_pins(run: SyncRun, name: str, path: Path) -> None:
