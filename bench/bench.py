@@ -43,6 +43,7 @@ BEHIND = 3  # pins sit this many commits behind the head of main
 NEXT_REF = "refs/bench/next"  # a commit parked upstream; `moved` makes it main's new head
 MOVED_DEP = "dep00"
 PROJECT = "project"
+TIMEOUT = 600  # seconds before one tool run counts as hung
 
 
 # --- upstreams ---------------------------------------------------------------------------
@@ -259,27 +260,24 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall time of one command; a hung one is stopped after TIMEOUT and counts as failed."""
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(
+            argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess(argv, -1, "", f"timed out after {TIMEOUT}s")
     return time.perf_counter() - start, done
 
 
-def heads(ws: Path, names: Sequence[str]) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in names:
-        done = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=ws / name,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if (ws / name).is_dir()
-            else None
-        )
-        found[name] = done.stdout.strip() if done and done.returncode == 0 else None
-    return found
+def head(repo: Path) -> str | None:
+    if not repo.is_dir():
+        return None
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def settle(ws: Path, names: Sequence[str]) -> None:
@@ -291,11 +289,12 @@ def settle(ws: Path, names: Sequence[str]) -> None:
 
 
 def record(cell: Cell, seconds: float, done: subprocess.CompletedProcess[str], ok: bool) -> None:
+    """Add one run's time; the first failure (exit code, or a dep off its pin) sticks."""
+    cell.at_pins = cell.at_pins and ok
     if done.returncode != 0 and cell.error is None:
         lines = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
         cell.error = f"exit {done.returncode}: {lines[-1][:200]}"
     elif not ok and cell.error is None:
-        cell.at_pins = False
         cell.error = "finished but some dep is not at its pin"
     cell.seconds.append(seconds)
     try:
@@ -332,7 +331,7 @@ class Bench:
                         (ws / PROJECT / path).write_text(text)
                 seconds, done = timed(tool.argv, ws / tool.cwd)
                 expected = self.pins(scenario == "moved")
-                ok = heads(ws, self.names) == expected
+                ok = all(head(ws / name) == rev for name, rev in expected.items())
                 record(self.cells[scenario][tool.name], seconds, done, ok)
                 settle(ws, self.names)
         finally:
@@ -499,7 +498,8 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print
             "cores": os.cpu_count(),
             "python": sys.version.split()[0],
             "versions": {
-                name: tool_version([program, "--version"]) for name, program in peers.items()
+                name: None if by_name[name].missing else tool_version([program, "--version"])
+                for name, program in peers.items()
             },
             "startup": startup(bench.template, max(5, args.runs)),
         }
