@@ -103,3 +103,26 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
         return CliResult(code, out, err)
 
     return run
+
+
+def _git_children() -> list[str]:
+    """Live `git` processes whose parent is this test process (Linux /proc)."""
+    me = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me and name.startswith("git") and fields[0] != "Z":
+            found.append(f"{stat.parent.name}:{name}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_git_processes() -> Any:
+    """GitPython can leave `git cat-file` children behind; we must never do that."""
+    yield
+    if Path("/proc/self/stat").exists():
+        assert _git_children() == [], "git processes outlived the test"

@@ -2,42 +2,91 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import XlaTasksError
 from .fsutil import atomic_write
 from .report import print_result
+from .results import CommandResult
 from .settings import Options
 from .workspace import WORKSPACE_FILE
 
 
-def _step(title: str) -> None:
-    sys.stdout.write(f"\n$ {title}\n")
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _run(title: str, command: Callable[[], CommandResult]) -> CommandResult:
+    _say(f"\n$ {title}")
+    result = command()
+    print_result(result, as_json=False)
+    sys.stdout.flush()
+    if not result.ok:
+        raise XlaTasksError(f"demo: `{title}` failed")
+    return result
 
 
 def run_steps(directory: Path) -> None:
     from .commands.checkout import checkout
-    from .demo import allow_local_submodules, build_upstreams, registry_text
+    from .commands.pin import pin
+    from .commands.roll import roll
+    from .commands.status import status
+    from .commands.sync import sync
+    from .commands.update_repos import update_repos
+    from .demo import allow_local_submodules, build_upstreams, commit, registry_text
 
     if directory.exists() and any(directory.iterdir()):
         raise XlaTasksError(f"demo: {directory} is not empty", "choose a new directory")
     allow_local_submodules()
     upstreams = directory.resolve() / "upstreams"
-    workspace = directory.resolve() / "workspace"
-    workspace.mkdir(parents=True)
-    _step(f"# build local upstream repos in {upstreams}")
-    urls = build_upstreams(upstreams)
-    for name, url in urls.items():
-        sys.stdout.write(f"{name}: {url}\n")
-    _step(f"cd {workspace} && xla-tasks init   # registry pointing at the local upstreams")
-    atomic_write(workspace / WORKSPACE_FILE, registry_text(urls))
-    sys.stdout.write(f"created {workspace / WORKSPACE_FILE}\n")
+    ws = directory.resolve() / "workspace"
+    ws.mkdir(parents=True)
+    project = ws / "openxla-pjrt-plugin"
     options = Options()
-    _step("xla-tasks checkout openxla-pjrt-plugin")
-    result = checkout(workspace, ["openxla-pjrt-plugin"], options)
-    print_result(result, as_json=False)
-    if not result.ok:
-        raise XlaTasksError("demo: checkout failed")
-    sys.stdout.write(f"\ndemo done: the workspace is {workspace}\n")
+    _say(f"# Local 'upstream' repos in {upstreams} (a leaf project pinning iree, jax, xla;")
+    _say("# iree has a submodule; jax pins an older xla than the project does)")
+    urls = build_upstreams(upstreams)
+    _say(f"\n$ cd {ws} && xla-tasks init   # then point the registry at the local upstreams")
+    atomic_write(ws / WORKSPACE_FILE, registry_text(urls))
+    _say(f"wrote {ws / WORKSPACE_FILE}")
+    _run(
+        "xla-tasks checkout --sync openxla-pjrt-plugin",
+        lambda: checkout(ws, ["openxla-pjrt-plugin"], options, then_sync=True),
+    )
+    _say(f"\n$ cd {project}")
+    _run(
+        "xla-tasks pin   # sync_deps.py is generated from sync_deps.toml",
+        lambda: pin(project, options),
+    )
+    _run("xla-tasks pin --check   # what CI runs", lambda: pin(project, options, check=True))
+    _run("xla-tasks status", lambda: status(project, options))
+    _say("\n# upstream xla moves on")
+    commit(upstreams / "xla.git", {"xla/new_pass.cc": "// new pass\n"}, "xla: add a pass")
+    _run(
+        "xla-tasks roll nightly   # summary ready for a commit message",
+        lambda: roll(project, "nightly", options),
+    )
+    _run(
+        "xla-tasks sync   # only xla is fetched; the others are already on their pins",
+        lambda: sync(project, options),
+    )
+    _say("\n$ python3 -I sync_deps.py   # what a CI bot with only python3 and git runs")
+    done = subprocess.run(
+        [sys.executable, "-I", "sync_deps.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    _say((done.stdout + done.stderr).rstrip())
+    _say("\n# upstream jax moves on; bring the local clones' main branches up to date")
+    commit(upstreams / "jax.git", {"jax/api.py": "# new api\n"}, "jax: new api")
+    _run(
+        "xla-tasks update-repos -b xla --no-push",
+        lambda: update_repos(ws / "xla", options, base="xla", push=False),
+    )
+    _say(f"\ndemo done: the workspace is {ws}")

@@ -33,3 +33,27 @@ def is_inside(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- helpers for update-repos ---------------------------------------------------------------
+
+
+def foreign_owner(paths: list[Path]) -> tuple[Path, int] | None:
+    """The first existing path not owned by the effective user, with its owner's uid.
+
+    A dev container that bind-mounts a host checkout runs as another uid than the files'
+    owner; git then refuses the repo ("dubious ownership"), and anything written there
+    would leave files the owner cannot change.
+    """
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None:  # Windows: no uids, and git checks ownership differently there
+        return None
+    me = geteuid()
+    for path in paths:
+        try:
+            uid = path.lstat().st_uid
+        except FileNotFoundError:
+            continue
+        if uid != me:
+            return path, uid
+    return None

@@ -345,6 +345,70 @@ class GitRepo:
                 current.add(rest.rsplit(" (", 1)[0] if rest.endswith(")") else rest)
         return [path for path in paths if path not in current]
 
+    # -- verbs for update-repos ------------------------------------------------------------
+
+    def fast_forward_branch(self, branch: str, new: str, old: str) -> None:
+        """Move a branch that is not checked out from `old` to `new`, without touching files.
+
+        `update-ref REF NEW OLD` is a compare-and-swap: it fails if the branch moved meanwhile.
+        Callers check `is_ancestor(old, new)` first; this verb only moves the ref.
+        """
+        self.git(
+            "update-ref",
+            "-m",
+            "xla-tasks update-repos: fast-forward",
+            "--end-of-options",
+            f"refs/heads/{branch}",
+            new,
+            old,
+            action=f"fast-forward {branch}",
+        )
+
+    def create_tracking_branch(self, branch: str, remote: str) -> None:
+        """Create `branch` at `<remote>/<branch>`, tracking it; untracked if git can't track it."""
+        status, _ = self.try_git(
+            "branch", "--track", "--end-of-options", branch, f"refs/remotes/{remote}/{branch}"
+        )
+        if status != 0:
+            self.create_branch(branch, f"refs/remotes/{remote}/{branch}")
+
+    def worktree_of_branch(self, branch: str) -> Path | None:
+        """The work tree (of this repo's `git worktree` family) that has `branch` checked out."""
+        _, out = self.try_git("worktree", "list", "--porcelain")
+        current: Path | None = None
+        for line in out.splitlines():
+            if line.startswith("worktree "):
+                current = Path(line[len("worktree ") :])
+            elif line == f"branch refs/heads/{branch}":
+                return current
+        return None
+
+    def push_branch(self, remote: str, branch: str, url: str | None = None) -> str:
+        """Push `branch` to the same name on `remote` (never forced); return git's verdict.
+
+        `--porcelain` flags: `=` up to date, ` ` fast-forward, `*` new, `!` rejected (the
+        reason, e.g. "non-fast-forward", is on stdout, not in stderr's first error line).
+        """
+        ref = f"refs/heads/{branch}:refs/heads/{branch}"
+        action = f"push {branch} to {remote}" + (f" ({redact(url)})" if url else "")
+        status, out, err = run_git(
+            self.path,
+            ["push", "--porcelain", "--", remote, ref],
+            repo=self.name,
+            action=action,
+            check=False,
+        )
+        verdicts = {"=": "up to date", " ": "pushed", "*": "created"}
+        for line in out.splitlines():
+            flag, _, rest = line.partition("\t")
+            if rest.startswith(ref):
+                if status == 0 and flag in verdicts:
+                    return verdicts[flag]
+                raise GitError(self.name, action, rest.partition("\t")[2] or first_git_error(err))
+        if status != 0:
+            raise GitError(self.name, action, first_git_error(err))
+        return "pushed"
+
 
 def is_repo_top(path: Path) -> bool:
     """True when `path` is the top of its own work tree (not a folder inside another repo)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import validate
+from .errors import ConfigError
 from .tomlfile import TomlDoc, check_keys, dump_toml, field_of, read_toml, schema_of, table_of
 
 PIN_FILE = "sync_deps.toml"
@@ -187,8 +188,49 @@ def dump_pins(pins: Pins) -> str:
 
 
 def read_project_pins(project_dir: Path) -> Pins | None:
-    """A project's pins: its `sync_deps.toml`, else None (no pin file)."""
+    """A project's pins: its `sync_deps.toml`, else a legacy `sync_deps.py`, else None.
+
+    A legacy script is parsed, never run (`legacy.py`). A `sync_deps.py` that we generated
+    is not a source of pins: without its `sync_deps.toml` the project is broken, not legacy.
+    """
     path = project_dir / PIN_FILE
     if path.is_file():
         return load_pin_file(path)
-    return None
+    script = project_dir / SCRIPT_FILE
+    if not script.is_file():
+        return None
+    if is_generated_script(script):
+        raise missing_pin_file_error(project_dir)
+    from .legacy import load_legacy_script
+
+    return load_legacy_script(script)
+
+
+def is_legacy_project(project_dir: Path) -> bool:
+    """True when the project's pins come from an old-format `sync_deps.py` (pin migrates it)."""
+    script = project_dir / SCRIPT_FILE
+    return (
+        not (project_dir / PIN_FILE).is_file()
+        and script.is_file()
+        and not is_generated_script(script)
+    )
+
+
+def is_generated_script(path: Path) -> bool:
+    """True when `path` opens with the header `render.py` writes (so it is ours, not legacy)."""
+    from .render import HEADER
+
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            opening = [handle.readline(4096) for _ in range(3)]
+    except OSError:
+        return False
+    return any(line.rstrip("\r\n") == HEADER for line in opening)
+
+
+def missing_pin_file_error(project_dir: Path) -> ConfigError:
+    return ConfigError(
+        project_dir / PIN_FILE,
+        f"file not found, but {SCRIPT_FILE} beside it was generated from it",
+        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`); {SCRIPT_FILE} is only its rendering",
+    )

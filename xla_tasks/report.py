@@ -15,7 +15,7 @@ from .results import CommandResult, RepoOutcome
 
 
 def outcome_line(outcome: RepoOutcome) -> str:
-    text = f"{outcome.name}: {outcome.action}" if outcome.action else outcome.name
+    text = f"{outcome.name}: {outcome.action}" if outcome.action else f"{outcome.name}:"
     old, new = (outcome.old or "")[:12], (outcome.new or "")[:12]
     if old and new and old != new:
         text += f" {old} -> {new}"
