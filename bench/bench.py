@@ -10,6 +10,11 @@ just appeared upstream). Prints seconds (median of --runs) and each tool's time 
 xla-tasks' time (>1: xla-tasks is faster), plus start-up times. Speed is never asserted in the
 tests; this script is how it is measured.
 
+Reading the numbers: every URL is local, so a fetch costs a few milliseconds here where it
+costs a server round trip on a real network. Tools that fetch every repo on every run (the
+git script, vcstool) look cheaper here than they are; skipping fetches (xla-tasks,
+sync_deps.py, west's smart fetch) pays off more over a network than these numbers show.
+
     python3 bench/bench.py [--repos N] [--commits N] [--files N] [--runs N] [--jobs N] [--json]
 """
 
@@ -424,7 +429,8 @@ def table(result: Mapping[str, Any]) -> str:
         f"git {result['git']}, Python {result['python']}, {result['cores']} cores; {versions}",
         f"--jobs {result['jobs']} for xla-tasks, sync_deps.py and vcstool "
         "(the git script and west update go one repo at a time)",
-        "seconds, and tool time / xla-tasks time (>1: xla-tasks is faster)",
+        "seconds, and tool time / xla-tasks time (>1: xla-tasks is faster); all URLs are "
+        "file://, so fetches here cost far less than over a network",
         "",
         "scenario  " + "".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
     ]
