@@ -450,18 +450,16 @@ def table(result: Mapping[str, Any]) -> str:
 
 
 def _notes(result: Mapping[str, Any]) -> list[str]:
+    """Failures, missing peers (the header names them), and what xla-tasks did per scenario."""
     notes = []
     for scenario, row in result["scenarios"].items():
         for name, entry in row.items():
             if entry["error"] and entry["error"] != "not installed":
                 notes.append(f"{scenario} / {name}: {entry['error']}")
-            elif entry["error"]:
-                notes.append(f"{name}: not installed") if scenario == "cold" else None
-            if name == XLA and entry.get("actions"):
-                acts = ", ".join(
-                    f"{k or '(none)'} x{v}" for k, v in sorted(entry["actions"].items())
-                )
-                notes.append(f"{scenario} / xla-tasks actions: {acts}")
+        actions = row[XLA].get("actions", {})
+        if actions:
+            done = ", ".join(f"{k or '(none)'} x{v}" for k, v in sorted(actions.items()))
+            notes.append(f"{scenario} / xla-tasks actions: {done}")
     return notes
 
 
