@@ -537,3 +537,42 @@ def test_submodule_the_user_moved_is_left_where_it_is(
     assert result.code == 0, result.err
     assert head(submodule) == mine
     assert "left submodule(s) with local changes as they are: third_party/stablehlo" in result.out
+
+
+def test_sync_and_the_generated_script_agree_on_what_is_user_work(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    """Both tools mark the pin they checked out, so either may move it without "saving" it."""
+    import subprocess
+    import sys
+
+    from syncing import clone_project, repin
+
+    from xla_tasks.pinfiles import save_pin_files
+    from xla_tasks.pins import load_pin_file
+
+    project = clone_project(upstreams, workspace)
+    assert cli("sync", cwd=project).code == 0
+    first = git(workspace / "xla", "rev-parse", "HEAD")
+    newer = upstreams.commit("xla", {"more.cc": "//"}, "xla: more")
+
+    def pin_xla(rev: str) -> None:
+        repin(project, upstreams, xla=rev)
+        save_pin_files(project, load_pin_file(project / "sync_deps.toml"))
+
+    pin_xla(newer)
+    done = subprocess.run(
+        [sys.executable, "-I", "sync_deps.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert git(workspace / "xla", "rev-parse", "HEAD") == newer
+    pin_xla(first)
+    result = cli("sync", cwd=project)
+    assert result.code == 0, result.err
+    assert git(workspace / "xla", "rev-parse", "HEAD") == first
+    assert "saved" not in done.stdout + result.out
+    assert git(workspace / "xla", "branch", "--list", "xla-tasks/*") == ""

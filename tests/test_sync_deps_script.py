@@ -476,7 +476,7 @@ def test_existing_clone_with_a_fork_origin_fetches_from_the_pinned_url(world: Wo
     assert "(fetched)" in res.stdout
     assert world.head("alpha") == world.shas["alpha2"]
     assert git("remote", "get-url", "origin", cwd=alpha) == fork
-    assert git("for-each-ref", "refs/remotes", cwd=alpha) == ""
+    assert git("for-each-ref", "refs/remotes/origin", cwd=alpha) == ""  # the fork untouched
 
 
 def test_empty_directory_is_cloned_into(world: World) -> None:

@@ -30,6 +30,23 @@ def _run(title: str, command: Callable[[], CommandResult]) -> CommandResult:
     return result
 
 
+def _git_commit(project: Path, message: str) -> None:
+    for args in (["add", "-A"], ["commit", "-q", "-m", message]):
+        done = subprocess.run(
+            ["git", *args], cwd=project, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise XlaTasksError(f"demo: git {args[0]} failed: {done.stderr.strip()}")
+    head = subprocess.run(
+        ["git", "log", "-1", "--format=%h %s"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    _say(head.stdout.strip())
+
+
 def run_steps(directory: Path) -> None:
     from .commands.checkout import checkout
     from .commands.pin import pin
@@ -63,13 +80,17 @@ def run_steps(directory: Path) -> None:
         lambda: pin(project, options),
     )
     _run("xla-tasks pin --check   # what CI runs", lambda: pin(project, options, check=True))
+    _say("\n$ git add sync_deps.py && git commit -m 'Add generated sync_deps.py'")
+    _git_commit(project, "Add generated sync_deps.py")
     _run("xla-tasks status", lambda: status(project, options))
     _say("\n# upstream xla moves on")
     commit(upstreams / "xla.git", {"xla/new_pass.cc": "// new pass\n"}, "xla: add a pass")
-    _run(
+    rolled = _run(
         "xla-tasks roll nightly   # summary ready for a commit message",
         lambda: roll(project, "nightly", options),
     )
+    _say('\n$ git commit -am "$(the summary above)"   # a bot opens a pull request from it')
+    _git_commit(project, "\n".join(rolled.messages))
     _run(
         "xla-tasks sync   # only xla is fetched; the others are already on their pins",
         lambda: sync(project, options),

@@ -318,33 +318,6 @@ class GitRepo:
                     continue
             self.git(*base, "--", path, action=f"update submodule {path}")
 
-    # -- verbs for sync and status -------------------------------------------------------
-
-    def read_file_at(self, rev: str, path: str) -> str | None:
-        """The text of `path` in commit `rev`, or None when the file is not there."""
-        status, out = self.try_git("cat-file", "blob", "--end-of-options", f"{rev}:{path}")
-        return out if status == 0 else None
-
-    def set_ref(self, ref: str, sha: str) -> None:
-        """Point `ref` at `sha` (no reflog games, no symref following)."""
-        self.git("update-ref", "--no-deref", "--", ref, sha, action=f"set {ref}")
-
-    def submodules_out_of_date(self, paths: Sequence[str]) -> list[str]:
-        """The listed submodules not checked out at the commit the superproject records.
-
-        `git submodule status` marks them `-` (not initialized), `+` (other commit) or `U`;
-        asking first keeps a sync of an up-to-date repo offline and fast.
-        """
-        if not paths:
-            return []
-        _, out = self.try_git("submodule", "status", "--", *paths)
-        current = set()
-        for line in out.splitlines():
-            if line.startswith(" ") and " " in line[1:]:
-                rest = line[1:].split(" ", 1)[1]
-                current.add(rest.rsplit(" (", 1)[0] if rest.endswith(")") else rest)
-        return [path for path in paths if path not in current]
-
     # -- verbs for update-repos ------------------------------------------------------------
 
     def fast_forward_branch(self, branch: str, new: str, old: str) -> None:
@@ -408,6 +381,33 @@ class GitRepo:
         if status != 0:
             raise GitError(self.name, action, first_git_error(err))
         return "pushed"
+
+    # -- verbs for sync and status -------------------------------------------------------
+
+    def read_file_at(self, rev: str, path: str) -> str | None:
+        """The text of `path` in commit `rev`, or None when the file is not there."""
+        status, out = self.try_git("cat-file", "blob", "--end-of-options", f"{rev}:{path}")
+        return out if status == 0 else None
+
+    def set_ref(self, ref: str, sha: str) -> None:
+        """Point `ref` at `sha` (no reflog games, no symref following)."""
+        self.git("update-ref", "--no-deref", "--", ref, sha, action=f"set {ref}")
+
+    def submodules_out_of_date(self, paths: Sequence[str]) -> list[str]:
+        """The listed submodules not checked out at the commit the superproject records.
+
+        `git submodule status` marks them `-` (not initialized), `+` (other commit) or `U`;
+        asking first keeps a sync of an up-to-date repo offline and fast.
+        """
+        if not paths:
+            return []
+        _, out = self.try_git("submodule", "status", "--", *paths)
+        current = set()
+        for line in out.splitlines():
+            if line.startswith(" ") and " " in line[1:]:
+                rest = line[1:].split(" ", 1)[1]
+                current.add(rest.rsplit(" (", 1)[0] if rest.endswith(")") else rest)
+        return [path for path in paths if path not in current]
 
 
 def is_repo_top(path: Path) -> bool:

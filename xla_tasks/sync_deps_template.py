@@ -51,10 +51,10 @@ _FOREIGN_GIT_ENV = (
     "GIT_PREFIX",
     "GIT_NAMESPACE",
 )
-# Refs this script writes. What they reach came from upstream, so a detached HEAD they
-# reach is not the user's own work.
-_OWN_REFS = "refs/xla-tasks"
-_PIN_REF = _OWN_REFS + "/pin"
+# Refs this script writes (the same ones `xla-tasks sync` writes). What they reach came
+# from upstream, so a detached HEAD they reach is not the user's own work.
+_OWN_REFS = "refs/remotes/xla-tasks"
+_PIN_REF = _OWN_REFS + "/pinned"
 _UPSTREAM_REFS = _OWN_REFS + "/upstream"
 SAVED_BRANCH_PREFIX = "xla-tasks/saved-"
 
@@ -202,7 +202,7 @@ def save_orphan_head(dep: Dep, head: Optional[str]) -> List[str]:
     """Keep commits that only a detached HEAD holds: put a branch on them before moving."""
     if head is None or run_git(["symbolic-ref", "-q", "HEAD"], dep.path).code == 0:
         return []
-    refs = ["refs/heads", "refs/tags", "refs/remotes", _OWN_REFS]
+    refs = ["refs/heads", "refs/tags", "refs/remotes"]
     args = ["for-each-ref", "--count=1", "--format=%(refname)", "--contains", head]
     if git(args + refs, dep.path, "looking for refs holding HEAD").strip():
         return []
@@ -216,7 +216,7 @@ def fetch_source(dep: Dep) -> Tuple[str, str]:
 
     A remote already pointing at the dep's URL is used by name (so `origin/*` stays a
     normal mirror); otherwise, say when origin is the user's fork, the URL is fetched
-    directly and branches land under refs/xla-tasks/upstream, away from the user's refs.
+    directly and branches land under refs/remotes/xla-tasks/upstream, away from the user's refs.
     """
     res = run_git(["config", "-z", "--get-regexp", r"^remote\..*\.url$"], dep.path)
     for item in res.out.split("\0"):
@@ -272,7 +272,7 @@ def fetch_branches(dep: Dep, cwd: str, source: Tuple[str, str], depth_args: List
 
 
 def checkout(dep: Dep, cwd: str) -> None:
-    """Detach at the pin and remember it in refs/xla-tasks/pin (keeps it from gc, too)."""
+    """Detach at the pin and record it in refs/remotes/xla-tasks/pinned (also keeps it from gc)."""
     git(["checkout", "-q", "--detach", dep.sha, "--"], cwd, "checkout of " + dep.sha[:12])
     git(["update-ref", _PIN_REF, dep.sha], cwd, "recording the pin")
 

@@ -45,6 +45,16 @@ def roll(start: Path, schedule: str, options: Options) -> CommandResult:
     """Apply `schedule`; with `options.dry_run`, only say what would move."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
+    if options.dry_run:  # reads only: no lock, so a dry run never waits or writes a lock file
+        return _roll(project_dir, workspace, schedule, options)
+    with workspace_lock(workspace.root, "roll", options.lock_timeout):
+        return _roll(project_dir, workspace, schedule, options)
+
+
+def _roll(
+    project_dir: Path, workspace: Workspace, schedule: str, options: Options
+) -> CommandResult:
+    """Decide every move, then write both pin files and the requirements, or nothing."""
     pins = read_project_pins(project_dir)
     if pins is None:
         raise XlaTasksError(
@@ -55,10 +65,7 @@ def roll(start: Path, schedule: str, options: Options) -> CommandResult:
     jobs = options.jobs or workspace.jobs or default_jobs()
     result = CommandResult(command="roll")
     heads = run_each(
-        [pins.deps[name] for name in chosen.deps],
-        lambda dep: _head_of(dep),
-        lambda dep: dep.name,
-        jobs,
+        [pins.deps[name] for name in chosen.deps], _head_of, lambda dep: dep.name, jobs
     )
     versions = run_each(list(chosen.packages), _latest_of, lambda rule: rule.name, jobs)
     failures = [o for o in heads + versions if o.failed]
@@ -78,10 +85,9 @@ def roll(start: Path, schedule: str, options: Options) -> CommandResult:
         packages=plan.package_moves,
     )
     if plan.changed and not options.dry_run:
-        with workspace_lock(workspace.root, "roll", options.lock_timeout):
-            for path, text in plan.files.items():
-                atomic_write(path, text)
-            save_pin_files(project_dir, plan.pins)
+        for path, text in plan.files.items():
+            atomic_write(path, text)
+        save_pin_files(project_dir, plan.pins)
     return result
 
 
