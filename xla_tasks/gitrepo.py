@@ -390,34 +390,77 @@ class GitRepo:
         return out if status == 0 else None
 
     def set_ref(self, ref: str, sha: str) -> None:
-        """Point `ref` at `sha` (no reflog games, no symref following)."""
+        """Point `ref` at `sha` (no reflog games, no symref following); no-op if it does."""
+        if self._loose_ref(ref) == sha:
+            return  # the common warm-sync case: skip a git process per repo
         self.git("update-ref", "--no-deref", "--", ref, sha, action=f"set {ref}")
+
+    def _loose_ref(self, ref: str) -> str | None:
+        """A ref's value when stored as a loose file (as update-ref writes it), else None."""
+        git_dir = git_dir_of(self.path)
+        if git_dir is None:
+            return None
+        common = git_dir / "commondir"
+        if common.is_file():
+            git_dir = (git_dir / common.read_text().strip()).resolve()
+        try:
+            return (git_dir / ref).read_text().strip()
+        except OSError:
+            return None
 
     def submodules_out_of_date(self, paths: Sequence[str]) -> list[str]:
         """The listed submodules not checked out at the commit the superproject records.
 
-        `git submodule status` marks them `-` (not initialized), `+` (other commit) or `U`;
-        asking first keeps a sync of an up-to-date repo offline and fast.
+        Asking first keeps a sync of an up-to-date repo offline and fast. One `ls-files`
+        gives the recorded commits and one `rev-parse` per submodule its HEAD: cheaper than
+        `git submodule status`, which runs about a dozen git processes per submodule.
         """
         if not paths:
             return []
-        _, out = self.try_git("submodule", "status", "--", *paths)
-        current = set()
-        for line in out.splitlines():
-            if line.startswith(" ") and " " in line[1:]:
-                rest = line[1:].split(" ", 1)[1]
-                current.add(rest.rsplit(" (", 1)[0] if rest.endswith(")") else rest)
-        return [path for path in paths if path not in current]
+        _, out = self.try_git("ls-files", "--stage", "-z", "--", *paths)
+        recorded: dict[str, str] = {}
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[0] == "160000":
+                recorded[path] = fields[1]
+        stale = []
+        for path in paths:
+            sub = self.path / path
+            head = None
+            if is_repo_top(sub):
+                head = GitRepo(sub, f"{self.name}:{path}").rev_parse("HEAD")
+            if head is None or head != recorded.get(path):
+                stale.append(path)
+        return stale
+
+
+def git_dir_of(path: Path) -> Path | None:
+    """The git directory of a work tree top, found the way git finds it (no process).
+
+    `.git` is a directory, or a file `gitdir: <path>` (submodules, worktrees).
+    """
+    marker = path / ".git"
+    if marker.is_dir():
+        return marker if (marker / "HEAD").is_file() else None
+    if marker.is_file():
+        try:
+            text = marker.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return None
+        if text.startswith("gitdir:"):
+            found = (path / text[len("gitdir:") :].strip()).resolve()
+            return found if (found / "HEAD").is_file() else None
+    return None
 
 
 def is_repo_top(path: Path) -> bool:
-    """True when `path` is the top of its own work tree (not a folder inside another repo)."""
-    if not (path / ".git").exists():
-        return False
-    status, out, _ = run_git(
-        path, ["rev-parse", "--show-cdup"], repo=path.name, action="inspect", check=False
-    )
-    return status == 0 and out.strip() == ""
+    """True when `path` is the top of its own work tree (not a folder inside another repo).
+
+    A folder is a work tree top exactly when it holds a valid `.git`; checking that on disk
+    saves one `git rev-parse` per repo on every sync and status.
+    """
+    return git_dir_of(path) is not None
 
 
 def ls_remote_branch(url: str, branch: str, *, repo: str) -> str:
@@ -436,21 +479,31 @@ def ls_remote_branch(url: str, branch: str, *, repo: str) -> str:
 
 
 def clone(
-    url: str, dest: Path, *, repo: str, branch: str | None = None, depth: int | None = None
+    url: str,
+    dest: Path,
+    *,
+    repo: str,
+    branch: str | None = None,
+    depth: int | None = None,
+    at: str | None = None,
 ) -> GitRepo:
-    """Clone into a temp folder beside `dest`, then rename: an interrupted clone leaves nothing."""
+    """Clone into a temp folder beside `dest`, then rename: an interrupted clone leaves nothing.
+
+    With `at`, the work tree is checked out once, detached on that commit (fetched when the
+    branch does not contain it), instead of on the branch and then again on the pin.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.clone-", dir=dest.parent))
     try:
-        args = ["clone", "--quiet", "--no-checkout"]
+        args = ["clone", "--quiet"] + (["--no-checkout"] if at else [])
         args += ["--branch", branch] if branch else []
         args += [f"--depth={depth}"] if depth else []
         run_git(dest.parent, [*args, "--", url, str(tmp)], repo=repo, action="clone", url=url)
-        cloned = GitRepo(tmp, repo)
-        if branch:
-            cloned.git("checkout", "--quiet", branch, "--", action="check out")
-        else:
-            cloned.git("checkout", "--quiet", action="check out")
+        if at:
+            cloned = GitRepo(tmp, repo)
+            if not cloned.has_commit(at):
+                cloned.fetch_commit(url, at, branch)
+            cloned.checkout_detached(at)
         if dest.exists():
             dest.rmdir()  # only an empty placeholder may be here; anything else was refused
         os.replace(tmp, dest)
@@ -502,21 +555,5 @@ def toplevel(start: Path) -> Path | None:
 def clone_detached(
     url: str, dest: Path, sha: str, *, repo: str, branch: str | None = None
 ) -> GitRepo:
-    """Clone, fetch `sha` if the clone lacks it, detach on it, and only then move into place.
-
-    Everything happens in a temp folder beside `dest`, so an interrupted or failed clone
-    leaves no half repo at `dest` (a re-run simply starts over).
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.sync-", dir=dest.parent))
-    try:
-        cloned = clone(url, staging / dest.name, repo=repo, branch=branch)
-        if not cloned.has_commit(sha):
-            cloned.fetch_commit(url, sha, branch)
-        cloned.checkout_detached(sha)
-        if dest.exists():
-            dest.rmdir()  # only an empty placeholder may be here; anything else was refused
-        os.replace(staging / dest.name, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return GitRepo(dest, repo)
+    """Clone and detach on `sha` (fetched if the branch lacks it), all before `dest` exists."""
+    return clone(url, dest, repo=repo, branch=branch, at=sha)
