@@ -256,18 +256,20 @@ def test_exclude_dep_takes_several_values_and_repeats(world: World) -> None:
 def test_submodules_are_checked_out_shallow(world: World) -> None:
     res = world.run("--exclude-dep", "alpha|beta")
     assert res.returncode == 0, res.stderr
-    assert "submodules: 2 updated" in res.stdout
+    assert "submodules: 2 updated, 0 already there" in res.stdout
     gamma = world.dep("gamma")
     lib, other = gamma / "third_party" / "lib", gamma / "third_party" / "other"
     assert git("rev-parse", "HEAD", cwd=lib) == world.shas["lib2"]
     assert git("rev-parse", "HEAD", cwd=other) == world.shas["lib1"]  # not a tip
     assert git("rev-parse", "--is-shallow-repository", cwd=lib) == "true"
+    again = world.run("--exclude-dep", "alpha|beta")
+    assert "submodules: 0 updated, 2 already there" in again.stdout
 
 
 def test_exclude_submodule_matches_name_colon_path(world: World) -> None:
     res = world.run("--exclude-dep", "alpha|beta", "--exclude-submodule", "^gamma:third_party/oth")
     assert res.returncode == 0, res.stderr
-    assert "submodules: 1 updated, 1 excluded" in res.stdout
+    assert "submodules: 1 updated, 0 already there, 1 excluded" in res.stdout
     gamma = world.dep("gamma")
     assert git("rev-parse", "HEAD", cwd=gamma / "third_party" / "lib") == world.shas["lib2"]
     assert list((gamma / "third_party" / "other").iterdir()) == []  # left uninitialised

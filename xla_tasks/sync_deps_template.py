@@ -327,12 +327,36 @@ def update_submodules(dep: Dep, opts: Options) -> str:
     """Shallow submodules minus `--exclude-submodule NAME:PATH` matches."""
     paths = submodule_paths(dep.path)
     keep = [p for p in paths if not matches_any(dep.name + ":" + p, opts.exclude_submodules)]
-    if keep:
-        git(["submodule", "sync", "-q", "--", *keep], dep.path, "git submodule sync")
-    for path in keep:
+    stale = stale_submodules(dep.path, keep)
+    if stale:
+        git(["submodule", "sync", "-q", "--", *stale], dep.path, "git submodule sync")
+    for path in stale:
         update_submodule(dep, path)
-    note = f"submodules: {len(keep)} updated"
+    note = f"submodules: {len(stale)} updated, {len(keep) - len(stale)} already there"
     return note + (f", {len(paths) - len(keep)} excluded" if len(keep) < len(paths) else "")
+
+
+def stale_submodules(cwd: str, paths: List[str]) -> List[str]:
+    """The submodules not checked out at the commit the dep records (no network, no update)."""
+    if not paths:
+        return []
+    res = run_git(["ls-files", "--stage", "-z", "--", *paths], cwd)
+    recorded = {}
+    for entry in res.out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[0] == "160000":
+            recorded[path] = fields[1]
+    stale = []
+    for path in paths:
+        sub = os.path.join(cwd, path)
+        head = None
+        if os.path.exists(os.path.join(sub, ".git")):
+            found = run_git(["rev-parse", "-q", "--verify", "HEAD"], sub)
+            head = found.out.strip() if found.code == 0 else None
+        if head is None or head != recorded.get(path):
+            stale.append(path)
+    return stale
 
 
 def update_submodule(dep: Dep, path: str) -> None:
