@@ -59,3 +59,55 @@ def test_second_run_fails_naming_the_holder_then_works_once_it_is_killed(
     result = cli("sync", cwd=project)
     assert result.code == 0, result.err
     assert (workspace / "xla" / ".git").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_during_a_hanging_clone_exits_130_and_leaves_no_half_clone(
+    tmp_path: Path, upstreams: Upstreams
+) -> None:
+    """A server that accepts and never answers; the user presses Ctrl-C."""
+    import socket
+    import time
+
+    from xla_tasks.demo import pin_file_text
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/xla.git"
+        project = tmp_path / "ws" / "proj"
+        project.mkdir(parents=True)
+        subprocess.run(["git", "init", "-q", str(project)], check=True)
+        (project / "sync_deps.toml").write_text(
+            pin_file_text({"xla": (upstreams.head("xla"), url, False)})
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "xla_tasks", "sync"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while not _children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # let git connect and wait on the silent server
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "xla-tasks: interrupted" in err
+    assert "Traceback" not in err
+    leftovers = [p.name for p in (tmp_path / "ws").iterdir() if p.name != "proj"]
+    assert [name for name in leftovers if not name.startswith(".xla-tasks.lock")] == []
