@@ -17,7 +17,7 @@ from .workspace import find_workspace_root
 VERSION = "0.1.0"
 
 
-class XlaTasksProgram(Program):  # type: ignore[misc]
+class XlaTasksProgram(Program):
     def parse_collection(self) -> None:
         super().parse_collection()
         root = find_workspace_root(Path.cwd())

@@ -107,6 +107,7 @@ def _assigned(stmt: ast.stmt, path: Path) -> list[tuple[str, ast.expr]]:
         if changed:
             raise _changed_by_code(path, changed, stmt.lineno)
         return []
+    value: ast.expr | None
     if isinstance(stmt, ast.Assign):
         targets, value = stmt.targets, stmt.value
     elif isinstance(stmt, ast.AnnAssign):

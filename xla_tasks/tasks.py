@@ -27,7 +27,7 @@ EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a -
 EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
 
 
-class XlaTask(Task):  # type: ignore[misc]
+class XlaTask(Task):
     """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
 
     def __init__(self, *args: Any, shorts: dict[str, str] | None = None, **kwargs: Any) -> None:
@@ -68,7 +68,7 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
                     code=3,
                 ) from None
 
-        return task(klass=XlaTask, **task_kwargs)(guarded)  # type: ignore[no-any-return]
+        return task(klass=XlaTask, **task_kwargs)(guarded)
 
     return decorate
 
