@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import GitError, GitNotFoundError, XlaTasksError
+from .errors import GitError, GitNotFoundError
 
 # Variables that make git act on another repository than the one we name (set by hooks).
 _HIJACKING_ENV = (
@@ -249,13 +249,6 @@ class GitRepo:
 
     def switch(self, branch: str) -> None:
         self.git("switch", "--quiet", "--end-of-options", branch, action=f"switch to {branch}")
-
-    def switch_back(self, branch: str | None, head: str | None) -> None:
-        """Return to where the user was: their branch, or their detached commit."""
-        if branch:
-            self.switch(branch)
-        elif head:
-            self.checkout_detached(head)
 
     def create_branch(self, branch: str, start: str) -> None:
         self.git(
@@ -511,34 +504,6 @@ def clone(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return GitRepo(dest, repo)
-
-
-def init_for_fetch(url: str, dest: Path, *, repo: str) -> GitRepo:
-    """An empty repo with `origin` set, for fetching one exact commit (sync's shallow path)."""
-    run_git(dest.parent, ["init", "--quiet", "--", str(dest)], repo=repo, action="init")
-    created = GitRepo(dest, repo)
-    created.git("remote", "add", "--", "origin", url, action="add remote", url=url)
-    return created
-
-
-def ensure_git_available() -> None:
-    """Fail early with one line when git is missing, before any file is written."""
-    _git_class()
-
-
-__all__ = [
-    "GitRepo",
-    "RepoState",
-    "XlaTasksError",
-    "clone",
-    "ensure_git_available",
-    "init_for_fetch",
-    "is_repo_top",
-    "ls_remote_branch",
-    "redact",
-    "run_git",
-    "toplevel",
-]
 
 
 def toplevel(start: Path) -> Path | None:
