@@ -205,7 +205,11 @@ class GitRepo:
         return date, subject
 
     def is_shallow(self) -> bool:
-        return self.try_git("rev-parse", "--is-shallow-repository")[1].strip() == "true"
+        """A shallow repo has a `shallow` file in its git dir (read on disk: no process)."""
+        common = common_dir_of(self.path)
+        if common is None:
+            return self.try_git("rev-parse", "--is-shallow-repository")[1].strip() == "true"
+        return (common / "shallow").is_file()
 
     def submodule_paths(self) -> list[str]:
         if not (self.path / ".gitmodules").is_file():
@@ -280,9 +284,14 @@ class GitRepo:
             action=f"push {branch} to {remote}",
         )
 
-    def save_orphan_head(self, keep: str | None = None) -> str | None:
-        """If HEAD is detached on commits no ref holds, put a branch on it; return its name."""
-        state = self.state()
+    def save_orphan_head(
+        self, keep: str | None = None, state: RepoState | None = None
+    ) -> str | None:
+        """If HEAD is detached on commits no ref holds, put a branch on it; return its name.
+
+        `state` is the caller's fresh `state()`, passed to save a `git status`.
+        """
+        state = state or self.state()
         if state.branch or not state.head or state.head == keep:
             return None
         if self.is_reachable_from_refs(state.head):
@@ -390,14 +399,11 @@ class GitRepo:
 
     def _loose_ref(self, ref: str) -> str | None:
         """A ref's value when stored as a loose file (as update-ref writes it), else None."""
-        git_dir = git_dir_of(self.path)
-        if git_dir is None:
+        common = common_dir_of(self.path)
+        if common is None:
             return None
-        common = git_dir / "commondir"
-        if common.is_file():
-            git_dir = (git_dir / common.read_text().strip()).resolve()
         try:
-            return (git_dir / ref).read_text().strip()
+            return (common / ref).read_text().strip()
         except OSError:
             return None
 
@@ -445,6 +451,17 @@ def git_dir_of(path: Path) -> Path | None:
             found = (path / text[len("gitdir:") :].strip()).resolve()
             return found if (found / "HEAD").is_file() else None
     return None
+
+
+def common_dir_of(path: Path) -> Path | None:
+    """Where refs and `shallow` live: the git dir, or the main one for a linked worktree."""
+    git_dir = git_dir_of(path)
+    if git_dir is None:
+        return None
+    pointer = git_dir / "commondir"
+    if pointer.is_file():
+        return (git_dir / pointer.read_text().strip()).resolve()
+    return git_dir
 
 
 def is_repo_top(path: Path) -> bool:

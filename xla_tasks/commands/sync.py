@@ -211,7 +211,7 @@ def _move(repo: GitRepo, dep: Dep, outcome: RepoOutcome) -> RepoState:
     if not repo.has_commit(dep.rev):
         repo.fetch_commit(dep.url, dep.rev, dep.branch)
         outcome.action = "fetched"
-    saved = repo.save_orphan_head(keep=dep.rev)
+    saved = repo.save_orphan_head(keep=dep.rev, state=state)
     if saved:
         outcome.notes.append(f"saved the previous HEAD {(state.head or '')[:12]} on branch {saved}")
     repo.checkout_detached(dep.rev)
