@@ -14,6 +14,6 @@ def find_project_dir(start: Path) -> Path:
     if top is None:
         raise XlaTasksError(
             f"{start} is not inside a git repository",
-            "run this inside a project checkout (the repo that holds sync_deps.toml)",
+            "run this inside a project checkout: the repo that holds sync_deps.toml",
         )
     return top

@@ -43,7 +43,7 @@ def status(start: Path, options: Options) -> CommandResult:
     if project_dir is None and ws_root is None:
         raise XlaTasksError(
             f"{start} is neither in a workspace nor in a project checkout",
-            "run status inside a workspace (xla-workspace.toml) or a git repository",
+            "run status inside a workspace, under xla-workspace.toml, or a git repository",
         )
     if ws_root is not None:
         workspace = load_workspace(ws_root)
