@@ -36,6 +36,12 @@ def _set_schedules(project: Path, schedules: dict[str, object]) -> None:
     (project / PIN_FILE).write_text(tomli_w.dumps(data))
 
 
+def _roll_xla_and_jaxlib(project: Path, index_url: str) -> None:
+    """A nightly schedule moving xla and jaxlib (in requirements.txt) from `index_url`."""
+    package = {"name": "jaxlib", "requirements": ["requirements.txt"], "index_url": index_url}
+    _set_schedules(project, {"nightly": {"deps": ["xla"], "packages": [package]}})
+
+
 def _snapshot(project: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
 
@@ -125,21 +131,7 @@ def test_roll_json_gives_the_moves_as_data(
     project: Path, upstreams: Upstreams, simple_index, cli
 ) -> None:
     (project / "requirements.txt").write_text("jaxlib==0.4.1\n")
-    _set_schedules(
-        project,
-        {
-            "nightly": {
-                "deps": ["xla"],
-                "packages": [
-                    {
-                        "name": "jaxlib",
-                        "requirements": ["requirements.txt"],
-                        "index_url": simple_index.index_url,
-                    }
-                ],
-            }
-        },
-    )
+    _roll_xla_and_jaxlib(project, simple_index.index_url)
     new = upstreams.commit("xla", {"n.txt": "n"})
     data = cli("roll", "nightly", "--json", cwd=project).json()
     assert data["ok"] is True
@@ -195,21 +187,7 @@ def test_roll_refuses_hashed_requirements_and_writes_nothing(
     project: Path, upstreams, simple_index, cli
 ) -> None:
     (project / "requirements.txt").write_text("jaxlib==0.4.1 --hash=sha256:00\n")
-    _set_schedules(
-        project,
-        {
-            "nightly": {
-                "deps": ["xla"],
-                "packages": [
-                    {
-                        "name": "jaxlib",
-                        "requirements": ["requirements.txt"],
-                        "index_url": simple_index.index_url,
-                    }
-                ],
-            }
-        },
-    )
+    _roll_xla_and_jaxlib(project, simple_index.index_url)
     upstreams.commit("xla", {"n.txt": "n"})
     before = _snapshot(project)
     result = cli("roll", "nightly", cwd=project)
