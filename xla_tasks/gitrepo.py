@@ -251,9 +251,6 @@ class GitRepo:
     def checkout_detached(self, sha: str) -> None:
         self.git("checkout", "--quiet", "--detach", sha, "--", action=f"check out {sha[:12]}")
 
-    def switch(self, branch: str) -> None:
-        self.git("switch", "--quiet", "--end-of-options", branch, action=f"switch to {branch}")
-
     def create_branch(self, branch: str, start: str) -> None:
         self.git(
             "branch",
@@ -272,16 +269,6 @@ class GitRepo:
             "--end-of-options",
             ref,
             action=f"fast-forward to {ref}",
-        )
-
-    def push(self, remote: str, branch: str) -> None:
-        self.git(
-            "push",
-            "--quiet",
-            "--",
-            remote,
-            f"refs/heads/{branch}:refs/heads/{branch}",
-            action=f"push {branch} to {remote}",
         )
 
     def save_orphan_head(
