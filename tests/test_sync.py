@@ -171,6 +171,27 @@ def test_fetch_falls_back_to_branch_when_server_refuses_commit_ids(
     assert git(workspace / "xla", "rev-parse", "refs/remotes/xla-tasks/main") != not_a_tip
 
 
+def test_fallback_finds_a_pin_only_a_tag_reaches(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli, monkeypatch
+) -> None:
+    """A pin below a tag whose branch is gone, on a server refusing commit ids."""
+    pinned = upstreams.commit("xla", {"rel.txt": "rc"}, "xla: release candidate", branch="rel")
+    tagged = upstreams.commit("xla", {"rel.txt": "1.0"}, "xla: release", branch="rel")
+    git(upstreams.path("xla"), "tag", "v1.0", tagged)
+    git(upstreams.path("xla"), "branch", "-D", "rel")
+    repin(synced, upstreams, xla=pinned)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "2")
+    monkeypatch.setenv("GIT_CONFIG_KEY_1", "protocol.version")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", "0")
+    git(workspace / "xla", "tag", "v1.0", "HEAD")  # a local tag of the same name: kept
+
+    result = cli("sync", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "xla") == pinned
+    assert git(workspace / "xla", "rev-parse", "refs/tags/v1.0") != tagged
+
+
 # -- failures are isolated, named and change nothing ------------------------------------------
 
 

@@ -234,10 +234,12 @@ class GitRepo:
         )
 
     def fetch_commit(self, url: str, sha: str, branch: str | None = None) -> None:
-        """Fetch one commit by id; servers that refuse unadvertised ids get a branch fetch.
+        """Fetch one commit by id; servers that refuse unadvertised ids get ref fetches.
 
         Protocol v0 servers answer "not our ref" for a SHA that is not a tip (west's
-        Update.fetch does the same refs/heads/* fallback for the same reason).
+        Update.fetch falls back to refs/heads/* for the same reason). The pin's branch comes
+        first; a pin only a tag or another branch reaches gets every branch and tag, stored
+        under refs/remotes/xla-tasks/ so no local branch or tag is ever overwritten.
         """
         depth = 1 if self.is_shallow() else None
         try:
@@ -245,6 +247,12 @@ class GitRepo:
         except GitError:
             refspec = f"+refs/heads/{branch}" if branch else "+refs/heads/*"
             self.fetch(url, f"{refspec}:refs/remotes/xla-tasks/{branch or '*'}")
+            if not self.has_commit(sha):
+                self.fetch(
+                    url,
+                    "+refs/heads/*:refs/remotes/xla-tasks/*",
+                    "+refs/tags/*:refs/remotes/xla-tasks/tags/*",
+                )
         if not self.has_commit(sha):
             raise GitError(self.name, "fetch", f"commit {sha} is not on the server", redact(url))
 
