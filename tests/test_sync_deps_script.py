@@ -523,3 +523,26 @@ def test_script_refuses_bad_data_before_calling_git(
     dep = tpl.Dep("xla", sha, url, branch, False, "/nonexistent/xla")
     with pytest.raises(tpl.SyncError, match=message):
         tpl.check_dep(dep)
+
+
+def test_falls_back_to_tags_for_a_pin_no_branch_reaches(world: World) -> None:
+    """Given a v0 server and a pin below a release tag whose branch was deleted, the tag
+    fetch brings it; the upstream tag lands beside, never over, a local tag."""
+    from xla_tasks.demo import commit
+
+    bare = world.up / "alpha.git"
+    pinned = commit(bare, {"rel.txt": "rc"}, "alpha rc", branch="rel", parent=world.shas["alpha2"])
+    tagged = commit(bare, {"rel.txt": "1.0"}, "alpha 1.0", branch="rel")
+    git("tag", "v1.0", tagged, cwd=bare)
+    git("branch", "-D", "rel", cwd=bare)
+    world.pins["alpha"] = pinned
+    world.render()
+    v0 = {
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_1": "protocol.version",
+        "GIT_CONFIG_VALUE_1": "0",
+    }
+    res = world.run("--exclude-dep", "beta", "gamma", env=v0)
+    assert res.returncode == 0, res.stderr
+    assert world.head("alpha") == pinned
+    assert git("rev-parse", "refs/remotes/xla-tasks/tags/v1.0", cwd=world.dep("alpha")) == tagged

@@ -231,7 +231,7 @@ def fetch_commit(dep: Dep, cwd: str, source: Tuple[str, str], depth: Optional[in
     """Fetch the pinned commit, by id first, by branches when the server refuses ids.
 
     Servers speaking protocol v0 refuse ids that are not a ref tip ("Server does not allow
-    request for unadvertised object"), so fall back to the dep's branch, then every branch.
+    request for unadvertised object"), so fall back to the dep's branch, every branch, tags.
     """
     remote = source[0]
     depth_args = ["--depth", str(depth)] if depth else []
@@ -252,12 +252,13 @@ def fetch_commit(dep: Dep, cwd: str, source: Tuple[str, str], depth: Optional[in
 def fetch_branches(dep: Dep, cwd: str, source: Tuple[str, str], depth_args: List[str]) -> bool:
     """The fallback fetch; True if the server answered at all.
 
-    Tries the dep's branch, then every branch; with --depth, if the pin lies deeper than
-    that, fetches full history rather than fail.
+    Tries the dep's branch, then every branch, then every tag (stored under
+    refs/remotes/xla-tasks/tags, never over local tags); with --depth, if the pin lies
+    deeper than that, fetches full history rather than fail.
     """
     remote, dst = source
     all_heads = f"+refs/heads/*:{dst}/*"
-    refspecs = [all_heads]
+    refspecs = [all_heads, "+refs/tags/*:" + _OWN_REFS + "/tags/*"]
     if dep.branch:
         refspecs.insert(0, f"+refs/heads/{dep.branch}:{dst}/{dep.branch}")
     reached = False
