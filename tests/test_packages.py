@@ -101,6 +101,22 @@ def test_unknown_project_is_a_one_line_error_naming_it(simple_index: SimpleIndex
     assert "\n" not in message
 
 
+def test_project_only_on_find_links_is_found_although_the_index_lacks_it(
+    simple_index: SimpleIndex,
+):
+    """As pip does: the index's 404 is no error when a find-links page may have it."""
+    choice = find_latest_version(
+        "jaxlib_cuda12_plugin",
+        index_url=simple_index.index_url,
+        find_links=[simple_index.nightly_url],
+        pre=True,
+    )
+    assert choice.version == "9.0.0.dev20261102"
+    assert choice.source == simple_index.nightly_url
+    with pytest.raises(PackageIndexError, match="jaxlib_cuda12_plugin: not found on"):
+        find_latest_version("jaxlib_cuda12_plugin", index_url=simple_index.index_url, pre=True)
+
+
 def test_invalid_json_page_is_one_line_error(simple_index: SimpleIndex):
     with pytest.raises(PackageIndexError) as caught:
         find_latest_version("badjson", index_url=simple_index.index_url)

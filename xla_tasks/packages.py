@@ -109,7 +109,8 @@ def _read_sources(
 ) -> Iterator[tuple[str, list[DistributionPackage]]]:
     """Yield (configured URL, files listed there): indexes first, then find-links pages."""
     for url in indexes:
-        yield url, _read_index(name, url, session, timeout)
+        # Like pip: with find-links pages too, a project the index lacks is no error there.
+        yield url, _read_index(name, url, session, timeout, missing_ok=bool(find_links))
     for url in find_links:
         yield url, _read_find_links(name, url, session, timeout)
 
@@ -153,19 +154,23 @@ def _parse_filename(filename: str) -> tuple[NormalizedName, Version] | None:
 
 
 def _read_index(
-    name: str, url: str, session: requests.Session, timeout: float
+    name: str, url: str, session: requests.Session, timeout: float, missing_ok: bool = False
 ) -> list[DistributionPackage]:
     """Files on the project's page of a simple index (HTML or JSON, server's choice)."""
     scheme = _scheme(name, url)
     if scheme == "file":
         page = _local_path(url) / canonicalize_name(name) / "index.html"
         if not page.is_file():
+            if missing_ok:
+                return []
             raise PackageIndexError(f"{name}: not found on {_shown(url)} (no {page})")
         return _parse_html(name, url, _read_local(name, url, page), page.as_uri())
     client = PyPISimple(endpoint=url, session=session)
     try:
         return client.get_project_page(name, timeout=timeout).packages
     except NoSuchProjectError:
+        if missing_ok:
+            return []
         raise PackageIndexError(
             f"{name}: not found on {_shown(url)} (HTTP 404 for "
             f"{_shown(client.get_project_url(name))}; check the package name and index_url)"
