@@ -53,19 +53,17 @@ _ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 _BAD_PAGE_ERRORS = (ValueError, UnsupportedContentTypeError, UnsupportedRepoVersionError)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PackageChoice:
     """The newest acceptable version of a package and the configured URL that offered it
     (index URL or find-links page, as configured, with any password masked)."""
 
-    # Slots declared by hand: `dataclass(slots=True)` needs Python 3.10 and we support 3.9.
-    __slots__ = ("name", "source", "version")
     name: str
     version: str
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Candidate:
     version: Version
     source: str

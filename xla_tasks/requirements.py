@@ -56,19 +56,17 @@ _REWRITABLE_OPS = frozenset({"==", "===", ">=", ">"})
 _PIN_OPS = frozenset({"==", "==="})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequirementChange:
     """What `set_requirement_version` did: `old` is the first matching pin, None if unpinned."""
 
-    # Slots declared by hand: `dataclass(slots=True)` needs Python 3.10 and we support 3.9.
-    __slots__ = ("appended", "name", "new", "old")
     name: str
     old: str | None
     new: str
     appended: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Line:
     body: str
     eol: str
