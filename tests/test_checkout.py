@@ -223,3 +223,14 @@ def test_second_checkout_waits_then_fails_naming_the_lock_holder(
     assert f"pid {os.getpid()} (sync)" in result.err
     assert time.monotonic() - start < 10
     assert not (workspace / "xla").exists()
+
+
+def test_leftover_temp_clone_of_a_killed_run_is_removed(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    leftover = workspace / ".xla.clone-k1ll3d"
+    (leftover / "objects").mkdir(parents=True)
+    result = cli("checkout", "xla", cwd=workspace)
+    assert result.code == 0, result.err
+    assert not leftover.exists()
+    assert head(workspace / "xla") == upstreams.head("xla")

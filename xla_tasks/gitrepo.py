@@ -498,6 +498,9 @@ def clone(
     branch does not contain it), instead of on the branch and then again on the pin.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # Callers hold the workspace lock, so a leftover temp clone is from a killed run.
+    for stale in dest.parent.glob(f".{dest.name}.clone-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.clone-", dir=dest.parent))
     try:
         args = ["clone", "--quiet"] + (["--no-checkout"] if at else [])
