@@ -22,8 +22,17 @@ LOCK_NAME = ".xla-tasks.lock"
 
 
 @contextmanager
-def workspace_lock(root: Path, task: str, timeout: float) -> Iterator[None]:
-    """Hold the lock for `task`; wait up to `timeout` seconds, then fail naming the holder."""
+def workspace_lock(
+    root: Path, task: str, timeout: float, *, dry_run: bool = False
+) -> Iterator[None]:
+    """Hold the lock for `task`; wait up to `timeout` seconds, then fail naming the holder.
+
+    A dry run changes nothing, so it takes no lock: it never waits for a running task and
+    never creates the lock file.
+    """
+    if dry_run:
+        yield
+        return
     path = root / LOCK_NAME
     info = root / f"{LOCK_NAME}.holder"
     lock = FileLock(str(path), timeout=timeout, is_singleton=False)

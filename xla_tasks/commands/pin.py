@@ -52,9 +52,7 @@ def pin(
         return check_project(start)
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
-    if options.dry_run:
-        return _pin(project_dir, workspace, options, list(add), require_upstream)
-    with workspace_lock(workspace.root, "pin", options.lock_timeout):
+    with workspace_lock(workspace.root, "pin", options.lock_timeout, dry_run=options.dry_run):
         return _pin(project_dir, workspace, options, list(add), require_upstream)
 
 

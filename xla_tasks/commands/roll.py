@@ -45,9 +45,7 @@ def roll(start: Path, schedule: str, options: Options) -> CommandResult:
     """Apply `schedule`; with `options.dry_run`, only say what would move."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
-    if options.dry_run:  # reads only: no lock, so a dry run never waits or writes a lock file
-        return _roll(project_dir, workspace, schedule, options)
-    with workspace_lock(workspace.root, "roll", options.lock_timeout):
+    with workspace_lock(workspace.root, "roll", options.lock_timeout, dry_run=options.dry_run):
         return _roll(project_dir, workspace, schedule, options)
 
 

@@ -68,11 +68,8 @@ def sync(start: Path, options: Options) -> CommandResult:
         jobs=options.jobs or workspace.jobs or default_jobs(),
     )
     result = CommandResult(command="sync")
-    if options.dry_run:  # changes nothing, so it takes no lock (which would create a file)
+    with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
         _walk(run, root_pins, result)
-    else:
-        with workspace_lock(workspace.root, "sync", options.lock_timeout):
-            _walk(run, root_pins, result)
     return result
 
 

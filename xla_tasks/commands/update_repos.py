@@ -92,12 +92,10 @@ def update_repos(
         data={"selected": names, "dry_run": options.dry_run, "push": push},
     )
     if options.dry_run:
-        # Reads only, so no lock: a dry run should not wait for a running sync.
         result.messages.append(DRY_RUN_NOTE)
+    timeout = options.lock_timeout
+    with workspace_lock(workspace.root, "update-repos", timeout, dry_run=options.dry_run):
         result.outcomes = _update_all(workspace, names, options, push)
-    else:
-        with workspace_lock(workspace.root, "update-repos", options.lock_timeout):
-            result.outcomes = _update_all(workspace, names, options, push)
     return result
 
 
