@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import XlaTasksError
-from ..fsutil import is_inside
 from ..gitrepo import clone, is_repo_top
 from ..lock import workspace_lock
-from ..parallel import default_jobs, run_each
+from ..parallel import default_jobs, run_nested_last
 from ..pins import read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, open_workspace
+from .place import has_clone
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,22 +132,13 @@ def _clone_level(
     workspace: Workspace, level: list[Target], options: Options, jobs: int, submodules: bool
 ) -> list[RepoOutcome]:
     """Clone a level in waves: containers before the repos nested inside them."""
-    outcomes: dict[str, RepoOutcome] = {}
-    waves: dict[int, list[Target]] = {}
-    for target in level:
-        depth = sum(
-            1 for other in level if other is not target and target.path.is_relative_to(other.path)
-        )
-        waves.setdefault(depth, []).append(target)
-    for depth in sorted(waves):
-        for outcome in run_each(
-            waves[depth],
-            lambda target: _clone_one(workspace, target, options, submodules),
-            lambda target: target.name,
-            jobs,
-        ):
-            outcomes[outcome.name] = outcome
-    return [outcomes[target.name] for target in level]
+    return run_nested_last(
+        level,
+        lambda target: _clone_one(workspace, target, options, submodules),
+        lambda target: target.name,
+        lambda target: target.path,
+        jobs,
+    )
 
 
 def _clone_one(
@@ -155,20 +146,9 @@ def _clone_one(
 ) -> RepoOutcome:
     rel = str(target.path.relative_to(workspace.root))
     outcome = RepoOutcome(name=target.name, path=rel)
-    if not is_inside(target.path, workspace.root):
-        raise XlaTasksError(
-            f"{target.name}: path {rel} leads outside the workspace {workspace.root}",
-            "fix the path or the symlink",
-        )
-    if target.path.exists():
-        if is_repo_top(target.path):
-            outcome.action = "present, left as it is"
-            return outcome
-        if not target.path.is_dir() or any(target.path.iterdir()):
-            raise XlaTasksError(
-                f"{target.name}: {target.path} exists and is not a git repository",
-                "move it away, or set another path for it in xla-workspace.toml",
-            )
+    if has_clone(target.name, target.path, workspace.root):
+        outcome.action = "present, left as it is"
+        return outcome
     repo = clone(target.url, target.path, repo=target.name, branch=target.branch)
     outcome.action = "cloned"
     outcome.new = repo.state().head

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from ..depgraph import Wanted, walk_pins
 from ..errors import DirtyRepoError, XlaTasksError
-from ..fsutil import is_inside
-from ..gitrepo import GitRepo, RepoState, clone_detached, is_repo_top
+from ..gitrepo import GitRepo, RepoState, clone_detached
 from ..lock import workspace_lock
-from ..parallel import default_jobs, run_each
+from ..parallel import default_jobs, run_nested_last
 from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, workspace_for_project
+from .place import has_clone
 from .project import find_project_dir
 
 # Where sync leaves the commit it checked out. It makes that commit "held by a ref", so a
@@ -109,19 +109,13 @@ def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
 
 def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
     """Sync one level in parallel, in waves so a container repo lands before nested ones."""
-    waves: dict[int, list[Wanted]] = {}
-    paths = {w.name: run.workspace.path_of(w.name) for w in level}
-    for wanted in level:
-        here = paths[wanted.name]
-        depth = sum(1 for other in paths.values() if other != here and here.is_relative_to(other))
-        waves.setdefault(depth, []).append(wanted)
-    outcomes: dict[str, RepoOutcome] = {}
-    for depth in sorted(waves):
-        for outcome in run_each(
-            waves[depth], lambda w: _sync_guarded(run, w), lambda w: w.name, run.jobs
-        ):
-            outcomes[outcome.name] = outcome
-    return [outcomes[w.name] for w in level]
+    return run_nested_last(
+        level,
+        lambda w: _sync_guarded(run, w),
+        lambda w: w.name,
+        lambda w: run.workspace.path_of(w.name),
+        run.jobs,
+    )
 
 
 def _sync_guarded(run: SyncRun, wanted: Wanted) -> RepoOutcome:
@@ -140,18 +134,12 @@ def _sync_guarded(run: SyncRun, wanted: Wanted) -> RepoOutcome:
 
 
 def _sync_dep(run: SyncRun, dep: Dep, path: Path, outcome: RepoOutcome) -> None:
-    _check_place(run, dep.name, path)
     if path.resolve() == run.project_dir.resolve():
         outcome.action = "skipped (the project being synced is never moved)"
         return
-    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+    if not has_clone(dep.name, path, run.workspace.root):
         _clone(run, dep, path, outcome)
         return
-    if not is_repo_top(path):
-        raise XlaTasksError(
-            f"{dep.name}: {path} exists and is not a git repository",
-            "move it away, or set another path for it in xla-workspace.toml",
-        )
     repo = GitRepo(path, dep.name)
     if run.options.dry_run:
         _plan_move(repo, dep, outcome)
@@ -160,14 +148,6 @@ def _sync_dep(run: SyncRun, dep: Dep, path: Path, outcome: RepoOutcome) -> None:
     before = _move(repo, dep, outcome)
     _update_submodules(run, repo, dep, outcome, keep=before.changed)
     _read_pins(run, dep.name, path)
-
-
-def _check_place(run: SyncRun, name: str, path: Path) -> None:
-    if not is_inside(path, run.workspace.root):
-        raise XlaTasksError(
-            f"{name}: path {path} leads outside the workspace {run.workspace.root}",
-            "fix the path or the symlink",
-        )
 
 
 def _clone(run: SyncRun, dep: Dep, path: Path, outcome: RepoOutcome) -> None:
