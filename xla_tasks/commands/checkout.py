@@ -151,7 +151,7 @@ def _clone_one(
         return outcome
     repo = clone(target.url, target.path, repo=target.name, branch=target.branch)
     outcome.action = "cloned"
-    outcome.new = repo.state().head
+    outcome.new = repo.rev_parse("HEAD")  # a fresh clone: no need for a full status
     outcome.notes.append(f"{target.branch} from {target.url}")
     if target.submodules and submodules:
         paths = [
