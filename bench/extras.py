@@ -144,14 +144,14 @@ def shared_cache(world: World, jobs: int) -> dict[str, Any]:
     with GitHttpServer(world.work / "upstreams") as server:
         for label in ("first", "second"):
             run, ws = _served_run(world, server, f"cache-{label}", argv)
-            shutil.rmtree(ws, ignore_errors=True)
             if rejects_flag(run, "--cache"):
                 return {"error": "not supported yet"}
             found[label] = {
                 "seconds": run.seconds,
                 "bytes_from_upstream": sum(server.bytes_sent.values()),
-                "error": run.failure(),
+                "error": run.failure() or (None if world.at_pins(ws, False) else "off its pin"),
             }
+            shutil.rmtree(ws, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     found["ratio"] = found["second"]["seconds"] / found["first"]["seconds"]
     return found
