@@ -60,7 +60,7 @@ def size_table(
     lines = [
         f"N={n}: seconds, and time / the limit with the same history (limit rows: plain git,"
         " all repos at once)",
-        f"{'tool':<28}" + "".join(f"{s:<17}" for s in SCENARIOS) + "git procs n/m  peak MB",
+        f"{'tool':<28}" + "".join(f"{s:<17}" for s in SCENARIOS) + "git noop/moved peak MB",
     ]
     for tool in all_tools:
         cells = [row[s][tool.name] for s in SCENARIOS]
