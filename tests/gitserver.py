@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -126,6 +126,10 @@ class GitHttpServer:
         """The URL of repo `name` (`root/NAME.git`, or `root/NAME` if that is the folder)."""
         path = f"{name}.git" if (self.root / f"{name}.git").is_dir() else name
         return f"{self.base_url}/{path}"
+
+    def urls(self, names: Iterable[str]) -> dict[str, str]:
+        """name -> URL for each of `names` (e.g. `server.urls(upstreams.urls)`)."""
+        return {name: self.url(name) for name in names}
 
     def set(self, repo: str | None = None, **changes: Any) -> None:
         """Change the rules of one repo (by name, without `.git`) or, with none, of all."""

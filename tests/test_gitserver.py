@@ -38,6 +38,7 @@ def test_clone_over_http_gets_the_upstream_head_and_counts_what_it_sent(
     """Given the demo upstreams served over HTTP, when xla is cloned, then the clone is on
     xla's head, and the server counted requests and about the pack's size in bytes for xla
     only."""
+    assert git_http_server.urls(["xla"]) == {"xla": git_http_server.url("xla")}
     done = run_git("clone", "-q", git_http_server.url("xla"), "xla", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert git(tmp_path / "xla", "rev-parse", "HEAD") == upstreams.head("xla")
@@ -137,18 +138,27 @@ def test_closed_url_refuses_the_connection(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "changes",
-    [{"mode": "stall"}, {"mode": "stall-headers"}, {"stall_after_bytes": 200}],
-    ids=["stall", "stall-headers", "stall-mid-pack"],
+    ("changes", "command"),
+    [
+        ({"mode": "stall"}, "ls-remote"),
+        ({"mode": "stall-headers"}, "ls-remote"),
+        ({"stall_after_bytes": 200}, "clone"),
+    ],
+    ids=["stall", "stall-headers", "stall-mid-answer"],
 )
 def test_stalled_server_makes_git_hang_until_killed(
-    upstreams: Upstreams, git_http_server: GitHttpServer, tmp_path: Path, changes: dict
+    upstreams: Upstreams,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+    changes: dict,
+    command: str,
 ) -> None:
-    """A stalled repo makes `git clone` wait until `timeout` kills it (exit 124), and the
-    server saw the request stall; other repos still answer."""
+    """A stalled repo makes `git ls-remote` (or a clone, stalled part way through an
+    answer) wait until `timeout` kills it (exit 124), and the server saw the request
+    stall; other repos still answer."""
     git_http_server.set("xla", **changes)
     done = subprocess.run(
-        ["timeout", "2", "git", "clone", "-q", git_http_server.url("xla"), "xla"],
+        ["timeout", "2", "git", command, git_http_server.url("xla")],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -189,3 +199,20 @@ def test_stop_ends_stalled_requests_and_leaves_no_threads(
     assert client.stderr is not None
     client.stderr.close()
     assert set(threading.enumerate()) <= before
+
+
+def test_parallel_clones_are_served_and_counted_per_repo(
+    upstreams: Upstreams, git_http_server: GitHttpServer, tmp_path: Path
+) -> None:
+    """Five clones at once (as a parallel sync makes them) all land on their heads, and
+    each repo's requests and bytes are counted under its own name."""
+    names = list(upstreams.urls)
+    clients = [
+        subprocess.Popen(["git", "clone", "-q", url, name], cwd=tmp_path, stderr=subprocess.DEVNULL)
+        for name, url in git_http_server.urls(names).items()
+    ]
+    assert [client.wait(timeout=60) for client in clients] == [0] * len(names)
+    for name in names:
+        assert git(tmp_path / name, "rev-parse", "HEAD") == upstreams.head(name)
+    assert set(git_http_server.requests) == set(names)
+    assert all(git_http_server.bytes_sent[name] > 0 for name in names)
