@@ -17,23 +17,28 @@ from world import LIMIT_SCRIPTS, PROJECT, SUPER, SubmoduleWorld, git
 HISTORIES = ("full", "blobless", "shallow")
 
 
-def startup(cwd: Path, runs: int) -> dict[str, dict[str, Any]]:
-    """Wall time of commands that only start up, against a bare interpreter and `import
-    invoke` (the floor for an invoke program)."""
+def startup(world: World, runs: int) -> dict[str, dict[str, Any]]:
+    """Wall time of the quick commands, in a workspace with every dep on its pin, against
+    a bare interpreter and `import invoke` (the floor for an invoke program)."""
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import invoke'": [sys.executable, "-c", "import invoke"],
         "xla-tasks --help": [*XLA, "--help"],
         "xla-tasks --list": [*XLA, "--list"],
+        "xla-tasks status": [*XLA, "status"],
         "xla-tasks pin --check": [*XLA, "pin", "--check"],
+        "xla-tasks pin (nothing moved)": [*XLA, "pin"],
     }
+    ws = world.workspace("startup")
+    timed(["sh", LIMIT_SCRIPTS["full"]], ws / PROJECT)
     found: dict[str, dict[str, Any]] = {}
     for label, argv in commands.items():
-        done = [timed(argv, cwd) for _ in range(runs)]
+        done = [timed(argv, ws / PROJECT) for _ in range(runs)]
         found[label] = {
             "seconds": statistics.median(r.seconds for r in done),
             "exit": next((r.code for r in done if r.code), 0),
         }
+    shutil.rmtree(ws, ignore_errors=True)
     base = found["python -c 'import invoke'"]["seconds"]
     for entry in found.values():
         entry["ratio_to_import_invoke"] = entry["seconds"] / base
