@@ -106,12 +106,24 @@ def startup_table(found: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def submodule_table(found: Mapping[str, Any]) -> list[str]:
-    lines = [f"submodule world: cold, {found['submodules']} submodules (some nested), / plain git"]
+    lines = [
+        (
+            f"submodule world: cold, {found['submodules']} submodules ({found['nested']} of them "
+            "nested), / plain git"
+        )
+    ]
     for name, entry in found["rows"].items():
-        complete = "" if entry["complete"] else "  (INCOMPLETE: not every submodule on its commit)"
+        complete = (
+            "" if entry["complete"] else f"  (INCOMPLETE: {entry['on_commit']} on their commit)"
+        )
         if entry["error"]:
             complete = f"  ({entry['error']})"
-        lines.append(f"{name:<62}{_seconds(entry, name == found['base'])}{complete}")
+        again = ""
+        if "noop_seconds" in entry:
+            again = (
+                f"  again: {entry['noop_seconds']:.3f}s, {entry['noop_git_processes']} git procs"
+            )
+        lines.append(f"{name:<62}{_seconds(entry, name == found['base']):<16}{again}{complete}")
     return lines
 
 
