@@ -27,7 +27,19 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Pattern, Sequence, Set, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Pattern,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
 
 try:  # the mirror cache's per-mirror lock; POSIX only (elsewhere: no cache locking)
     import fcntl
@@ -351,9 +363,9 @@ def common_dir_of(git_dir: str) -> str:
     return git_dir
 
 
-def is_repo_top(path: str) -> bool:
+def is_repo_top(path: "Union[str, os.PathLike[str]]") -> bool:
     """True when `path` is the top of its own work tree (holds a valid `.git`)."""
-    return git_dir_of(path) is not None
+    return git_dir_of(os.fspath(path)) is not None
 
 
 def read_ref(common: str, ref: str) -> Optional[str]:
