@@ -44,6 +44,12 @@ class Options:
     cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
     stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
 
+    def stall_seconds(self, workspace_setting: float | None = None) -> float:
+        """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
+        from .engine import DEFAULT_STALL_TIMEOUT
+
+        return self.stall_timeout or workspace_setting or DEFAULT_STALL_TIMEOUT
+
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
 

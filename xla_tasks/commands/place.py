@@ -27,9 +27,7 @@ def engine_options(
         jobs=options.jobs or workspace.jobs or default_jobs(),
         history=options.history or workspace.history or "full",
         cache=str(cache) if cache else None,
-        stall_timeout=options.stall_timeout
-        or workspace.stall_timeout
-        or engine.DEFAULT_STALL_TIMEOUT,
+        stall_timeout=options.stall_seconds(workspace.stall_timeout),
         dry_run=options.dry_run,
         exclude_submodules=options.exclude_submodules,
         submodules=submodules,

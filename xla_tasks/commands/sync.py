@@ -13,12 +13,12 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import engine
 from ..depgraph import Wanted, walk_pins
 from ..engine import EventCallback
 from ..errors import XlaTasksError
-from ..gitrepo import GitRepo
 from ..lock import workspace_lock
 from ..pins import PIN_FILE, SCRIPT_FILE, Pins, read_project_pins
 from ..results import CommandResult, RepoOutcome
@@ -26,6 +26,9 @@ from ..settings import Options
 from ..workspace import Workspace, workspace_for_project
 from .place import engine_options, place_repos, relative
 from .project import find_project_dir
+
+if TYPE_CHECKING:
+    from ..gitrepo import GitRepo
 
 PIN_REF = engine.PIN_REF
 
@@ -146,6 +149,8 @@ def _after_landing(run: SyncRun, wanted: Wanted, outcome: RepoOutcome) -> None:
         elif outcome.action == "would clone":
             outcome.notes.append("its own pins are read once it is cloned")
         else:
+            from ..gitrepo import GitRepo
+
             _read_pins_if_known(run, GitRepo(path, wanted.name), wanted.dep.rev)
     except XlaTasksError as err:
         outcome.error = str(err)
