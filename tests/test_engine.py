@@ -420,7 +420,7 @@ def test_concurrent_runs_share_one_cache_safely(upstreams, tmp_path) -> None:
         for project in projects
     ]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     for project in projects:
         assert head(project.parent / "xla") == upstreams.head("xla")
