@@ -1021,8 +1021,35 @@ def submodule_tasks(
         paths = [s.path for s in stale]
         git(["submodule", "sync", "--quiet", "--", *paths], sup, "git submodule sync")
         git(["submodule", "init", "--quiet", "--", *paths], sup, "git submodule init")
-        urls = _submodule_urls(sup) if job.opts.cache else {}
-        tasks.extend(_update_task(job, sup, sub, urls.get(sub.name)) for sub in stale)
+        if job.opts.cache:  # each from its mirror: local, hard-linked clones
+            urls = _submodule_urls(sup)
+            tasks.extend(_update_task(job, sup, sub, urls.get(sub.name)) for sub in stale)
+        else:
+            tasks.append(functools.partial(_update_batch, job, sup, stale))
+    return tasks
+
+
+def _update_batch(job: Job, sup: str, stale: List[Submodule]) -> List[Task]:
+    """One `git submodule update --jobs` for a superproject's stale submodules, shallow.
+
+    git's own parallel clones beat one process per path (measured: 30 submodules).
+    Those that a shallow fetch cannot reach (a gitlink that is no tip, on a server that
+    refuses commit ids) are retried one by one with full history.
+    """
+    who = f"{job.repo.name}:{stale[0].full}" if len(stale) == 1 else job.repo.name
+    job.phase("submodules")
+    args = ["submodule", "update", "--progress", "--checkout", "--depth", "1"]
+    args += ["--jobs", str(max(1, job.opts.jobs)), "--", *[s.path for s in stale]]
+    run_network(args, sup, job.watch(sup, who))
+    tasks: List[Task] = []
+    for sub in stale:
+        where = os.path.join(sup, sub.path)
+        sub_git = git_dir_of(where)
+        if sub_git is not None and read_head(sub_git).sha == sub.sha:
+            job.count("updated")
+            tasks.extend(submodule_tasks(job, where, sub.full + "/", (), sub_git))
+        else:
+            tasks.append(_update_task(job, sup, sub, None))
     return tasks
 
 
