@@ -97,11 +97,11 @@ def growth_table(found: Mapping[str, Any], all_tools: Sequence[Tool]) -> list[st
 
 
 def startup_table(found: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    lines = ["start-up                    seconds  / import invoke"]
+    lines = ["start-up                       seconds  / import invoke"]
     for label, entry in found.items():
         failed = f"  (exit {entry['exit']})" if entry["exit"] else ""
         ratio = entry["ratio_to_import_invoke"]
-        lines.append(f"{label:<28}{entry['seconds']:.3f}s   {ratio:.2f}x{failed}")
+        lines.append(f"{label:<31}{entry['seconds']:.3f}s   {ratio:.2f}x{failed}")
     return lines
 
 
