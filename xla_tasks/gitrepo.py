@@ -12,7 +12,6 @@ spawn several and leave `cat-file` children behind. Every call here:
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .engine import redact
 from .errors import GitError, GitNotFoundError
 
 # Variables that make git act on another repository than the one we name (set by hooks).
@@ -37,7 +37,6 @@ _HIJACKING_ENV = (
 )
 _CHILD_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASK_YESNO": "false"}
 _SAFE_CONFIG = ("-c", "protocol.ext.allow=never")
-_URL_PASSWORD = re.compile(r"(://[^/@:]+:)[^/@]+@")
 
 
 @lru_cache(maxsize=1)
@@ -55,18 +54,13 @@ def _git_class() -> Any:
     return git.Git
 
 
-def redact(url: str) -> str:
-    """Hide a password embedded in a URL before it reaches a message."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
-
-
 def first_git_error(stderr: str) -> str:
     """git's first `fatal:`/`error:` line: the later ones only restate it."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in lines:
         if line.startswith(("fatal:", "error:")):
-            return line
-    return lines[-1] if lines else "git failed with no message"
+            return redact(line)
+    return redact(lines[-1]) if lines else "git failed with no message"
 
 
 def run_git(

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import requests
@@ -39,6 +39,7 @@ from pypi_simple.errors import (
     UnsupportedRepoVersionError,
 )
 
+from .engine import redact
 from .errors import PackageIndexError
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
@@ -253,12 +254,8 @@ def _cannot_read(name: str, url: str, reason: str) -> PackageIndexError:
 
 
 def _shown(url: str) -> str:
-    """The URL with any password masked: messages end up in CI logs and commit messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    """The URL with its secrets masked: messages end up in CI logs and commit messages."""
+    return redact(url)
 
 
 def _no_release_message(name: str, urls: Sequence[str], pre: bool) -> str:
