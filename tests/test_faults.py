@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from simple_index import fixture_closed_port  # noqa: F401 (fixture)
+from simple_index import fixture_closed_port, fixture_silent_port  # noqa: F401 (fixtures)
 from syncing import clone_project, demo_pins, write_pins
 from upstreams import Upstreams
 
 from xla_tasks.engine import redact
+from xla_tasks.workspace import WORKSPACE_FILE
 
 TOKEN = "ghp_S3cretTokenValue0123456789"
 PASSWORD = "hunter2-Pa55word"
@@ -99,3 +101,199 @@ def test_sync_json_never_holds_a_token_or_password(secret_project: Path, cli) ->
     assert PASSWORD not in result.out + result.err
     failed = {o["name"] for o in document["outcomes"] if o["error"]}  # type: ignore[union-attr]
     assert failed == {"jax", "xla"}
+
+
+# -- 11 and SIGTERM: an interrupt at any moment is one line and 130 (143 for SIGTERM) -------
+
+
+@pytest.fixture
+def hanging_workspace(tmp_path: Path, silent_port: int) -> Path:
+    """A workspace whose only repo lives on a server that accepts and never answers."""
+    root = tmp_path / "hang"
+    root.mkdir()
+    url = f"http://127.0.0.1:{silent_port}/stuck.git"
+    (root / WORKSPACE_FILE).write_text(f'schema = 1\n\n[repos.stuck]\nurl = "{url}"\n')
+    return root
+
+
+def interrupt_when(root: Path, args: list[str], marker: str, sig: int) -> tuple[int, str, str]:
+    """Start `xla-tasks ARGS`, send `sig` to its process group as soon as the module
+    `marker` has been imported (python -X importtime reports each import as it ends).
+    Returns (exit code, stdout, stderr without the import-time lines)."""
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "xla_tasks", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    guard = threading.Timer(60, os.killpg, (proc.pid, signal.SIGKILL))  # a bound, not a check
+    guard.start()
+    try:
+        assert proc.stderr is not None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.rsplit("|", 1)[-1].strip() == marker:
+                break
+        os.killpg(proc.pid, sig)
+        out, rest = proc.communicate()
+    finally:
+        guard.cancel()
+    text = "".join(lines) + rest
+    err = "\n".join(x for x in text.splitlines() if not x.startswith("import time:"))
+    return proc.returncode, out, err
+
+
+# Moments: right after our entry module, inside invoke's import, after invoke, while the
+# tasks load, and once the program is running (a clone hangs on the silent server).
+EARLY_MOMENTS = [
+    "xla_tasks.entry",
+    "invoke.parser",
+    "invoke",
+    "xla_tasks.settings",
+    "xla_tasks.cli",
+]
+
+
+@pytest.mark.parametrize("marker", EARLY_MOMENTS)
+def test_ctrl_c_during_start_up_prints_one_line_and_exits_130(
+    hanging_workspace: Path, marker: str
+) -> None:
+    code, _, err = interrupt_when(hanging_workspace, ["checkout", "stuck"], marker, signal.SIGINT)
+
+    assert code == 130, err
+    assert "Traceback" not in err
+    assert err.strip() == "xla-tasks: interrupted"
+
+
+@pytest.mark.parametrize("marker", ["invoke", "xla_tasks.cli"])
+def test_sigterm_prints_one_line_and_exits_143(hanging_workspace: Path, marker: str) -> None:
+    code, _, err = interrupt_when(hanging_workspace, ["checkout", "stuck"], marker, signal.SIGTERM)
+
+    assert code == 143, err
+    assert "Traceback" not in err
+    assert err.strip() == "xla-tasks: terminated"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_json_run_interrupted_anywhere_prints_one_failure_object(
+    hanging_workspace: Path, sig: int, code: int
+) -> None:
+    for marker in ("invoke", "xla_tasks.cli"):
+        got, out, err = interrupt_when(
+            hanging_workspace, ["checkout", "stuck", "--json"], marker, sig
+        )
+        assert got == code, err
+        assert one_json_failure(out)["exit_code"] == code
+
+
+# -- 8: --json prints exactly one object on every failure --------------------------------
+
+
+@pytest.fixture
+def json_project(workspace: Path, upstreams: Upstreams) -> Path:
+    return clone_project(upstreams, workspace)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["roll", "nosuch", "--json"], "unknown schedule 'nosuch'"),
+        (["sync", "--exclude-dep", "(", "--json"], "invalid regex"),
+        (["sync", "--jobs", "x", "--json"], "--jobs expects a positive integer"),
+        (["sync", "--json", "--no-such-flag"], "No idea what '--no-such-flag' is"),
+        (["checkout", "nosuch", "--json"], "unknown repo 'nosuch'"),
+    ],
+)
+def test_json_bad_input_prints_one_failure_object(
+    json_project: Path, cli, argv: list[str], says: str
+) -> None:
+    result = cli(*argv, cwd=json_project)
+
+    assert result.code == 1
+    assert says in str(one_json_failure(result.out)["error"])
+    assert says in result.err
+
+
+def test_json_malformed_toml_prints_one_failure_object(json_project: Path, cli) -> None:
+    (json_project / "sync_deps.toml").write_text("schema = 1\n[deps.xla\n")
+
+    result = cli("sync", "--json", cwd=json_project)
+
+    assert result.code == 1
+    assert "sync_deps.toml" in str(one_json_failure(result.out)["error"])
+
+
+def test_json_busy_workspace_prints_one_failure_object(
+    json_project: Path, workspace: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xla_tasks.lock import workspace_lock
+
+    monkeypatch.setenv("INVOKE_XLA_TASKS_LOCK_TIMEOUT", "0")
+    with workspace_lock(workspace, "pin", timeout=0):
+        result = cli("sync", "--json", cwd=json_project)
+
+    assert result.code == 1
+    assert "workspace is busy" in str(one_json_failure(result.out)["error"])
+
+
+def test_json_internal_error_prints_one_failure_object(
+    workspace: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (here: a command that raises) still ends in one object and exit 3."""
+    import xla_tasks.commands.status as status_module
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(status_module, "status", broken)
+    result = cli("status", "--json", cwd=workspace)
+
+    assert result.code == 3
+    document = one_json_failure(result.out)
+    assert document["exit_code"] == 3
+    assert "internal error: RuntimeError: a bug" in str(document["error"])
+
+
+# -- 9: bad settings are one-line errors ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("INVOKE_XLA_TASKS_JOBS", "abc"), ("INVOKE_XLA_TASKS_LOCK_TIMEOUT", "soon")],
+)
+def test_bad_setting_in_the_environment_is_one_line_naming_the_variable(
+    workspace: Path, cli, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = cli("status", cwd=workspace)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert result.err.startswith(f"xla-tasks: {variable}='{value}'")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "says"),
+    [
+        ("xla_tasks:\n  jobs: 2\n   bad: [\n", "invoke.yaml: line 3"),
+        ("xla_tasks: 5\n", "invoke.yaml: xla_tasks: expects a table"),
+        ("xla_tasks:\n  jobs: {a: 1}\n", "invoke.yaml: xla_tasks.jobs: expects a plain value"),
+    ],
+)
+def test_bad_invoke_yaml_is_one_line_naming_the_file(
+    workspace: Path, cli, yaml_text: str, says: str
+) -> None:
+    (workspace / "invoke.yaml").write_text(yaml_text)
+
+    result = cli("status", "--json", cwd=workspace)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert says in result.err
+    assert str(workspace / "invoke.yaml") in str(one_json_failure(result.out)["error"])

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import TextIO
 
+from .endings import note_json_printed
 from .engine import redact
 from .results import CommandResult, RepoOutcome
 
@@ -49,6 +50,7 @@ def print_result(
     err = err or sys.stderr
     if as_json:
         out.write(redact(json.dumps(result.to_json(), indent=2, sort_keys=True)) + "\n")
+        note_json_printed()
         return
     for line in result.messages:
         out.write(redact(line) + "\n")
