@@ -297,3 +297,45 @@ def test_bad_invoke_yaml_is_one_line_naming_the_file(
     assert result.err.count("\n") == 1
     assert says in result.err
     assert str(workspace / "invoke.yaml") in str(one_json_failure(result.out)["error"])
+
+
+# -- 12: an option-like word is never taken as a path or name ------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+@pytest.mark.parametrize("name", ["demo", "checkout", "roll"])
+def test_help_flag_after_a_task_shows_help_and_creates_nothing(
+    tmp_path: Path, cli, name: str, flag: str
+) -> None:
+    result = cli(name, flag, cwd=tmp_path)
+
+    assert result.code == 0, result.err
+    assert f"Usage: xla-tasks [--core-opts] {name} " in result.out
+    assert not (tmp_path / flag).exists()
+
+
+def test_demo_refuses_an_option_like_folder_name(tmp_path: Path, cli) -> None:
+    result = cli("demo", "-x", cwd=tmp_path)
+
+    assert result.code == 1
+    assert "'-x' looks like an option, not DIRECTORY" in result.err
+    assert "./-x" in result.err
+    assert not (tmp_path / "-x").exists()
+
+
+def test_output_to_a_closed_pipe_is_no_internal_error(tmp_path: Path) -> None:
+    """`xla-tasks --list | head -0`: the reader left before we wrote."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xla_tasks", "--list"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # long before the child has imported invoke
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 141, err
+    assert "internal error" not in err
+    assert "Traceback" not in err

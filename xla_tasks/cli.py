@@ -43,6 +43,15 @@ class XlaTasksProgram(Program):
                 raise settings_error(root / "invoke.yaml", err) from None
             check_file_settings(self.config._project.get("xla_tasks"), root / "invoke.yaml")
 
+    def parse_tasks(self) -> None:
+        """`demo --help` and `checkout -h` show the task's help: invoke hands a pending
+        positional any word, so they used to run the demo into a folder named `--help`."""
+        super().parse_tasks()
+        for context in self.tasks:
+            if any(arg.value in ("-h", "--help") for arg in context.positional_args):
+                self.print_task_help(context.name)
+                raise Exit()
+
     def execute(self) -> None:
         """Check the settings as invoke will merge and cast them, before any task runs."""
         if self.config is not None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 INTERRUPTED = 130
 TERMINATED = 143
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 _printed: list[bool] = [False]  # a JSON object went to stdout during this run
 
 
@@ -82,6 +83,9 @@ def ending_of(err: BaseException) -> tuple[str, int]:
 
     if isinstance(err, KeyboardInterrupt):
         return interruption(err)
+    if isinstance(err, BrokenPipeError):  # `xla-tasks status | head`: the reader is gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return "", BROKEN_PIPE
     if os.environ.get("XLA_TASKS_DEBUG", "") not in ("", "0") or not isinstance(err, Exception):
         raise err
     if isinstance(err, XlaTasksError):

@@ -9,12 +9,13 @@ invoke. Each task here only (1) turns flags and `ctx.config.xla_tasks` into Opti
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from invoke import Collection, Exit, Task, task
 
+from .errors import UsageError
 from .results import CommandResult
 from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
 
@@ -51,6 +52,7 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
         @functools.wraps(body)
         def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
             try:
+                _refuse_option_words(body, task_kwargs.get("positional", ()), kwargs)
                 body(ctx, *args, **kwargs)
             except Exit as err:
                 if err.code:
@@ -66,6 +68,22 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
         return task(klass=XlaTask, **task_kwargs)(guarded)
 
     return decorate
+
+
+def _refuse_option_words(
+    body: Callable[..., Any], positional: Sequence[str], kwargs: dict[str, Any]
+) -> None:
+    """A positional never takes an option-like word as a path or name (`demo --help` under
+    plain invoke, `demo -x`): write `./-x` for such a folder."""
+    name = body.__name__.replace("_", "-")
+    for arg in positional:
+        value = kwargs.get(arg)
+        if isinstance(value, str) and value.startswith("-"):
+            folder = f"; for a folder of that name write ./{value}" if arg == "directory" else ""
+            raise UsageError(
+                f"{name}: {value!r} looks like an option, not {arg.upper()}",
+                f"help: xla-tasks --help {name}{folder}",
+            )
 
 
 def _fail_json(body: Callable[..., Any], kwargs: dict[str, Any], message: str, code: int) -> None:
