@@ -48,7 +48,7 @@ class XlaTasksProgram(Program):
         positional any word, so they used to run the demo into a folder named `--help`."""
         super().parse_tasks()
         for context in self.tasks:
-            if any(arg.value in ("-h", "--help") for arg in context.positional_args):
+            if context.name and any(a.value in ("-h", "--help") for a in context.positional_args):
                 self.print_task_help(context.name)
                 raise Exit()
 
