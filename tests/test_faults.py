@@ -339,3 +339,69 @@ def test_output_to_a_closed_pipe_is_no_internal_error(tmp_path: Path) -> None:
     assert proc.returncode == 141, err
     assert "internal error" not in err
     assert "Traceback" not in err
+
+
+# -- 10 and the pin-file size limit: bad input is never an internal error ----------------
+
+
+def test_deeply_nested_pin_file_is_bad_input_not_internal_error(json_project: Path, cli) -> None:
+    depth = 100_000
+    (json_project / "sync_deps.toml").write_text("schema = 1\nx = " + "[" * depth + "]" * depth)
+
+    result = cli("sync", cwd=json_project)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert "sync_deps.toml: invalid TOML: arrays or tables nested too deeply" in result.err
+
+
+def test_huge_pin_file_is_refused_before_parsing(json_project: Path, cli) -> None:
+    tables = "".join(f"[deps.d{i}]\n" for i in range(400_000))  # ~5 MB of tables
+    (json_project / "sync_deps.toml").write_text("schema = 1\n" + tables)
+
+    result = cli("sync", "--json", cwd=json_project)
+
+    assert result.code == 1
+    assert "sync_deps.toml: larger than 4 MiB" in str(one_json_failure(result.out)["error"])
+
+
+def test_overlong_repo_name_is_bad_input_not_internal_error(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    long_name = "a" * 300
+    with (workspace / WORKSPACE_FILE).open("a") as registry:
+        registry.write(f'\n[repos.{long_name}]\nurl = "{upstreams.url("xla")}"\n')
+
+    result = cli("checkout", long_name, cwd=workspace)
+
+    assert result.code == 1
+    assert "internal error" not in result.err
+    assert "(300 characters): at most 100" in result.err
+    assert sorted(p.name for p in workspace.iterdir()) == [WORKSPACE_FILE]
+
+
+def test_lock_path_that_is_a_directory_is_bad_input(workspace: Path, cli) -> None:
+    (workspace / ".xla-tasks.lock").mkdir()
+
+    result = cli("checkout", "xla", cwd=workspace)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert ".xla-tasks.lock: is a directory, not xla-tasks' lock file" in result.err
+    assert not (workspace / "xla").exists()
+
+
+@pytest.mark.parametrize("name", [".xla-tasks.lock", ".xla-tasks.lock.holder"])
+def test_lock_files_that_are_links_are_refused_and_their_targets_kept(
+    workspace: Path, tmp_path: Path, cli, name: str
+) -> None:
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me\n")
+    (workspace / name).symlink_to(outside)
+
+    result = cli("checkout", "xla", cwd=workspace)
+
+    assert result.code == 1
+    assert f"{name}: is a symbolic link, not xla-tasks' lock file" in result.err
+    assert outside.read_text() == "keep me\n"
+    assert not (workspace / "xla").exists()

@@ -12,6 +12,10 @@ import re
 from pathlib import PurePosixPath
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# GitHub's limit for repo names; a clone's temp folder adds ~16 characters to it, and file
+# systems stop at 255 bytes per path component ("File name too long").
+MAX_NAME = 100
+MAX_PATH_PART = 200
 _REV_RE = re.compile(r"^[0-9a-f]{40}$")
 _SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")
 _SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@?[A-Za-z0-9._~-]*:[^/\\].*$|^[A-Za-z0-9._~-]+@[^:]+:.+$")
@@ -27,6 +31,10 @@ def name(value: object) -> str:
         )
     if ".." in value:
         raise ValueError(f"invalid name {value!r}: must not contain '..'")
+    if len(value) > MAX_NAME:
+        raise ValueError(
+            f"invalid name {value[:24]!r}... ({len(value)} characters): at most {MAX_NAME}"
+        )
     return value
 
 
@@ -39,6 +47,10 @@ def relative_path(value: object) -> str:
     parts = PurePosixPath(value).parts
     if any(part in {"..", "."} for part in parts) or not parts:
         raise ValueError(f"invalid path {value!r}: must not contain '.' or '..' parts")
+    if any(len(part.encode()) > MAX_PATH_PART for part in parts):
+        raise ValueError(
+            f"invalid path {value[:24]!r}...: a part is longer than {MAX_PATH_PART} bytes"
+        )
     return str(PurePosixPath(*parts))
 
 
