@@ -405,3 +405,16 @@ def test_lock_files_that_are_links_are_refused_and_their_targets_kept(
     assert f"{name}: is a symbolic link, not xla-tasks' lock file" in result.err
     assert outside.read_text() == "keep me\n"
     assert not (workspace / "xla").exists()
+
+
+def test_registry_path_with_a_nul_is_named_precisely(workspace: Path, cli) -> None:
+    with (workspace / WORKSPACE_FILE).open("a") as registry:
+        registry.write(
+            '\n[repos.odd]\nurl = "https://example.invalid/odd.git"\npath = "od\\u0000d"\n'
+        )
+
+    result = cli("checkout", "odd", cwd=workspace)
+
+    assert result.code == 1
+    assert "contains a control character" in result.err
+    assert "outside the workspace" not in result.err

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hostile_index import fixture_hostile_index  # noqa: F401 (fixture)
+from simple_index import SimpleIndex, fixture_index_server, fixture_simple_index  # noqa: F401
 from test_roll import _set_schedules, _snapshot
 from upstreams import Upstreams, git
 
@@ -84,3 +85,75 @@ def test_roll_from_an_endless_index_fails_and_writes_nothing(
     assert result.code == 1
     assert f"FAILED jaxlib: cannot read {hostile_index}/endless: page larger than" in result.err
     assert _snapshot(project) == before
+
+
+# -- 6 and 7: requirements files stay inside the repo and outside .git --------------------
+
+
+def _assert_refused(result, says: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert "sync_deps.toml" in result.err
+    assert ": schedules.nightly.packages" in result.err
+    assert says in result.err
+
+
+def test_requirements_path_into_dot_git_is_refused_before_anything(
+    project: Path, simple_index: SimpleIndex, cli
+) -> None:
+    _roll_jaxlib(project, simple_index.index_url, ".git/HEAD")
+    head_before = (project / ".git" / "HEAD").read_bytes()
+    before = _snapshot(project)
+
+    result = cli("roll", "nightly", cwd=project)
+
+    _assert_refused(result, "'.git/HEAD': must not be inside .git")
+    assert (project / ".git" / "HEAD").read_bytes() == head_before
+    assert _snapshot(project) == before
+    assert simple_index.served == []  # refused before any lookup
+
+
+def test_requirements_link_into_dot_git_is_refused(
+    project: Path, simple_index: SimpleIndex, cli
+) -> None:
+    (project / "requirements.txt").symlink_to(".git/HEAD")
+    _roll_jaxlib(project, simple_index.index_url)
+    head_before = (project / ".git" / "HEAD").read_bytes()
+
+    result = cli("roll", "nightly", cwd=project)
+
+    _assert_refused(result, "requirements file requirements.txt leads into .git")
+    assert (project / ".git" / "HEAD").read_bytes() == head_before
+
+
+def test_requirements_link_leaving_the_repo_is_refused_and_nothing_copied(
+    project: Path, simple_index: SimpleIndex, tmp_path: Path, cli
+) -> None:
+    outside = tmp_path / "outside-requirements.txt"
+    outside.write_text("jaxlib==0.4.1\n")
+    (project / "requirements.txt").symlink_to(outside)
+    _roll_jaxlib(project, simple_index.index_url)
+    before = _snapshot(project)
+
+    result = cli("roll", "nightly", cwd=project)
+
+    _assert_refused(result, "requirements file requirements.txt leads outside the repo")
+    assert (project / "requirements.txt").is_symlink()
+    assert outside.read_text() == "jaxlib==0.4.1\n"
+    assert _snapshot(project) == before
+
+
+def test_requirements_link_inside_the_repo_is_written_through(
+    project: Path, simple_index: SimpleIndex, cli
+) -> None:
+    (project / "deps").mkdir()
+    (project / "deps" / "requirements.txt").write_text("numpy\njaxlib==0.4.1\n")
+    (project / "requirements.txt").symlink_to("deps/requirements.txt")
+    _roll_jaxlib(project, simple_index.index_url)
+
+    result = cli("roll", "nightly", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "- jaxlib: 0.4.1 -> 0.4.10 in requirements.txt" in result.out
+    assert (project / "requirements.txt").is_symlink()
+    assert (project / "deps" / "requirements.txt").read_text() == "numpy\njaxlib==0.4.10\n"

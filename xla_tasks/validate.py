@@ -42,6 +42,8 @@ def relative_path(value: object) -> str:
     """A path inside the workspace: relative, forward slashes, no `..` parts."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"invalid path {value!r}: expected a non-empty relative path")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        raise ValueError(f"invalid path {value!r}: contains a control character")
     if "\\" in value or value.startswith(("/", "-", "~")) or re.match(r"^[A-Za-z]:", value):
         raise ValueError(f"invalid path {value!r}: must be relative and inside the workspace")
     parts = PurePosixPath(value).parts
@@ -52,6 +54,15 @@ def relative_path(value: object) -> str:
             f"invalid path {value[:24]!r}...: a part is longer than {MAX_PATH_PART} bytes"
         )
     return str(PurePosixPath(*parts))
+
+
+def repo_file(value: object) -> str:
+    """A file of the project named by its pin file (requirements): a relative path that
+    never goes into `.git` (`.git/HEAD` would break the repo; any case, for macOS)."""
+    cleaned = relative_path(value)
+    if any(part.lower() == ".git" for part in PurePosixPath(cleaned).parts):
+        raise ValueError(f"invalid path {value!r}: must not be inside .git")
+    return cleaned
 
 
 def url(value: object) -> str:
