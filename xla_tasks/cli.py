@@ -76,8 +76,9 @@ class XlaTasksProgram(Program):
     def run(self, argv: Any = None, exit: bool = True) -> None:  # noqa: A002 (invoke's name)
         endings.start_run()
         words = sys.argv if argv is None else (argv.split() if isinstance(argv, str) else argv)
+        previous = None
         try:
-            endings.install_signal_handlers()
+            previous = endings.install_signal_handlers()
             self._steps(argv)
             return
         except ParseError as err:
@@ -86,6 +87,8 @@ class XlaTasksProgram(Program):
             message, code = err.message or "", err.code
         except BaseException as err:  # interrupts, settings errors, bugs
             message, code = endings.ending_of(err)
+        finally:
+            endings.restore_signal_handlers(previous)
         _end(message, code, endings.wants_json(words), exit)
 
     def _steps(self, argv: Any) -> None:

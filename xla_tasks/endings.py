@@ -32,13 +32,26 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def install_signal_handlers() -> None:
-    """Ctrl-C raises KeyboardInterrupt (also when a parent ignored it), SIGTERM Terminated."""
+Handlers = tuple[object, object]
+
+
+def install_signal_handlers() -> Handlers | None:
+    """Ctrl-C raises KeyboardInterrupt (also when a parent ignored it), SIGTERM Terminated.
+    Returns the handlers replaced, for `restore_signal_handlers`."""
     try:
+        previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread (a library caller): leave its handlers alone
-        pass
+        return None
+    return previous
+
+
+def restore_signal_handlers(previous: Handlers | None) -> None:
+    """Put back what `install_signal_handlers` replaced (in-process callers, tests)."""
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous[0])  # type: ignore[arg-type]
+        signal.signal(signal.SIGTERM, previous[1])  # type: ignore[arg-type]
 
 
 def interruption(err: BaseException) -> tuple[str, int]:
