@@ -54,6 +54,7 @@ def one_json_failure(out: str) -> dict[str, object]:
         f"https://bot:{PASSWORD}@host/x.git",
         f"fatal: unable to access 'http://{TOKEN}@127.0.0.1:9/x/': refused",
         f'{{"notes": ["from https://u:{PASSWORD}@h/x"]}}',
+        f"https://u:{PASSWORD}@{TOKEN}@host/x.git",  # an `@` inside the password
     ],
 )
 def test_redact_masks_tokens_and_passwords_in_any_text(text: str) -> None:
