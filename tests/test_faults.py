@@ -414,3 +414,29 @@ def test_registry_path_with_a_nul_is_named_precisely(workspace: Path, cli) -> No
     assert result.code == 1
     assert "contains a control character" in result.err
     assert "outside the workspace" not in result.err
+
+
+def test_sigterm_under_plain_invoke_ends_the_task_like_ctrl_c(hanging_workspace: Path) -> None:
+    """`invoke checkout` from a project's tasks.py: SIGTERM mid-clone is one line and 143."""
+    import time
+
+    from test_concurrency import _children
+
+    (hanging_workspace / "tasks.py").write_text("from xla_tasks import ns  # noqa: F401\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "checkout", "stuck", "--json"],
+        cwd=hanging_workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _children(proc.pid) and time.monotonic() < deadline:  # git is running
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # to the Python process only, as a CI runner may
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 143, err
+    assert err.strip() == "xla-tasks: terminated"
+    assert one_json_failure(out)["exit_code"] == 143

@@ -47,12 +47,16 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
     """@task with our Task class and our error policy around the body.
 
     Every ending is one line and a contract exit code; with `--json` also one object on
-    stdout (`{"ok": false, ...}` when the body printed none), for plain `invoke` too.
+    stdout (`{"ok": false, ...}` when the body printed none), for plain `invoke` too
+    (SIGTERM included: the body runs with the handlers `xla-tasks` itself installs).
     """
 
     def decorate(body: Callable[..., Any]) -> Task:
         @functools.wraps(body)
         def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
+            from . import endings
+
+            previous = endings.install_signal_handlers()
             try:
                 _refuse_option_words(body, task_kwargs.get("positional", ()), kwargs)
                 body(ctx, *args, **kwargs)
@@ -61,11 +65,11 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
                     _fail_json(body, kwargs, err.message or "", err.code)
                 raise
             except BaseException as err:
-                from .endings import ending_of
-
-                message, code = ending_of(err)
+                message, code = endings.ending_of(err)
                 _fail_json(body, kwargs, message, code)
                 raise Exit(message, code=code) from None
+            finally:
+                endings.restore_signal_handlers(previous)
 
         return task(klass=XlaTask, **task_kwargs)(guarded)
 
