@@ -25,14 +25,15 @@ TOKEN = "ghp_S3cretTokenValue0123456789"
 PASSWORD = "hunter2-Pa55word"
 
 
-def run_module(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xla_tasks", *args],
+def spawn(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """`python ARGS` in its own process group (signals go to it and its git children)."""
+    return subprocess.Popen(
+        [sys.executable, *args],
         cwd=cwd,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-        env={**os.environ, **env},
+        start_new_session=True,
     )
 
 
@@ -118,14 +119,7 @@ def interrupt_when(root: Path, args: list[str], marker: str, sig: int) -> tuple[
     Returns (exit code, stdout, stderr without the import-time lines)."""
     import threading
 
-    proc = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "xla_tasks", *args],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = spawn(["-X", "importtime", "-m", "xla_tasks", *args], root)
     guard = threading.Timer(60, os.killpg, (proc.pid, signal.SIGKILL))  # a bound, not a check
     guard.start()
     try:
@@ -321,13 +315,7 @@ def test_demo_refuses_an_option_like_folder_name(tmp_path: Path, cli) -> None:
 
 def test_output_to_a_closed_pipe_is_no_internal_error(tmp_path: Path) -> None:
     """`xla-tasks --list | head -0`: the reader left before we wrote."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xla_tasks", "--list"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(["-m", "xla_tasks", "--list"], tmp_path)
     assert proc.stdout is not None
     proc.stdout.close()  # long before the child has imported invoke
     _, err = proc.communicate(timeout=60)
@@ -423,14 +411,7 @@ def test_sigterm_under_plain_invoke_ends_the_task_like_ctrl_c(hanging_workspace:
     from test_concurrency import _children
 
     (hanging_workspace / "tasks.py").write_text("from xla_tasks import ns  # noqa: F401\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "checkout", "stuck", "--json"],
-        cwd=hanging_workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = spawn(["-m", "invoke", "checkout", "stuck", "--json"], hanging_workspace)
     deadline = time.monotonic() + 30
     while not _children(proc.pid) and time.monotonic() < deadline:  # git is running
         time.sleep(0.05)
