@@ -271,7 +271,8 @@ def test_bad_setting_in_the_environment_is_one_line_naming_the_variable(
 @pytest.mark.parametrize(
     ("yaml_text", "says"),
     [
-        ("xla_tasks:\n  jobs: 2\n   bad: [\n", "invoke.yaml: line 3"),
+        ("xla_tasks:\n  jobs: 2\n   bad: [\n", "invoke.yaml: line 3"),  # yaml ScannerError
+        ("xla_tasks:\n  jobs: 2\n - x\n", "invoke.yaml: line 3, column 2: expected"),  # Parser
         ("xla_tasks: 5\n", "invoke.yaml: xla_tasks: expects a table"),
         ("xla_tasks:\n  jobs: {a: 1}\n", "invoke.yaml: xla_tasks.jobs: expects a plain value"),
     ],
