@@ -78,7 +78,8 @@ HISTORY_MODES = ("full", "blobless", "shallow")
 DEFAULT_STALL_TIMEOUT = 120.0
 
 _SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
-_SECRET_RE = re.compile(r"(?<=://)[^/@\s'\"]+@")
+# User info runs to the last `@` before the host's `/` (a password may hold an `@`).
+_SECRET_RE = re.compile(r"(?<=://)[^/\s'\"]+@")
 _PROGRESS_RE = re.compile(
     r"^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Updating|Checking"
     r"|Filtering|Unpacking|Writing)\b[^:]*:"
