@@ -1,7 +1,11 @@
 """Read an old-format OpenXLA `sync_deps.py` as data: never imported, never executed.
 
 Those files hold three dict literals, `PINNED_VERSIONS` (name -> sha), `ORIGINS`
-(name -> url) and `SUBMODULES` (name -> 1), followed by arbitrary code. We parse the
+(name -> url) and `SUBMODULES` (name -> 1, or a set of names, as iree-amd-aie's last
+format had), followed by arbitrary code. That format's `EXCLUDED_SUBMODULES` (a set of
+submodule paths skipped in every dep with submodules) becomes each such dep's
+`exclude_submodules`, as anchored regexes (`^PATH$`) so it matches the exact path only,
+as the old script's `in` test did. We parse the
 module with `ast` and read only top-level assignments of those names, so code in a
 repository we read cannot run (contract 4). Anything that is not plain data (a call, a
 name, an f-string, a later mutation) is a ConfigError naming the file and line.
@@ -11,6 +15,7 @@ name, an f-string, a later mutation) is a ConfigError naming the file and line.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +27,9 @@ _PINNED = "PINNED_VERSIONS"
 _ORIGINS = "ORIGINS"
 _SUBMODULES = "SUBMODULES"
 _BRANCHES = "BRANCHES"
-_NAMES = (_PINNED, _ORIGINS, _SUBMODULES, _BRANCHES)
+_EXCLUDED = "EXCLUDED_SUBMODULES"
+_NAMES = (_PINNED, _ORIGINS, _SUBMODULES, _BRANCHES, _EXCLUDED)
+_SETS_ALLOWED = {_SUBMODULES, _EXCLUDED}  # may be written as a set (or list) of strings
 _MUTATORS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 # A dict value with the line that defined it, for errors.
@@ -54,6 +61,7 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
     origins = found.get(_ORIGINS, {})
     submodules = found.get(_SUBMODULES, {})
     branches = found.get(_BRANCHES, {})
+    excluded = _excluded_regexes(path, found.get(_EXCLUDED, {}))
     deps: dict[str, Dep] = {}
     for name, (rev, line) in pinned.items():
         where = f"{_PINNED}.{name}"
@@ -73,8 +81,18 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
             url=_check(path, f"{_ORIGINS}.{name}", url_line, validate.url, url),
             branch=_check(path, f"{_BRANCHES}.{name}", branch_line, validate.branch, branch),
             submodules=bool(flag),
+            exclude_submodules=excluded if flag else (),
         )
     return Pins(deps=deps)
+
+
+def _excluded_regexes(path: Path, entries: _Entries) -> tuple[str, ...]:
+    """`EXCLUDED_SUBMODULES` paths as anchored regexes, sorted (a set has no order)."""
+    out = []
+    for sub_path, (_, line) in entries.items():
+        _check(path, f"{_EXCLUDED}.{sub_path}", line, validate.relative_path, sub_path)
+        out.append(f"^{re.escape(sub_path)}$")
+    return tuple(sorted(out))
 
 
 def _check(path: Path, key: str, line: int, check: Callable[[object], str], value: object) -> str:
@@ -96,8 +114,24 @@ def _top_level_dicts(tree: ast.Module, path: Path) -> dict[str, _Entries]:
                     name,
                     stmt.lineno,
                 )
-            found[name] = _dict_value(value, name, path)
+            found[name] = _collection_value(value, name, path)
     return found
+
+
+def _collection_value(node: ast.expr, name: str, path: Path) -> _Entries:
+    """A dict literal, or for `SUBMODULES`/`EXCLUDED_SUBMODULES` a set of strings (-> 1)."""
+    if name in _SETS_ALLOWED and _is_empty_set_call(node):
+        return {}
+    if name not in _SETS_ALLOWED or not isinstance(node, ast.Set | ast.List | ast.Tuple):
+        if name == _EXCLUDED:
+            raise ConfigError(path, "expected a literal set of submodule paths", name, node.lineno)
+        return _dict_value(node, name, path)
+    entries: _Entries = {}
+    for element in node.elts:
+        if not (isinstance(element, ast.Constant) and isinstance(element.value, str)):
+            raise ConfigError(path, "set members must be string literals", name, element.lineno)
+        entries[element.value] = (1, element.lineno)
+    return entries
 
 
 def _assigned(stmt: ast.stmt, path: Path) -> list[tuple[str, ast.expr]]:
@@ -158,6 +192,17 @@ def _mutating_call(expr: ast.expr) -> str | None:
     ):
         return expr.func.value.id
     return None
+
+
+def _is_empty_set_call(node: ast.expr) -> bool:
+    """`set()`: how Python spells an empty set literal."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "set"
+        and not node.args
+        and not node.keywords
+    )
 
 
 def _dict_value(node: ast.expr, name: str, path: Path) -> _Entries:

@@ -18,8 +18,8 @@ from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
 from ..parallel import default_jobs, run_each
-from ..pinfiles import save_pin_files
-from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
+from ..pinfiles import read_root_pins, save_pin_files
+from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
@@ -53,7 +53,7 @@ def _roll(
     project_dir: Path, workspace: Workspace, schedule: str, options: Options
 ) -> CommandResult:
     """Decide every move, then write both pin files and the requirements, or nothing."""
-    pins = read_project_pins(project_dir)
+    pins = read_root_pins(project_dir)[0]  # refuses a script another tool rewrote
     if pins is None:
         raise XlaTasksError(
             f"{project_dir}: no {PIN_FILE}", "pin deps first: xla-tasks pin --add NAME"

@@ -16,7 +16,8 @@ from ..depgraph import Wanted, walk_pins
 from ..errors import XlaTasksError
 from ..gitrepo import GitRepo, is_repo_top, toplevel
 from ..parallel import default_jobs, run_each
-from ..pins import Pins, read_project_pins
+from ..pinfiles import read_root_pins
+from ..pins import Pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, find_workspace_root, load_workspace, workspace_for_project
@@ -106,7 +107,8 @@ def _pinned_deps(
 ) -> dict[str, Wanted]:
     """The transitive pins, read without network; unreadable pin files become warnings."""
     try:
-        root_pins = read_project_pins(project_dir)
+        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
+        result.warnings.extend(script_warnings)
     except XlaTasksError as err:
         result.warnings.append(str(err))
         return {}

@@ -19,6 +19,7 @@ from ..errors import DirtyRepoError, XlaTasksError
 from ..gitrepo import GitRepo, RepoState, clone_detached
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_nested_last
+from ..pinfiles import read_root_pins
 from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
@@ -54,7 +55,7 @@ def sync(start: Path, options: Options) -> CommandResult:
     """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
-    root_pins = read_project_pins(project_dir)
+    root_pins, script_warnings = read_root_pins(project_dir)  # refuses a rewritten script
     if root_pins is None:
         raise XlaTasksError(
             f"{project_dir} has no {PIN_FILE} (nor a legacy {SCRIPT_FILE}): nothing to sync",
@@ -67,7 +68,7 @@ def sync(start: Path, options: Options) -> CommandResult:
         options=options,
         jobs=options.jobs or workspace.jobs or default_jobs(),
     )
-    result = CommandResult(command="sync")
+    result = CommandResult(command="sync", warnings=script_warnings)
     with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
         _walk(run, root_pins, result)
     return result
