@@ -1,0 +1,312 @@
+"""Teams that still run the older tools (contract 5.7): their files, read and migrated.
+
+The fixtures under tests/data/legacy/ are shaped like the files those tools write
+(openxla-workspace's and shark-workspace's `sync_deps.py`, pip-compile's hashed lock); each
+test points their pins at the test's real upstreams.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from syncing import PROJECT, clone_project, demo_pins, history
+from upstreams import Upstreams, git, head
+
+from xla_tasks.errors import ConfigError
+from xla_tasks.pinfiles import check_pin_files, render_for
+from xla_tasks.pins import dump_pins, load_pin_file
+
+DATA = Path(__file__).parent / "data" / "legacy"
+
+
+def fixture_text(name: str, pins: dict[str, tuple[str, str]]) -> str:
+    """A fixture file with each dep's rev and URL replaced by `pins` (name -> (rev, url))."""
+    text = (DATA / name).read_text()
+    for dep, (rev, url) in pins.items():
+        text = re.sub(rf'("{re.escape(dep)}": )"[0-9a-f]{{40}}"', rf'\1"{rev}"', text)
+        text = re.sub(rf'("{re.escape(dep)}": )"https://[^"]+"', rf'\1"{url}"', text)
+    return text
+
+
+def old_tool_script(upstreams: Upstreams, **revs: str) -> str:
+    """What `openxla-workspace pin` writes, at the demo pins moved by `revs`."""
+    pins = {name: (rev, url) for name, (rev, url, _) in demo_pins(upstreams).items()}
+    for name, rev in revs.items():
+        pins[name] = (rev, pins[name][1])
+    return fixture_text("openxla-workspace.sync_deps.py", pins)
+
+
+def both_files(project: Path) -> tuple[bytes, bytes]:
+    return (project / "sync_deps.toml").read_bytes(), (project / "sync_deps.py").read_bytes()
+
+
+@pytest.fixture
+def project(workspace: Path, upstreams: Upstreams, cli) -> Path:
+    """The plugin with sync_deps.toml and its generated sync_deps.py, deps synced."""
+    project = clone_project(upstreams, workspace)
+    assert cli("pin", "--from-toml", cwd=project).code == 0
+    assert cli("sync", cwd=project).code == 0
+    return project
+
+
+@pytest.fixture
+def rewritten(project: Path, upstreams: Upstreams) -> Path:
+    """A teammate moved xla with openxla-workspace: its format, new xla pin; TOML untouched."""
+    xla_second = history(upstreams, "xla")[1]
+    (project / "sync_deps.py").write_text(old_tool_script(upstreams, xla=xla_second))
+    return project
+
+
+# -- 1. a sync_deps.py rewritten by another tool --------------------------------------------
+
+
+def test_sync_refuses_a_script_the_old_tool_rewrote_naming_both_files_and_the_dep(
+    rewritten: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    xla_before = head(workspace / "xla")
+    files_before = both_files(rewritten)
+
+    result = cli("sync", cwd=rewritten)
+
+    assert result.code == 1
+    lines = [line for line in result.err.splitlines() if line]
+    assert len(lines) == 1
+    assert "Traceback" not in result.err
+    assert str(rewritten / "sync_deps.py") in result.err
+    assert str(rewritten / "sync_deps.toml") in result.err
+    second, third = history(upstreams, "xla")[1:3]
+    assert f"xla (sync_deps.py {second[:12]}, sync_deps.toml {third[:12]})" in result.err
+    assert "iree" not in result.err.split("differ from")[1].split(";")[0]
+    assert "xla-tasks pin --from-script" in result.err
+    assert "xla-tasks pin --from-toml" in result.err
+    assert head(workspace / "xla") == xla_before
+    assert both_files(rewritten) == files_before
+
+
+@pytest.mark.parametrize("argv", [["pin"], ["roll", "nightly", "--dry-run"], ["pin", "--check"]])
+def test_roll_and_pin_refuse_the_rewritten_script_too(rewritten: Path, argv, cli) -> None:
+    before = both_files(rewritten)
+
+    result = cli(*argv, cwd=rewritten)
+
+    assert result.code == 1
+    assert "rewritten by another tool" in result.err
+    assert "xla (sync_deps.py" in result.err
+    assert both_files(rewritten) == before
+
+
+def test_status_warns_about_the_rewritten_script_and_still_reports(rewritten: Path, cli) -> None:
+    result = cli("status", cwd=rewritten)
+
+    assert result.code == 0, result.err
+    assert "warning:" in result.err
+    assert "rewritten by another tool" in result.err
+    assert "xla" in result.out
+
+
+def test_pin_from_script_takes_the_script_pins_and_regenerates_it(
+    rewritten: Path, upstreams: Upstreams, cli
+) -> None:
+    second, third = history(upstreams, "xla")[1:3]
+
+    result = cli("pin", "--from-script", cwd=rewritten)
+
+    assert result.code == 0, result.err
+    assert f"xla: {third[:12]} -> {second[:12]}" in result.out
+    pins = load_pin_file(rewritten / "sync_deps.toml")
+    assert pins.deps["xla"].rev == second
+    assert pins.deps["iree"].submodules is True
+    assert sorted(pins.schedules) == ["nightly"]  # the TOML's own settings are kept
+    assert check_pin_files(rewritten) is None
+    assert cli("sync", cwd=rewritten).code == 0
+
+
+def test_pin_from_toml_regenerates_the_script_and_keeps_the_toml(
+    rewritten: Path, upstreams: Upstreams, cli
+) -> None:
+    toml_before = (rewritten / "sync_deps.toml").read_bytes()
+
+    result = cli("pin", "--from-toml", cwd=rewritten)
+
+    assert result.code == 0, result.err
+    assert (rewritten / "sync_deps.toml").read_bytes() == toml_before
+    assert check_pin_files(rewritten) is None
+    assert history(upstreams, "xla")[2] in (rewritten / "sync_deps.py").read_text()
+
+
+def test_the_two_ways_out_exclude_each_other_and_other_flags(rewritten: Path, cli) -> None:
+    both = cli("pin", "--from-script", "--from-toml", cwd=rewritten)
+    with_add = cli("pin", "--from-toml", "--add", "jax", cwd=rewritten)
+
+    assert both.code == 1
+    assert "exclude each other" in both.err
+    assert with_add.code == 1
+    assert "cannot be combined with --add" in with_add.err
+
+
+def test_script_rewritten_with_the_same_pins_is_only_stale(
+    project: Path, upstreams: Upstreams, cli
+) -> None:
+    (project / "sync_deps.py").write_text(old_tool_script(upstreams))
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "is stale" in result.err
+
+
+def test_sync_with_a_stale_generated_script_uses_the_toml_and_warns_to_pin(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    second, third = history(upstreams, "xla")[1:3]
+    toml = project / "sync_deps.toml"
+    toml.write_text(toml.read_text().replace(third, second))
+    script_before = (project / "sync_deps.py").read_bytes()
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert head(workspace / "xla") == second
+    assert "sync_deps.py is stale" in result.err
+    assert "xla (sync_deps.py" in result.err
+    assert "run `xla-tasks pin`" in result.err
+    assert (project / "sync_deps.py").read_bytes() == script_before
+    assert cli("pin", cwd=project).code == 0
+    assert check_pin_files(project) is None
+
+
+def test_old_tool_script_beside_a_toml_that_cannot_be_read_is_refused(project: Path, cli) -> None:
+    (project / "sync_deps.py").write_text("PINNED_VERSIONS = load_pins()\n")
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert "cannot be read as data" in result.err
+    assert "xla-tasks pin --from-toml" in result.err
+
+
+# -- 2. SUBMODULES as a set, EXCLUDED_SUBMODULES --------------------------------------------
+
+
+def test_pin_migrates_a_submodules_set_and_excluded_submodules(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    project = workspace / "amd-aie"
+    project.mkdir()
+    git(project, "init", "--quiet")
+    git(workspace, "clone", "--quiet", upstreams.url("iree"), "iree")
+    script = project / "sync_deps.py"
+    script.write_text(
+        fixture_text(
+            "shark-workspace-sets.sync_deps.py",
+            {"iree": (upstreams.head("iree"), upstreams.url("iree"))},
+        )
+    )
+
+    result = cli("pin", cwd=project)
+
+    assert result.code == 0, result.err
+    dep = load_pin_file(project / "sync_deps.toml").deps["iree"]
+    assert dep.submodules is True
+    assert dep.exclude_submodules == (r"^third_party/stablehlo$", r"^third_party/torch\-mlir$")
+    assert (
+        'exclude_submodules = [\n    "^third_party/stablehlo$",'
+        in (project / "sync_deps.toml").read_text()
+    )
+    assert not (project / "EXECUTED").exists()
+
+
+def test_exclude_submodules_round_trips_canonically(tmp_path: Path) -> None:
+    path = tmp_path / "sync_deps.toml"
+    path.write_text(
+        'schema = 1\n[deps.pytorch]\nrev = "' + "a" * 40 + '"\nurl = "https://x/p.git"\n'
+        'submodules = true\nexclude_submodules = ["third_party/fbgemm/.*asmjit"]\n'
+    )
+
+    pins = load_pin_file(path)
+
+    assert pins.deps["pytorch"].exclude_submodules == ("third_party/fbgemm/.*asmjit",)
+    path.write_text(dump_pins(pins))
+    assert load_pin_file(path) == pins
+    assert "exclude_submodules" not in dump_pins(pins).split("[deps.pytorch]")[0]
+
+
+def test_exclude_submodules_with_a_bad_regex_names_key_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "sync_deps.toml"
+    path.write_text(
+        'schema = 1\n[deps.iree]\nrev = "' + "a" * 40 + '"\nurl = "https://x/i.git"\n'
+        'exclude_submodules = ["third_party/(llvm"]\n'
+    )
+
+    with pytest.raises(ConfigError, match=r"sync_deps\.toml:5: deps\.iree\.exclude_submodules"):
+        load_pin_file(path)
+
+
+def test_generated_script_of_pins_with_exclusions_is_current(tmp_path: Path) -> None:
+    path = tmp_path / "sync_deps.toml"
+    path.write_text(
+        'schema = 1\n[deps.iree]\nrev = "' + "a" * 40 + '"\nurl = "https://x/i.git"\n'
+        'submodules = true\nexclude_submodules = ["^third_party/llvm$"]\n'
+    )
+    (tmp_path / "sync_deps.py").write_text(render_for(load_pin_file(path)))
+
+    assert check_pin_files(tmp_path) is None
+
+
+# -- 5. openxla-workspace's schedules come along --------------------------------------------
+
+
+def test_migrating_the_plugin_writes_the_schedules_openxla_workspace_had(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    project = clone_project(upstreams, workspace)
+    for name in ("iree", "jax", "xla"):
+        git(workspace, "clone", "--quiet", upstreams.url(name), name)
+    git(project, "rm", "--quiet", "sync_deps.toml")
+    (project / "requirements.txt").write_text("iree-compiler==20230524.527\njaxlib==0.4.12\n")
+    (project / "sync_deps.py").write_text(old_tool_script(upstreams))
+
+    result = cli("pin", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "added schedule(s) continuous, nightly" in result.out
+    schedules = load_pin_file(project / "sync_deps.toml").schedules
+    assert schedules["continuous"].deps == ("iree",)
+    assert schedules["nightly"].deps == ("iree", "xla", "jax")
+    rules = {rule.name: rule for rule in schedules["nightly"].packages}
+    assert rules["iree-compiler"].find_links == ("https://iree.dev/pip-release-links.html",)
+    assert rules["jaxlib"].find_links == (
+        "https://storage.googleapis.com/jax-releases/jaxlib_nightly_releases.html",
+    )
+    assert all(rule.pre and rule.requirements == ("requirements.txt",) for rule in rules.values())
+    roll = cli("roll", "continuous", "--dry-run", cwd=project)
+    assert roll.code == 0, roll.err
+    assert "unknown schedule" not in roll.err
+
+
+def test_migrating_an_unknown_project_adds_no_schedules(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    project = workspace / "my-project"
+    project.mkdir()
+    git(project, "init", "--quiet")
+    git(workspace, "clone", "--quiet", upstreams.url("xla"), "xla")
+    (project / "sync_deps.py").write_text(
+        fixture_text(
+            "openxla-workspace.sync_deps.py",
+            {"xla": (upstreams.head("xla"), upstreams.url("xla"))},
+        )
+        .replace('  "iree": "c35c88e66f736bbd7da84bf099e17a7bce7de5db",\n', "")
+        .replace('  "jax": "364a245ab2fcc0a7c5187234e94c1a3a8d464c39"\n', "")
+        .replace(
+            '"xla": "' + upstreams.head("xla") + '",', '"xla": "' + upstreams.head("xla") + '"'
+        )
+    )
+
+    result = cli("pin", cwd=project)
+
+    assert result.code == 0, result.err
+    assert load_pin_file(project / "sync_deps.toml").schedules == {}
+    assert PROJECT not in result.out
