@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+import tomli_w
+from simple_index import fixture_index_server, fixture_simple_index  # noqa: F401
 from syncing import PROJECT, clone_project, demo_pins, history
 from upstreams import Upstreams, git, head
 
@@ -310,3 +312,43 @@ def test_migrating_an_unknown_project_adds_no_schedules(
     assert result.code == 0, result.err
     assert load_pin_file(project / "sync_deps.toml").schedules == {}
     assert PROJECT not in result.out
+
+
+# -- 3. roll never adds an unhashed line to a --hash lock file ------------------------------
+
+
+def test_roll_refuses_to_append_to_a_hashed_lock_file_naming_it(
+    workspace: Path, upstreams: Upstreams, simple_index, cli
+) -> None:
+    project = clone_project(upstreams, workspace)
+    requirements = project / "requirements.txt"
+    requirements.write_bytes((DATA / "requirements-hashed.txt").read_bytes())
+    data = tomllib_loads((project / "sync_deps.toml").read_text())
+    data["schedules"] = {
+        "nightly": {
+            "deps": [],
+            "packages": [
+                {
+                    "name": "jaxlib",
+                    "requirements": ["requirements.txt"],
+                    "index_url": simple_index.index_url,
+                }
+            ],
+        }
+    }
+    (project / "sync_deps.toml").write_text(tomli_w.dumps(data))
+    before = requirements.read_bytes(), (project / "sync_deps.toml").read_bytes()
+
+    result = cli("roll", "nightly", cwd=project)
+
+    assert result.code == 1
+    assert f"{requirements}: jaxlib is not in this file" in result.err
+    assert "--hash (line 8)" in result.err
+    assert "pip-compile --generate-hashes" in result.err
+    assert (requirements.read_bytes(), (project / "sync_deps.toml").read_bytes()) == before
+
+
+def tomllib_loads(text: str) -> dict[str, object]:
+    import tomllib
+
+    return tomllib.loads(text)
