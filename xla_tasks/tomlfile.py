@@ -80,6 +80,11 @@ def read_toml(path: Path) -> TomlDoc:
         raise ConfigError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(path, f"cannot read: {err}") from None
+    return parse_toml(text, path)
+
+
+def parse_toml(text: str, path: Path) -> TomlDoc:
+    """Parse TOML `text` (read from `path`, or shipped data labelled by it)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -20,7 +20,14 @@ from ..pinfiles import read_root_pins
 from ..pins import Pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, find_workspace_root, load_workspace, workspace_for_project
+from ..workspace import (
+    LEGACY_WORKSPACE_FILE,
+    WORKSPACE_FILE,
+    Workspace,
+    find_workspace_root,
+    load_workspace,
+    workspace_for_project,
+)
 from .sync import project_name, read_pins_at
 
 
@@ -56,7 +63,7 @@ def status(start: Path, options: Options) -> CommandResult:
     rows = _rows(workspace, project_dir, jobs, result)
     details: dict[str, dict[str, Any]] = {}
     result.outcomes = run_each(rows, lambda row: _inspect(workspace, row, details), _name, jobs)
-    implicit = "" if workspace.file else " (no xla-workspace.toml: the project's parent)"
+    implicit = _implicit_note(workspace)
     result.messages.append(f"workspace {workspace.root}{implicit}")
     result.messages.append(summary([details[row.name] for row in rows]))
     result.data.update(
@@ -65,6 +72,18 @@ def status(start: Path, options: Options) -> CommandResult:
         repos=[details[row.name] for row in rows],
     )
     return result
+
+
+def _implicit_note(workspace: Workspace) -> str:
+    """How the workspace was found, when it was not from its xla-workspace.toml."""
+    if workspace.file is None:
+        return f" (no {WORKSPACE_FILE}: the project's parent)"
+    if workspace.file.name == LEGACY_WORKSPACE_FILE:
+        return (
+            f" (made by openxla-workspace: the openxla preset's repos; "
+            f"`xla-tasks init` there writes {WORKSPACE_FILE})"
+        )
+    return ""
 
 
 def _name(row: Row) -> str:
