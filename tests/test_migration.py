@@ -352,3 +352,142 @@ def tomllib_loads(text: str) -> dict[str, object]:
     import tomllib
 
     return tomllib.loads(text)
+
+
+# -- 4 and 8. update-repos in the PyTorch/XLA layout ----------------------------------------
+
+
+@pytest.fixture
+def pytorch_layout(isolated_env: Path, upstreams: Upstreams) -> Path:
+    """pytorch, pytorch/xla and vision cloned as PyTorch/XLA's CONTRIBUTING.md has them (fork
+    setups, each on a feature branch), no xla-workspace.toml; every upstream moved on since."""
+    from test_update_repos import clone_fork_setup
+
+    for name in ("pytorch", "vision", "torch_xla"):
+        upstreams.create(name)
+    upstreams.commit("torch_xla", {"setup.py": "\n"}, "torch_xla: start", branch="master")
+    root = isolated_env / "src"
+    root.mkdir()
+    clone_fork_setup(upstreams, "pytorch", root / "pytorch")
+    clone_fork_setup(upstreams, "torch_xla", root / "pytorch" / "xla", branch="master")
+    clone_fork_setup(upstreams, "vision", root / "vision")
+    upstreams.commit("pytorch", {"torch/new.py": "x = 1\n"}, "pytorch: new")
+    upstreams.commit("torch_xla", {"torch_xla/new.py": "y = 1\n"}, "xla: new", "master")
+    upstreams.commit("vision", {"NEWS": "v\n"}, "vision: news")
+    return root
+
+
+def updated(upstreams: Upstreams, root: Path) -> list[str]:
+    """Which of the three local tracking branches now match upstream."""
+    from test_update_repos import local
+
+    repos = {"pytorch": ("pytorch", "main"), "vision": ("vision", "main")}
+    repos["torch_xla"] = ("pytorch/xla", "master")
+    return [
+        name
+        for name, (path, branch) in repos.items()
+        if local(root / path, branch) == upstreams.head(name, branch)
+    ]
+
+
+def test_update_repos_base_vision_also_updates_torch_xla_in_that_order(
+    pytorch_layout: Path, upstreams: Upstreams, cli
+) -> None:
+    result = cli("update-repos", "-b", "vision", cwd=pytorch_layout / "vision")
+
+    assert result.code == 0, result.err
+    assert [line.split(":")[0] for line in result.out.splitlines()[1:]] == ["vision", "torch_xla"]
+    assert updated(upstreams, pytorch_layout) == ["vision", "torch_xla"]
+
+
+def test_update_repos_without_a_workspace_file_finds_the_layout_and_says_how_to_keep_it(
+    pytorch_layout: Path, upstreams: Upstreams, cli
+) -> None:
+    from test_update_repos import branch_of, fork_head
+
+    result = cli("update-repos", "-a", cwd=pytorch_layout / "pytorch" / "xla")
+
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert f"run `xla-tasks init --preset pytorch-xla` in {pytorch_layout}" in lines[0]
+    assert [line.split(":")[0] for line in lines[1:]] == ["pytorch", "vision", "torch_xla"]
+    assert updated(upstreams, pytorch_layout) == ["pytorch", "vision", "torch_xla"]
+    assert fork_head(upstreams, "torch_xla", "master") == upstreams.head("torch_xla", "master")
+    assert branch_of(pytorch_layout / "pytorch" / "xla") == "feature"
+
+
+def test_the_suggested_init_makes_the_layout_a_workspace(
+    pytorch_layout: Path, upstreams: Upstreams, cli
+) -> None:
+    assert cli("init", "--preset", "pytorch-xla", cwd=pytorch_layout).code == 0
+
+    result = cli("update-repos", cwd=pytorch_layout / "pytorch" / "xla")
+
+    assert result.code == 0, result.err
+    assert "init --preset" not in result.out
+    assert updated(upstreams, pytorch_layout) == ["torch_xla"]
+
+
+def test_update_repos_outside_any_layout_still_asks_for_a_workspace(
+    isolated_env: Path, upstreams: Upstreams, cli
+) -> None:
+    git(isolated_env, "clone", "--quiet", upstreams.url("xla"), "lonely")
+
+    result = cli("update-repos", cwd=isolated_env / "lonely")
+
+    assert result.code == 1
+    assert "no xla-workspace.toml" in result.err
+
+
+# -- 6. a workspace openxla-workspace made --------------------------------------------------
+
+
+@pytest.fixture
+def old_workspace(isolated_env: Path, upstreams: Upstreams) -> Path:
+    """What `openxla-workspace init` left: its marker file, and the repos it checked out."""
+    root = isolated_env / "oxws"
+    root.mkdir()
+    (root / ".openxla_workspace.json").write_text('{\n  "version": 0\n}\n')
+    for name in ("openxla-pjrt-plugin", "iree", "jax", "xla"):
+        git(root, "clone", "--quiet", upstreams.url(name), name)
+    return root
+
+
+def test_an_openxla_workspace_is_found_like_ours(old_workspace: Path, cli) -> None:
+    result = cli("status", "--json", cwd=old_workspace / "xla")
+
+    assert result.code == 0, result.err
+    data = result.json()["data"]
+    assert data["workspace"] == str(old_workspace)
+    names = [row["name"] for row in data["repos"]]
+    assert {"iree", "jax", "xla", "stablehlo", "openxla-pjrt-plugin"} <= set(names)
+
+
+def test_init_in_an_openxla_workspace_writes_ours_and_keeps_the_old_file(
+    old_workspace: Path, cli
+) -> None:
+    marker = (old_workspace / ".openxla_workspace.json").read_bytes()
+
+    result = cli("init", cwd=old_workspace / "jax")
+
+    assert result.code == 0, result.err
+    assert f"created {old_workspace / 'xla-workspace.toml'} (preset openxla)" in result.out
+    assert ".openxla_workspace.json is kept" in result.out
+    assert (old_workspace / ".openxla_workspace.json").read_bytes() == marker
+    assert not (old_workspace / "jax" / "xla-workspace.toml").exists()
+    again = cli("init", cwd=old_workspace)
+    assert "already in a workspace" in again.out
+
+
+def test_pin_in_an_openxla_workspace_project_works_without_our_file(
+    old_workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    project = old_workspace / PROJECT
+    git(project, "rm", "--quiet", "sync_deps.toml")
+    (project / "sync_deps.py").write_text(old_tool_script(upstreams))
+
+    result = cli("pin", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "migrated legacy sync_deps.py" in result.out
+    assert "continuous" in load_pin_file(project / "sync_deps.toml").schedules
