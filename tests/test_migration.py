@@ -173,9 +173,9 @@ def test_sync_with_a_stale_generated_script_uses_the_toml_and_warns_to_pin(
     assert head(workspace / "xla") == second
     assert "sync_deps.py is stale" in result.err
     assert "xla (sync_deps.py" in result.err
-    assert "run `xla-tasks pin`" in result.err
+    assert "run `xla-tasks pin --from-toml`" in result.err
     assert (project / "sync_deps.py").read_bytes() == script_before
-    assert cli("pin", cwd=project).code == 0
+    assert cli("pin", "--from-toml", cwd=project).code == 0
     assert check_pin_files(project) is None
 
 
@@ -491,3 +491,65 @@ def test_pin_in_an_openxla_workspace_project_works_without_our_file(
     assert result.code == 0, result.err
     assert "migrated legacy sync_deps.py" in result.out
     assert "continuous" in load_pin_file(project / "sync_deps.toml").schedules
+
+
+# -- 7. every hint names a command that works where the user stands -------------------------
+
+
+def hinted_command(err: str) -> list[str]:
+    """The last `xla-tasks ...` command a message suggests, as argv."""
+    return re.findall(r"`xla-tasks ([^`]+)`", err)[-1].split()
+
+
+def test_pin_in_a_legacy_project_without_workspace_file_hints_sync_which_works(
+    isolated_env: Path, upstreams: Upstreams, cli
+) -> None:
+    parent = isolated_env / "src"
+    project = clone_project(upstreams, parent)
+    git(project, "rm", "--quiet", "sync_deps.toml")
+    (project / "sync_deps.py").write_text(old_tool_script(upstreams))
+    for name in ("jax", "xla"):
+        git(parent, "clone", "--quiet", upstreams.url(name), name)
+
+    failed = cli("pin", cwd=project)
+
+    assert failed.code == 1
+    assert f"iree: not checked out at {parent / 'iree'}" in failed.err
+    assert hinted_command(failed.err) == ["sync"]
+    assert cli(*hinted_command(failed.err), cwd=project).code == 0
+    assert cli("pin", cwd=project).code == 0
+
+
+def test_pin_in_a_workspace_hints_checkout_which_works(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    project = clone_project(upstreams, workspace)
+    for name in ("jax", "xla"):
+        git(workspace, "clone", "--quiet", upstreams.url(name), name)
+
+    failed = cli("pin", cwd=project)
+
+    assert failed.code == 1
+    assert hinted_command(failed.err) == ["checkout", "iree"]
+    assert cli(*hinted_command(failed.err), cwd=project).code == 0
+    assert cli("pin", cwd=project).code == 0
+
+
+@pytest.mark.parametrize("argv", [["sync"], ["roll", "nightly"], ["pin"], ["pin", "--check"]])
+def test_nothing_pinned_without_workspace_file_hints_init_then_add(
+    isolated_env: Path, upstreams: Upstreams, argv, cli
+) -> None:
+    parent = isolated_env / "src"
+    parent.mkdir()
+    git(parent, "clone", "--quiet", upstreams.url("xla"), "xla")
+    project = parent / "new-project"
+    project.mkdir()
+    git(project, "init", "--quiet")
+
+    failed = cli(*argv, cwd=project)
+
+    assert failed.code == 1
+    assert f"run `xla-tasks init` in {parent}, then `xla-tasks pin --add NAME`" in failed.err
+    assert cli("init", cwd=parent).code == 0
+    assert cli("pin", "--add", "xla", cwd=project).code == 0
+    assert load_pin_file(project / "sync_deps.toml").deps["xla"].rev == head(parent / "xla")

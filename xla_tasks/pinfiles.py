@@ -28,6 +28,7 @@ from .pins import (
     read_project_pins,
 )
 from .render import BEGIN_MARKER, END_MARKER, render_sync_deps_script
+from .workspace import start_pinning_hint
 
 FROM_SCRIPT = "xla-tasks pin --from-script"
 FROM_TOML = "xla-tasks pin --from-toml"
@@ -72,7 +73,7 @@ def check_pin_files(project_dir: Path) -> str | None:
         if not script_path.is_file():
             return (
                 f"no {PIN_FILE} or {SCRIPT_FILE} in {project_dir} "
-                "(start pinning with `xla-tasks pin --add NAME`)"
+                f"({start_pinning_hint(project_dir)})"
             )
         if is_generated_script(script_path):
             return (
@@ -80,7 +81,8 @@ def check_pin_files(project_dir: Path) -> str | None:
                 f"restore it, e.g. `git checkout -- {PIN_FILE}`)"
             )
         return (
-            f"{script_path} is a legacy file with no {PIN_FILE} (run `xla-tasks pin` to migrate it)"
+            f"{script_path} is a legacy file with no {PIN_FILE} (run `xla-tasks pin` to migrate "
+            f"it at the deps' HEADs, or `{FROM_SCRIPT}` to keep its pins)"
         )
     pins = load_pin_file(toml_path)
     if _read(script_path) is None:
@@ -92,7 +94,7 @@ def check_pin_files(project_dir: Path) -> str | None:
         return f"{script_path} is stale: {drift.message(project_dir)}"
     return (
         f"{script_path} is stale: not the rendering of {PIN_FILE} "
-        "(hand-edited, or the toml changed; run `xla-tasks pin` to regenerate it)"
+        f"(hand-edited, or the toml changed; run `{FROM_TOML}` to regenerate it)"
     )
 
 
@@ -130,7 +132,7 @@ class ScriptDrift:
         moved = f" (pins differ: {'; '.join(self.differing)})" if self.differing else ""
         return (
             f"{script} is stale: not the rendering of {toml}{moved}; "
-            f"used {PIN_FILE}; run `xla-tasks pin` to regenerate the script"
+            f"used {PIN_FILE}; run `{FROM_TOML}` to regenerate the script"
         )
 
 

@@ -173,6 +173,16 @@ def pytorch_layout_workspace(start: Path) -> Workspace | None:
     return None
 
 
+def start_pinning_hint(project_dir: Path) -> str:
+    """How to start pinning here: `pin --add` needs a registry naming the repo to add."""
+    if find_workspace_root(project_dir) is not None:
+        return "start pinning a registered repo with `xla-tasks pin --add NAME`"
+    return (
+        f"no {WORKSPACE_FILE} to name the repos: run `xla-tasks init` in "
+        f"{project_dir.resolve().parent}, then `xla-tasks pin --add NAME`"
+    )
+
+
 def pytorch_layout_note(root: Path) -> str:
     return (
         f"no {WORKSPACE_FILE}: found pytorch, vision and torch_xla in {root} the way "

@@ -40,7 +40,7 @@ from ..pins import (
 )
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .project import find_project_dir
 from .sync import project_name
 
@@ -52,6 +52,7 @@ class _Target:
     dep: Dep
     path: Path
     added: bool = False
+    fetch_hint: str = ""  # the command that puts a missing dep there, where the user stands
 
 
 def pin(
@@ -181,14 +182,22 @@ def _pin_from_file(
     old = load_pin_file(toml_path) if toml_path.is_file() else None
     if mode == "--from-toml":
         if old is None:
+            script_there = (project_dir / SCRIPT_FILE).is_file()
             raise XlaTasksError(
                 f"{toml_path}: file not found; --from-toml has nothing to regenerate from",
-                f"take {SCRIPT_FILE}'s pins with `xla-tasks pin --from-script`",
+                f"take {SCRIPT_FILE}'s pins with `xla-tasks pin --from-script`"
+                if script_there
+                else start_pinning_hint(project_dir),
             )
         new_pins = old
     elif mode == "--from-script":
         if not (project_dir / SCRIPT_FILE).is_file():
-            raise XlaTasksError(f"{project_dir / SCRIPT_FILE}: file not found")
+            raise XlaTasksError(
+                f"{project_dir / SCRIPT_FILE}: file not found; --from-script has nothing to read",
+                "regenerate it from the TOML with `xla-tasks pin --from-toml`"
+                if old is not None
+                else start_pinning_hint(project_dir),
+            )
         new_pins = pins_from_script(project_dir)
     else:
         from ..manifests import import_manifest
@@ -225,7 +234,8 @@ def _moves(old: Pins, new: Pins) -> list[RepoOutcome]:
 def _targets(project_dir: Path, workspace: Workspace, pins: Pins, add: list[str]) -> list[_Target]:
     """The pinned deps plus the `--add`ed ones (registered, not the project itself)."""
     targets = {
-        name: _Target(dep, workspace.path_of(name)) for name, dep in sorted(pins.deps.items())
+        name: _Target(dep, workspace.path_of(name), fetch_hint=_fetch_hint(workspace, name))
+        for name, dep in sorted(pins.deps.items())
     }
     for name in add:
         spec = workspace.require(name)
@@ -234,13 +244,19 @@ def _targets(project_dir: Path, workspace: Workspace, pins: Pins, add: list[str]
             raise UsageError(f"{name} is this project; a project cannot pin itself")
         if name not in targets:
             dep = Dep(name, rev="", url=spec.url, branch=spec.branch, submodules=spec.submodules)
-            targets[name] = _Target(dep, path, added=True)
+            targets[name] = _Target(dep, path, True, _fetch_hint(workspace, name))
     if not targets:
         raise XlaTasksError(
-            f"nothing to pin: {project_dir} has no {PIN_FILE}",
-            "start pinning a registered repo with `xla-tasks pin --add NAME`",
+            f"nothing to pin: {project_dir} has no {PIN_FILE}", start_pinning_hint(project_dir)
         )
     return [targets[name] for name in sorted(targets)]
+
+
+def _fetch_hint(workspace: Workspace, name: str) -> str:
+    """`checkout NAME` needs a registry that knows NAME; `sync` clones any pinned dep."""
+    if workspace.file is not None and name in workspace.repos:
+        return f"xla-tasks checkout {name}"
+    return "xla-tasks sync"
 
 
 def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -> RepoOutcome:
@@ -248,7 +264,7 @@ def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -
     name, path = target.dep.name, target.path
     outcome = RepoOutcome(name=name, path=str(path), old=target.dep.rev or None)
     if not path.is_dir():
-        outcome.error = f"{name}: not checked out at {path} (run `xla-tasks checkout {name}`)"
+        outcome.error = f"{name}: not checked out at {path} (run `{target.fetch_hint}`)"
         return outcome
     if not is_repo_top(path):
         outcome.error = f"{name}: {path} is not the top of a git repository"

@@ -23,7 +23,7 @@ from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .project import find_project_dir
 
 
@@ -55,9 +55,7 @@ def _roll(
     """Decide every move, then write both pin files and the requirements, or nothing."""
     pins = read_root_pins(project_dir)[0]  # refuses a script another tool rewrote
     if pins is None:
-        raise XlaTasksError(
-            f"{project_dir}: no {PIN_FILE}", "pin deps first: xla-tasks pin --add NAME"
-        )
+        raise XlaTasksError(f"{project_dir}: no {PIN_FILE}", start_pinning_hint(project_dir))
     chosen = _schedule(pins, schedule, project_dir)
     requirement_texts = _read_requirements(project_dir, chosen)
     jobs = options.jobs or workspace.jobs or default_jobs()

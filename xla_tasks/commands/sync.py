@@ -23,7 +23,7 @@ from ..pinfiles import read_root_pins
 from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .place import has_clone
 from .project import find_project_dir
 
@@ -59,7 +59,7 @@ def sync(start: Path, options: Options) -> CommandResult:
     if root_pins is None:
         raise XlaTasksError(
             f"{project_dir} has no {PIN_FILE} (nor a legacy {SCRIPT_FILE}): nothing to sync",
-            "run sync in a project checkout, or start pinning with `xla-tasks pin --add NAME`",
+            f"run sync in a project checkout, or {start_pinning_hint(project_dir)}",
         )
     run = SyncRun(
         project_dir=project_dir,
