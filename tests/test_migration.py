@@ -553,3 +553,99 @@ def test_nothing_pinned_without_workspace_file_hints_init_then_add(
     assert cli("init", cwd=parent).code == 0
     assert cli("pin", "--add", "xla", cwd=project).code == 0
     assert load_pin_file(project / "sync_deps.toml").deps["xla"].rev == head(parent / "xla")
+
+
+# -- pin --import: west and vcstool manifests -----------------------------------------------
+
+FIXTURE_SHAS = {
+    "xla": "97c308d02d26fafc57f6969040425988462db49c",
+    "iree": "c35c88e66f736bbd7da84bf099e17a7bce7de5db",
+    "jax": "364a245ab2fcc0a7c5187234e94c1a3a8d464c39",
+}
+
+
+def manifest_for(upstreams: Upstreams, name: str, dest: Path) -> Path:
+    """A manifest fixture pointed at the test's upstreams and the demo pins."""
+    text = (DATA / name).read_text()
+    for dep, (rev, url, _) in demo_pins(upstreams).items():
+        text = text.replace(FIXTURE_SHAS[dep], rev)
+        text = re.sub(rf"https://github.com/[a-z-]+/{dep}\.git", url, text)
+    base = upstreams.root.resolve().as_uri()
+    text = re.sub(r"url-base: \S+", f"url-base: {base}", text)
+    dest.write_text(text)
+    return dest
+
+
+@pytest.fixture
+def new_project(workspace: Path) -> Path:
+    project = workspace / "newproj"
+    project.mkdir()
+    git(project, "init", "--quiet")
+    return project
+
+
+@pytest.mark.parametrize("manifest", ["west.yml", "deps.repos"])
+def test_pin_import_turns_a_manifest_into_pins_that_sync(
+    new_project: Path, workspace: Path, upstreams: Upstreams, manifest: str, cli
+) -> None:
+    path = manifest_for(upstreams, manifest, new_project / manifest)
+
+    result = cli("pin", "--import", str(path), cwd=new_project)
+
+    assert result.code == 0, result.err
+    assert f"imported 3 dep(s) from {path}" in result.out
+    pins = load_pin_file(new_project / "sync_deps.toml")
+    want = demo_pins(upstreams)
+    assert {name: dep.rev for name, dep in pins.deps.items()} == {
+        name: rev for name, (rev, _, _) in want.items()
+    }
+    assert pins.deps["iree"].submodules is (manifest == "west.yml")
+    assert check_pin_files(new_project) is None
+    synced = cli("sync", cwd=new_project)
+    assert synced.code == 0, synced.err
+    for name, (rev, _, _) in want.items():
+        assert head(workspace / name) == rev
+
+
+def test_pin_import_of_an_unfrozen_west_manifest_says_how_to_freeze_it(
+    new_project: Path, upstreams: Upstreams, cli
+) -> None:
+    path = manifest_for(upstreams, "west.yml", new_project / "west.yml")
+    path.write_text(path.read_text().replace(upstreams.head("iree"), "main"))
+
+    result = cli("pin", "--import", str(path), cwd=new_project)
+
+    assert result.code == 1
+    assert f"{path}: manifest.projects.iree.revision: 'main' is not a commit id" in result.err
+    assert "west manifest --freeze" in result.err
+    assert not (new_project / "sync_deps.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "repositories:\n  x:\n    type: git\n    url: ext::sh -c evil\n    version: "
+            + "a" * 40,
+            "repositories.x.url: invalid URL",
+        ),
+        ("repositories:\n  x:\n    type: svn\n", "only git repositories pin"),
+        ("projects: []\n", "neither a west manifest"),
+        ("manifest: [unclosed\n", "invalid YAML"),
+        ("!!python/object/apply:os.system ['touch EXECUTED']\n", "invalid YAML"),
+    ],
+)
+def test_pin_import_refuses_bad_manifests_in_one_line(
+    new_project: Path, text: str, message: str, cli
+) -> None:
+    path = new_project / "bad.repos"
+    path.write_text(text)
+
+    result = cli("pin", "--import", str(path), cwd=new_project)
+
+    assert result.code == 1
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not (new_project / "sync_deps.toml").exists()
+    assert not (new_project / "EXECUTED").exists()
