@@ -16,7 +16,7 @@ from typing import Any
 
 from . import validate
 from .errors import ConfigError
-from .pins import Dep, Pins
+from .pins import PIN_FILE, Dep, Pins
 
 _FREEZE_HINT = {
     "west": "freeze it first: west manifest --freeze -o west-frozen.yml",
@@ -63,10 +63,12 @@ def _load_yaml(path: Path) -> object:
 def _west_deps(path: Path, manifest: dict[str, Any]) -> list[Dep]:
     """west: each project's URL is `url`, else its remote's `url-base` + `/` + repo-path."""
     defaults = _table(path, "manifest.defaults", manifest.get("defaults", {}))
-    remotes = {}
+    remotes: dict[str, str] = {}
     for index, raw in enumerate(_list(path, "manifest.remotes", manifest.get("remotes", []))):
-        remote = _table(path, f"manifest.remotes[{index}]", raw)
-        remotes[str(remote.get("name"))] = str(remote.get("url-base", "")).rstrip("/")
+        entry = _table(path, f"manifest.remotes[{index}]", raw)
+        if not isinstance(entry.get("url-base"), str):
+            raise ConfigError(path, "url-base is missing", f"manifest.remotes[{index}]")
+        remotes[str(entry.get("name"))] = entry["url-base"].rstrip("/")
     deps = []
     for index, raw in enumerate(_list(path, "manifest.projects", manifest.get("projects", []))):
         project = _table(path, f"manifest.projects[{index}]", raw)
@@ -74,7 +76,7 @@ def _west_deps(path: Path, manifest: dict[str, Any]) -> list[Dep]:
         key = f"manifest.projects.{name}"
         url = project.get("url")
         if url is None:
-            remote = project.get("remote", defaults.get("remote"))
+            remote = str(project.get("remote", defaults.get("remote")))
             if remote not in remotes:
                 raise ConfigError(path, f"no url, and no remote {remote!r} defined", key)
             url = f"{remotes[remote]}/{project.get('repo-path', name)}"
@@ -119,7 +121,7 @@ def _commit(path: Path, key: str, value: object, tool: str) -> str:
     except ValueError:
         raise ConfigError(
             path,
-            f"{value!r} is not a commit id; {'sync_deps.toml'} pins full 40-hex commits",
+            f"{value!r} is not a commit id; {PIN_FILE} pins full 40-hex commits",
             key,
             hint=_FREEZE_HINT[tool],
         ) from None
