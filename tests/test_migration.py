@@ -189,6 +189,38 @@ def test_old_tool_script_beside_a_toml_that_cannot_be_read_is_refused(project: P
     assert "xla-tasks pin --from-toml" in result.err
 
 
+def test_our_stale_script_with_exclusions_is_not_taken_for_another_tools(
+    project: Path, upstreams: Upstreams, cli
+) -> None:
+    toml = project / "sync_deps.toml"
+    text = toml.read_text().replace(
+        "submodules = true\n", 'submodules = true\nexclude_submodules = ["^docs$"]\n', 1
+    )
+    toml.write_text(text)
+    assert cli("pin", "--from-toml", cwd=project).code == 0
+    second, third = history(upstreams, "xla")[1:3]
+    toml.write_text(toml.read_text().replace(third, second))
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "is stale" in result.err
+    assert "rewritten" not in result.err
+
+
+def test_lost_toml_is_rebuilt_from_our_script(project: Path, upstreams: Upstreams, cli) -> None:
+    pins_before = load_pin_file(project / "sync_deps.toml").deps
+    (project / "sync_deps.toml").unlink()
+    failed = cli("sync", cwd=project)
+    assert "xla-tasks pin --from-script" in failed.err
+
+    result = cli("pin", "--from-script", cwd=project)
+
+    assert result.code == 0, result.err
+    assert load_pin_file(project / "sync_deps.toml").deps == pins_before
+    assert check_pin_files(project) is None
+
+
 # -- 2. SUBMODULES as a set, EXCLUDED_SUBMODULES --------------------------------------------
 
 

@@ -243,5 +243,6 @@ def missing_pin_file_error(project_dir: Path) -> ConfigError:
     return ConfigError(
         project_dir / PIN_FILE,
         f"file not found, but {SCRIPT_FILE} beside it was generated from it",
-        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`); {SCRIPT_FILE} is only its rendering",
+        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`), or rebuild its deps from "
+        f"{SCRIPT_FILE} with `xla-tasks pin --from-script` (schedules are not in the script)",
     )
