@@ -69,12 +69,8 @@ def pin(
     """Pin the deps of the project around `start` at their HEADs (or only check, with --check)."""
     mode = _mode(check, from_script, from_toml, import_file)
     if mode and (add or require_upstream):
-        raise UsageError(
-            f"{mode} reads the pins from a file; it cannot be combined with --add or "
-            "--require-upstream"
-            if mode != "--check"
-            else "--check writes nothing; it cannot be combined with --add or --require-upstream"
-        )
+        what = "writes nothing" if mode == "--check" else "reads the pins from a file"
+        raise UsageError(f"{mode} {what}; it cannot be combined with --add or --require-upstream")
     if check:
         return check_project(start)
     project_dir = find_project_dir(start)
