@@ -138,6 +138,17 @@ def test_pin_from_toml_regenerates_the_script_and_keeps_the_toml(
     assert history(upstreams, "xla")[2] in (rewritten / "sync_deps.py").read_text()
 
 
+@pytest.mark.parametrize("flag", ["--from-script", "--from-toml"])
+def test_the_ways_out_write_nothing_on_dry_run(rewritten: Path, flag: str, cli) -> None:
+    before = both_files(rewritten)
+
+    result = cli("pin", flag, "--dry-run", cwd=rewritten)
+
+    assert result.code == 0, result.err
+    assert "would write" in result.out
+    assert both_files(rewritten) == before
+
+
 def test_the_two_ways_out_exclude_each_other_and_other_flags(rewritten: Path, cli) -> None:
     both = cli("pin", "--from-script", "--from-toml", cwd=rewritten)
     with_add = cli("pin", "--from-toml", "--add", "jax", cwd=rewritten)
@@ -458,6 +469,15 @@ def test_the_suggested_init_makes_the_layout_a_workspace(
     assert result.code == 0, result.err
     assert "init --preset" not in result.out
     assert updated(upstreams, pytorch_layout) == ["torch_xla"]
+
+
+def test_checkout_in_the_layout_without_workspace_file_hints_the_preset_init(
+    pytorch_layout: Path, cli
+) -> None:
+    result = cli("checkout", "vision", cwd=pytorch_layout / "pytorch")
+
+    assert result.code == 1
+    assert f"run `xla-tasks init --preset pytorch-xla` in {pytorch_layout} first" in result.err
 
 
 def test_update_repos_outside_any_layout_still_asks_for_a_workspace(

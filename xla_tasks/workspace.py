@@ -148,11 +148,13 @@ def open_workspace(start: Path) -> Workspace:
     """The workspace around `start`, or a clear error saying how to make one."""
     root = find_workspace_root(start)
     if root is None:
-        raise ConfigError(
-            start,
-            f"no {WORKSPACE_FILE} here or in any parent directory",
-            hint="run `xla-tasks init` at the workspace root first",
+        layout = pytorch_layout_workspace(start)
+        hint = (
+            f"run `xla-tasks init --preset pytorch-xla` in {layout.root} first"
+            if layout
+            else "run `xla-tasks init` at the workspace root first"
         )
+        raise ConfigError(start, f"no {WORKSPACE_FILE} here or in any parent directory", hint=hint)
     return load_workspace(root)
 
 
