@@ -701,3 +701,21 @@ def test_pin_import_refuses_bad_manifests_in_one_line(
     assert len(result.err.strip().splitlines()) == 1
     assert not (new_project / "sync_deps.toml").exists()
     assert not (new_project / "EXECUTED").exists()
+
+
+def test_our_rendered_exclusions_are_read_back_from_the_script(tmp_path: Path) -> None:
+    from xla_tasks.legacy import legacy_pins_from_text
+
+    text = (
+        'PINNED_VERSIONS = {"iree": "' + "a" * 40 + '"}\n'
+        'ORIGINS = {"iree": "https://x/iree.git"}\n'
+        'SUBMODULES = {"iree": 1}\n'
+        'EXCLUDE_SUBMODULES = {\n    "iree": ["^third_party/llvm-project$", "docs"],\n}\n'
+    )
+
+    pins = legacy_pins_from_text(text, tmp_path / "sync_deps.py")
+
+    assert pins.deps["iree"].exclude_submodules == ("^third_party/llvm-project$", "docs")
+    bad = text.replace('"docs"', '"(docs"')
+    with pytest.raises(ConfigError, match=r"sync_deps\.py:5: EXCLUDE_SUBMODULES\.iree"):
+        legacy_pins_from_text(bad, tmp_path / "sync_deps.py")

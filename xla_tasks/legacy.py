@@ -28,7 +28,8 @@ _ORIGINS = "ORIGINS"
 _SUBMODULES = "SUBMODULES"
 _BRANCHES = "BRANCHES"
 _EXCLUDED = "EXCLUDED_SUBMODULES"
-_NAMES = (_PINNED, _ORIGINS, _SUBMODULES, _BRANCHES, _EXCLUDED)
+_EXCLUDE = "EXCLUDE_SUBMODULES"  # ours: name -> [PATH-RE, ...], as sync_deps.toml has it
+_NAMES = (_PINNED, _ORIGINS, _SUBMODULES, _BRANCHES, _EXCLUDED, _EXCLUDE)
 _SETS_ALLOWED = {_SUBMODULES, _EXCLUDED}  # may be written as a set (or list) of strings
 _MUTATORS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__", "__delitem__"}
 
@@ -62,6 +63,7 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
     submodules = found.get(_SUBMODULES, {})
     branches = found.get(_BRANCHES, {})
     excluded = _excluded_regexes(path, found.get(_EXCLUDED, {}))
+    per_dep = found.get(_EXCLUDE, {})
     deps: dict[str, Dep] = {}
     for name, (rev, line) in pinned.items():
         where = f"{_PINNED}.{name}"
@@ -81,9 +83,25 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
             url=_check(path, f"{_ORIGINS}.{name}", url_line, validate.url, url),
             branch=_check(path, f"{_BRANCHES}.{name}", branch_line, validate.branch, branch),
             submodules=bool(flag),
-            exclude_submodules=excluded if flag else (),
+            exclude_submodules=_dep_excludes(path, name, per_dep, excluded if flag else ()),
         )
     return Pins(deps=deps)
+
+
+def _dep_excludes(
+    path: Path, name: str, per_dep: _Entries, shared: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The dep's own `EXCLUDE_SUBMODULES` regexes (our rendering), then the shared ones."""
+    value, line = per_dep.get(name, ((), 0))
+    if not isinstance(value, tuple):
+        raise ConfigError(path, "expected a list of regexes", f"{_EXCLUDE}.{name}", line)
+    own = tuple(str(regex) for regex in value)
+    for regex in own:
+        try:
+            validate.regex(regex)
+        except ValueError as err:
+            raise ConfigError(path, str(err), f"{_EXCLUDE}.{name}", line) from None
+    return own + tuple(regex for regex in shared if regex not in own)
 
 
 def _excluded_regexes(path: Path, entries: _Entries) -> tuple[str, ...]:
@@ -233,6 +251,9 @@ def _dict_value(node: ast.expr, name: str, path: Path) -> _Entries:
         key = key_node.value
         if key in entries:
             raise ConfigError(path, f"duplicate key {key!r}", f"{name}.{key}", line)
+        if name == _EXCLUDE and isinstance(value_node, ast.List | ast.Tuple):
+            entries[key] = (_strings(value_node, f"{name}.{key}", path), line)
+            continue
         if not isinstance(value_node, ast.Constant) or isinstance(value_node.value, bytes):
             raise ConfigError(
                 path,
@@ -242,3 +263,13 @@ def _dict_value(node: ast.expr, name: str, path: Path) -> _Entries:
             )
         entries[key] = (value_node.value, line)
     return entries
+
+
+def _strings(node: ast.List | ast.Tuple, key: str, path: Path) -> tuple[str, ...]:
+    """A list literal of string literals."""
+    out = []
+    for element in node.elts:
+        if not (isinstance(element, ast.Constant) and isinstance(element.value, str)):
+            raise ConfigError(path, "list members must be string literals", key, element.lineno)
+        out.append(element.value)
+    return tuple(out)
