@@ -719,3 +719,24 @@ def test_our_rendered_exclusions_are_read_back_from_the_script(tmp_path: Path) -
     bad = text.replace('"docs"', '"(docs"')
     with pytest.raises(ConfigError, match=r"sync_deps\.py:5: EXCLUDE_SUBMODULES\.iree"):
         legacy_pins_from_text(bad, tmp_path / "sync_deps.py")
+
+
+@pytest.mark.parametrize("argv", [["pin"], ["pin", "--from-script"]])
+def test_migrating_a_script_that_pins_the_project_itself_drops_that_pin(
+    workspace: Path, upstreams: Upstreams, argv, cli
+) -> None:
+    """iree's own old sync_deps.py pinned "iree" beside xla and jax, as the plugin's does."""
+    project = workspace / "iree"
+    git(workspace, "clone", "--quiet", upstreams.url("iree"), "iree")
+    for name in ("jax", "xla"):
+        git(workspace, "clone", "--quiet", upstreams.url(name), name)
+    pins = {name: (upstreams.head(name), upstreams.url(name)) for name in ("iree", "jax", "xla")}
+    (project / "sync_deps.py").write_text(fixture_text("openxla-workspace.sync_deps.py", pins))
+
+    result = cli(*argv, cwd=project)
+
+    assert result.code == 0, result.err
+    assert "dropped the pin of iree itself" in result.out
+    assert sorted(load_pin_file(project / "sync_deps.toml").deps) == ["jax", "xla"]
+    assert "iree:" not in result.out
+    assert not (project / "EXECUTED").exists()

@@ -1,4 +1,7 @@
-"""What a project migrated from the older tools keeps: the rolling schedules they had.
+"""What a project migrated from the older tools keeps, and what it drops.
+
+Kept: the rolling schedules they had. Dropped: a pin of the project itself (iree's own
+old `sync_deps.py` pins "iree"), which sync never applies and each later `pin` would move.
 
 `openxla-workspace` carried a project's rolling schedules in its own registry, not in the
 project, so a migrated `sync_deps.py` holds none and `roll nightly` would be "unknown
@@ -55,3 +58,15 @@ def with_legacy_schedules(project: str, project_dir: Path, pins: Pins) -> tuple[
             schedules[schedule.name] = replace(schedule, deps=deps, packages=packages)
             added.append(schedule.name)
     return Pins(deps=pins.deps, schedules=schedules), added
+
+
+def without_self(project: str, pins: Pins) -> tuple[Pins, list[str]]:
+    """`pins` minus a dep that is the project itself; returns the names dropped."""
+    if project not in pins.deps:
+        return pins, []
+    deps = {name: dep for name, dep in pins.deps.items() if name != project}
+    schedules = {
+        name: replace(schedule, deps=tuple(d for d in schedule.deps if d != project))
+        for name, schedule in pins.schedules.items()
+    }
+    return Pins(deps=deps, schedules=schedules), [project]

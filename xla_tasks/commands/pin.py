@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import UsageError, XlaTasksError
 from ..gitrepo import GitRepo, is_repo_top
 from ..lock import workspace_lock
-from ..migrate import with_legacy_schedules
+from ..migrate import with_legacy_schedules, without_self
 from ..parallel import default_jobs, run_each
 from ..pinfiles import (
     check_pin_files,
@@ -129,10 +129,12 @@ def _pin(
     add: list[str],
     require_upstream: bool,
 ) -> CommandResult:
+    result = CommandResult(command="pin", data={"project": str(project_dir)})
     migrated = is_legacy_project(project_dir)
     pins = read_root_pins(project_dir)[0] or Pins()
+    if migrated:
+        pins = _drop_self(result, workspace, project_dir, pins)
     targets = _targets(project_dir, workspace, pins, add)
-    result = CommandResult(command="pin", data={"project": str(project_dir)})
     warnings: dict[str, str] = {}
     outcomes = run_each(
         targets,
@@ -153,6 +155,17 @@ def _pin(
     result.outcomes = changes
     _describe(result, project_dir, new_pins, changes, migrated, options.dry_run)
     return result
+
+
+def _drop_self(result: CommandResult, workspace: Workspace, project_dir: Path, pins: Pins) -> Pins:
+    """Old files may pin the project itself (iree's did): sync never applies that pin."""
+    name = project_name(workspace, project_dir)
+    new_pins, dropped = without_self(name, pins)
+    if dropped:
+        result.messages.append(
+            f"dropped the pin of {name} itself from {SCRIPT_FILE}: a project is never its own dep"
+        )
+    return new_pins
 
 
 def _add_legacy_schedules(
@@ -202,6 +215,8 @@ def _pin_from_file(
         imported = import_manifest(manifest if manifest.is_absolute() else Path.cwd() / manifest)
         new_pins = Pins(deps={**(old or Pins()).deps, **imported.deps}, schedules=_schedules(old))
         result.messages.append(f"imported {len(imported.deps)} dep(s) from {import_file}")
+    if mode != "--from-toml":
+        new_pins = _drop_self(result, workspace, project_dir, new_pins)
     migrated = old is None and mode == "--from-script"
     if old is None:
         new_pins = _add_legacy_schedules(result, workspace, project_dir, new_pins)
