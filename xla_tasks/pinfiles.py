@@ -78,7 +78,8 @@ def check_pin_files(project_dir: Path) -> str | None:
         if is_generated_script(script_path):
             return (
                 f"{toml_path} is missing ({SCRIPT_FILE} was generated from it; "
-                f"restore it, e.g. `git checkout -- {PIN_FILE}`)"
+                f"restore it, e.g. `git checkout -- {PIN_FILE}`, or rebuild it with "
+                f"`{FROM_SCRIPT}`)"
             )
         return (
             f"{script_path} is a legacy file with no {PIN_FILE} (run `xla-tasks pin` to migrate "
@@ -86,7 +87,7 @@ def check_pin_files(project_dir: Path) -> str | None:
         )
     pins = load_pin_file(toml_path)
     if _read(script_path) is None:
-        return f"{script_path} is missing (run `xla-tasks pin` to generate it)"
+        return f"{script_path} is missing (run `{FROM_TOML}` to generate it)"
     drift = script_drift(project_dir, pins)
     if drift is None:
         return None
