@@ -217,6 +217,9 @@ def sync(
         "add": "NAME: start pinning this registered repo (repeatable)",
         "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
         "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
+        "from_script": "take sync_deps.py's pins into sync_deps.toml (another tool rewrote it)",
+        "from_toml": "regenerate sync_deps.py from sync_deps.toml as it is (no git)",
+        "import": "FILE: write sync_deps.toml from a west.yml or vcstool .repos manifest",
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
     },
@@ -226,6 +229,9 @@ def pin(
     add: list[str] | None = None,
     require_upstream: bool = False,
     check: bool = False,
+    from_script: bool = False,
+    from_toml: bool = False,
+    import_: str = "",
     dry_run: bool = False,
     json_: bool = False,
 ) -> None:
@@ -234,7 +240,16 @@ def pin(
 
     options = _options(ctx, dry_run=dry_run)
     names = [name for value in add or [] for name in split_names(value)]
-    result = run_pin(Path.cwd(), options, add=names, require_upstream=require_upstream, check=check)
+    result = run_pin(
+        Path.cwd(),
+        options,
+        add=names,
+        require_upstream=require_upstream,
+        check=check,
+        from_script=from_script,
+        from_toml=from_toml,
+        import_file=import_ or None,
+    )
     _finish(result, json_)
 
 

@@ -19,12 +19,12 @@ from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
 from ..parallel import default_jobs, run_each
-from ..pinfiles import save_pin_files
-from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
+from ..pinfiles import read_root_pins, save_pin_files
+from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .project import find_project_dir
 
 
@@ -54,11 +54,9 @@ def _roll(
     project_dir: Path, workspace: Workspace, schedule: str, options: Options
 ) -> CommandResult:
     """Decide every move, then write both pin files and the requirements, or nothing."""
-    pins = read_project_pins(project_dir)
+    pins = read_root_pins(project_dir)[0]  # refuses a script another tool rewrote
     if pins is None:
-        raise XlaTasksError(
-            f"{project_dir}: no {PIN_FILE}", "pin deps first: xla-tasks pin --add NAME"
-        )
+        raise XlaTasksError(f"{project_dir}: no {PIN_FILE}", start_pinning_hint(project_dir))
     chosen = _schedule(pins, schedule, project_dir)
     requirement_texts = _read_requirements(project_dir, chosen)
     jobs = options.jobs or workspace.jobs or default_jobs()
