@@ -35,6 +35,7 @@ def failure_lines(result: CommandResult) -> list[str]:
     if failed:
         names = ", ".join(o.name for o in failed)
         lines.append(f"xla-tasks {result.command}: {len(failed)} repo(s) failed: {names}")
+    lines.extend(result.problems)
     if result.failed_check:
         lines.append(f"xla-tasks {result.command}: {result.failed_check}")
     return lines

@@ -243,12 +243,17 @@ def update_repos(
     _finish(result, json_)
 
 
-@xla_task(help={"json": JSON_HELP})
-def status(ctx: Any, json_: bool = False) -> None:
+@xla_task(
+    help={
+        "check": "exit 1 naming each pinned dep that is missing, off its pin or dirty (for CI)",
+        "json": JSON_HELP,
+    }
+)
+def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     """Show each repo: branch, HEAD, pin, dirty, missing."""
     from .commands.status import status as run_status
 
-    _finish(run_status(Path.cwd(), _options(ctx)), json_)
+    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
 
 
 @xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
