@@ -12,7 +12,7 @@ import pytest
 
 from xla_tasks.workspace import WORKSPACE_FILE
 
-TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status"]
+TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status", "foreach"]
 
 
 def test_list_shows_every_contract_task(cli, tmp_path: Path) -> None:

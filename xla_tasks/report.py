@@ -41,6 +41,13 @@ def failure_lines(result: CommandResult) -> list[str]:
     return lines
 
 
+def block_text(name: str, path: str, output: str) -> str:
+    """One repo's captured output under its `== NAME (PATH) ==` line (foreach), ending in \\n."""
+    if output and not output.endswith("\n"):
+        output += "\n"
+    return f"== {name} ({path}) ==\n{output}"
+
+
 def print_result(
     result: CommandResult, as_json: bool, out: TextIO | None = None, err: TextIO | None = None
 ) -> None:

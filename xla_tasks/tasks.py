@@ -256,6 +256,34 @@ def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
 
 
+@xla_task(
+    positional=["cmd"],
+    iterable=["exclude_dep"],
+    help={
+        "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
+        "exclude_dep": EXCL_DEP_HELP,
+        "jobs": JOBS_HELP,
+        "json": JSON_HELP,
+    },
+)
+def foreach(
+    ctx: Any, cmd: str, exclude_dep: list[str] | None = None, jobs: str = "", json_: bool = False
+) -> None:
+    """Run CMD in every present repo status lists; each repo's output as one block."""
+    import sys
+
+    from .commands.foreach import Block
+    from .commands.foreach import foreach as run_foreach
+    from .report import block_text
+
+    def show(block: Block) -> None:
+        sys.stdout.write(block_text(block.name, block.path, block.output))
+        sys.stdout.flush()
+
+    options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [])
+    _finish(run_foreach(Path.cwd(), cmd, options, None if json_ else show), json_)
+
+
 @xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
 def demo(ctx: Any, directory: str) -> None:
     """Run the offline demo: local upstreams, init, checkout, pin, sync."""
@@ -264,5 +292,5 @@ def demo(ctx: Any, directory: str) -> None:
     run_demo(Path(directory))
 
 
-ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, demo)
+ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, foreach, demo)
 ns.configure({"xla_tasks": dict(CONFIG_DEFAULTS)})

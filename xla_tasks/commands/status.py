@@ -209,7 +209,7 @@ def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) 
 
 def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]]) -> RepoOutcome:
     """One row: its state from one `git status`, as a line and as JSON fields."""
-    rel = _rel(workspace, row.path)
+    rel = rel_path(workspace, row.path)
     info: dict[str, Any] = {
         "name": row.name,
         "path": rel,
@@ -259,7 +259,8 @@ def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]])
     return outcome
 
 
-def _rel(workspace: Workspace, path: Path) -> str:
+def rel_path(workspace: Workspace, path: Path) -> str:
+    """A repo's path as status shows it: relative to the workspace root when inside it."""
     try:
         return str(path.resolve().relative_to(workspace.root.resolve()))
     except ValueError:
