@@ -30,10 +30,19 @@ EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
 class XlaTask(Task):
     """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
 
-    def __init__(self, *args: Any, shorts: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        shorts: dict[str, str] | None = None,
+        extra_word: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["auto_shortflags"] = False
         super().__init__(*args, **kwargs)
         self.shorts = shorts or {}
+        # What to say when a second bare word follows the positional (cli.py formats it
+        # with task, given and extra); None: the generic "neither a task nor a flag".
+        self.extra_word = extra_word
 
     def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
@@ -95,6 +104,7 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
 
 @xla_task(
     positional=["names"],
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     iterable=["exclude_dep", "exclude_submodule"],
     help={
         "names": "NAME[,NAME...] registered repos to clone",
@@ -198,6 +208,7 @@ def pin(
 
 @xla_task(
     positional=["schedule"],
+    extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
     help={
         "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
         "jobs": JOBS_HELP,
@@ -258,6 +269,7 @@ def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
 
 @xla_task(
     positional=["cmd"],
+    extra_word="{task} takes CMD as one word: quote it, `{task} '{given} {rest}'`",
     iterable=["exclude_dep"],
     help={
         "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
