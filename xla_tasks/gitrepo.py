@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +54,15 @@ def _git_class() -> Any:
     if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:
         raise GitNotFoundError()
     return git.Git
+
+
+def _git_errors() -> tuple[type[Exception], ...]:
+    """GitPython's failures when reading objects: a bad rev, a missing or odd object."""
+    _git_class()
+    import git
+    from gitdb.exc import BadName, BadObject
+
+    return (git.GitCommandError, BadName, BadObject, ValueError)
 
 
 def redact(url: str) -> str:
@@ -197,12 +207,42 @@ class GitRepo:
         return found
 
     def commit_summary(self, sha: str) -> tuple[str, str]:
-        """(ISO date, subject) of a commit, for `pin` and `roll` output."""
-        out = self.git(
-            "log", "-1", "--format=%cs%x00%s", "--end-of-options", sha, action="read commit"
-        )
-        date, _, subject = out.strip().partition("\0")
-        return date, subject
+        """(ISO date, subject) of a commit, for `pin` output: GitPython's Commit object."""
+        with self._objects() as repo:
+            try:
+                commit = repo.commit(sha)
+                return commit.committed_datetime.date().isoformat(), str(commit.summary)
+            except _git_errors() as err:
+                raise GitError(self.name, "read commit", f"{sha}: {err}") from None
+
+    def commit_log(self, old: str, new: str, limit: int) -> list[tuple[str, str]]:
+        """The newest `limit` commits of `old..new` as (sha, subject), newest first.
+
+        GitPython's object model: `iter_commits` walks `rev-list`, and each Commit's
+        `summary` (the subject line) is read through one `cat-file --batch` process for the
+        whole walk instead of one `git log` per commit.
+        """
+        if limit <= 0:
+            return []
+        with self._objects() as repo:
+            try:
+                commits = repo.iter_commits(f"{old}..{new}", max_count=limit)
+                return [(c.hexsha, str(c.summary)) for c in commits]
+            except _git_errors() as err:
+                raise GitError(self.name, "read commit log", first_git_error(str(err))) from None
+
+    @contextmanager
+    def _objects(self) -> Iterator[Any]:
+        """A GitPython Repo on this repo, always closed: its `cat-file` children end with it."""
+        _git_class()
+        import git
+
+        repo = git.Repo(str(self.path))
+        repo.git.update_environment(**_CHILD_ENV)
+        try:
+            yield repo
+        finally:
+            repo.close()
 
     def is_shallow(self) -> bool:
         """A shallow repo has a `shallow` file in its git dir (read on disk: no process)."""
@@ -537,3 +577,34 @@ def clone_detached(
 ) -> GitRepo:
     """Clone and detach on `sha` (fetched if the branch lacks it), all before `dest` exists."""
     return clone(url, dest, repo=repo, branch=branch, at=sha)
+
+
+# -- verbs for roll messages -------------------------------------------------------------
+
+
+@contextmanager
+def history_of(
+    url: str, branch: str, *, repo: str, borrow: Path | None = None
+) -> Iterator[GitRepo]:
+    """A temporary bare repo holding the commits of `branch` on `url`, but no trees or blobs.
+
+    Enough to count and list commits without cloning pytorch: `--filter=tree:0` fetches
+    commits only (a server that refuses the filter gets a plain fetch). `borrow`, a local
+    clone of the same project, becomes an alternate object store: fetch-pack counts its refs
+    as already had, so only the commits it lacks cross the network. It is only read.
+    """
+    with tempfile.TemporaryDirectory(prefix="xla-tasks-history-") as tmp:
+        path = Path(tmp)
+        run_git(path, ["init", "--quiet", "--bare"], repo=repo, action="make a temporary repo")
+        temp = GitRepo(path, repo)
+        temp.git("config", "remote.origin.url", url, action="set the temporary repo's url")
+        objects = (common_dir_of(borrow) or borrow / ".git") / "objects" if borrow else None
+        if objects is not None and objects.is_dir():
+            (path / "objects" / "info" / "alternates").write_text(f"{objects.resolve()}\n")
+        refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
+        fetch = ["fetch", "--quiet", "--no-tags"]
+        try:
+            temp.git(*fetch, "--filter=tree:0", "origin", refspec, action="fetch history", url=url)
+        except GitError:
+            temp.git(*fetch, "origin", refspec, action="fetch history", url=url)
+        yield temp

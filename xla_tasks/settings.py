@@ -16,6 +16,7 @@ from . import validate
 from .errors import UsageError
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+DEFAULT_LOG_LIMIT = 10  # commit subjects per dep in a roll message (contract 5.5)
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
 # overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
 CONFIG_DEFAULTS: dict[str, Any] = {"jobs": 0, "lock_timeout": DEFAULT_LOCK_TIMEOUT}
@@ -106,3 +107,13 @@ def _lock_timeout(value: object) -> float:
     if seconds < 0:
         raise UsageError(f"xla_tasks.lock_timeout expects seconds >= 0, got {value!r}")
     return seconds
+
+
+def log_limit_from(flag: str | None) -> int:
+    """`roll --log-limit N`: how many commit subjects per dep; 0 keeps only the count."""
+    if flag in (None, ""):
+        return DEFAULT_LOG_LIMIT
+    text = str(flag).strip()
+    if not text.isdigit():
+        raise UsageError(f"--log-limit expects a number >= 0, got {flag!r}")
+    return int(text)

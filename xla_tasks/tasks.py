@@ -211,19 +211,26 @@ def pin(
     extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
     help={
         "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
+        "log_limit": "N newest commit subjects per moved dep in the message (default 10)",
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
     },
 )
 def roll(
-    ctx: Any, schedule: str, jobs: str = "", dry_run: bool = False, json_: bool = False
+    ctx: Any,
+    schedule: str,
+    log_limit: str = "",
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
 ) -> None:
     """Advance pins on a schedule: git heads and package versions."""
     from .commands.roll import roll as run_roll
+    from .settings import log_limit_from
 
     options = _options(ctx, jobs=jobs, dry_run=dry_run)
-    _finish(run_roll(Path.cwd(), schedule, options), json_)
+    _finish(run_roll(Path.cwd(), schedule, options, log_limit_from(log_limit)), json_)
 
 
 @xla_task(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, UsageError, XlaTasksError
 from ..fsutil import atomic_write
-from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
+from ..gitrepo import ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
 from ..parallel import default_jobs, run_each
@@ -22,9 +22,10 @@ from ..pinfiles import save_pin_files
 from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
-from ..settings import Options
+from ..settings import DEFAULT_LOG_LIMIT, Options
 from ..workspace import Workspace, workspace_for_project
 from .project import find_project_dir
+from .rolllog import add_histories, move_lines
 
 
 @dataclass(slots=True)
@@ -41,16 +42,21 @@ class RollPlan:
         return bool(self.dep_moves or self.package_moves or self.files)
 
 
-def roll(start: Path, schedule: str, options: Options) -> CommandResult:
-    """Apply `schedule`; with `options.dry_run`, only say what would move."""
+def roll(
+    start: Path, schedule: str, options: Options, log_limit: int = DEFAULT_LOG_LIMIT
+) -> CommandResult:
+    """Apply `schedule`; with `options.dry_run`, only say what would move.
+
+    Each moved dep's message lists up to `log_limit` of its newest commits (contract 5.5).
+    """
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     with workspace_lock(workspace.root, "roll", options.lock_timeout, dry_run=options.dry_run):
-        return _roll(project_dir, workspace, schedule, options)
+        return _roll(project_dir, workspace, schedule, options, log_limit)
 
 
 def _roll(
-    project_dir: Path, workspace: Workspace, schedule: str, options: Options
+    project_dir: Path, workspace: Workspace, schedule: str, options: Options, log_limit: int
 ) -> CommandResult:
     """Decide every move, then write both pin files and the requirements, or nothing."""
     pins = read_project_pins(project_dir)
@@ -72,7 +78,8 @@ def _roll(
         result.messages.append(f"roll {schedule}: nothing written")
         return result
     plan = RollPlan(pins=pins)
-    _plan_deps(plan, workspace, heads)
+    _plan_deps(plan, heads)
+    result.warnings += add_histories(plan.dep_moves, workspace, pins, log_limit, jobs)
     _plan_packages(plan, chosen, versions, requirement_texts, project_dir)
     result.messages.extend(summary_lines(schedule, plan, options.dry_run))
     result.data.update(
@@ -127,30 +134,12 @@ def _latest_of(rule: PackageRule) -> RepoOutcome:
     return RepoOutcome(name=rule.name, action="latest", new=choice.version, notes=[choice.source])
 
 
-def _plan_deps(plan: RollPlan, workspace: Workspace, heads: list[RepoOutcome]) -> None:
+def _plan_deps(plan: RollPlan, heads: list[RepoOutcome]) -> None:
     for head in heads:
         if head.new == head.old or head.new is None or head.old is None:
             continue
         plan.pins = plan.pins.with_rev(head.name, head.new)
-        plan.dep_moves.append(
-            {
-                "name": head.name,
-                "old": head.old,
-                "new": head.new,
-                "commits": _count_locally(workspace, head.name, head.old, head.new),
-            }
-        )
-
-
-def _count_locally(workspace: Workspace, name: str, old: str, new: str) -> int | None:
-    """Commits between two pins, when a local clone already has both (no fetch for this)."""
-    path = workspace.path_of(name)
-    if not is_repo_top(path):
-        return None
-    repo = GitRepo(path, name)
-    if not (repo.has_commit(old) and repo.has_commit(new)):
-        return None
-    return repo.count_commits(old, new)
+        plan.dep_moves.append({"name": head.name, "old": head.old, "new": head.new})
 
 
 def _plan_packages(
@@ -190,9 +179,7 @@ def summary_lines(schedule: str, plan: RollPlan, dry_run: bool) -> list[str]:
     title = f"Roll {schedule}: {', '.join(names)}"
     lines = [f"(dry run: nothing written) {title}" if dry_run else title, ""]
     for move in plan.dep_moves:
-        count = move["commits"]
-        commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
-        lines.append(f"- {move['name']}: {str(move['old'])[:12]}..{str(move['new'])[:12]}{commits}")
+        lines.extend(move_lines(move))
     for move in plan.package_moves:
         old = move["old"] or "(not pinned)"
         lines.append(f"- {move['name']}: {old} -> {move['new']} in {move['file']}")
