@@ -191,3 +191,17 @@ def test_roll_log_limit_must_be_a_number(project: Path, cli) -> None:
 
     assert result.code == 1
     assert result.err == "xla-tasks: --log-limit expects a number >= 0, got 'ten'\n"
+
+
+def test_roll_message_with_a_shallow_local_clone_reads_the_remote(
+    project: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    """A shallow clone cannot lend history it does not have: the count is still right."""
+    shutil.rmtree(workspace / "xla")
+    git(workspace, "clone", "-q", "--depth=1", upstreams.url("xla"), "xla")
+    shas = _three_commits(upstreams)
+
+    result = cli("roll", "nightly", cwd=project)
+
+    assert result.code == 0, result.err
+    assert _move_lines(result.out) == _expected(shas, shown=3)

@@ -9,6 +9,7 @@ streams under `--jobs N` without two repos' lines ever mixing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import threading
@@ -81,9 +82,13 @@ def foreach(
 
     run_each(list(enumerate(present)), work, lambda item: item[1].name, listing.jobs)
     result = CommandResult(command="foreach", warnings=listing.warnings)
-    ran = [blocks[row.name] for row in present]
+    _report(result, command, [blocks[row.name] for row in present], absent)
+    return result
+
+
+def _report(result: CommandResult, command: str, ran: list[Block], absent: list[str]) -> None:
+    """Only failures are outcomes: the blocks already said everything about the others."""
     failed = [b for b in ran if b.exit_code != 0]
-    # Only failures are outcomes: the blocks already said everything about the others.
     result.outcomes = [
         RepoOutcome(name=b.name, path=b.path, error=f"{_verdict(b.exit_code)} (at {b.path})")
         for b in failed
@@ -94,19 +99,9 @@ def foreach(
     result.messages.append(line)
     result.data.update(
         command=command,
-        repos=[
-            {
-                "name": b.name,
-                "path": b.path,
-                "pin": b.pin,
-                "exit_code": b.exit_code,
-                "output": b.output,
-            }
-            for b in ran
-        ],
+        repos=[dataclasses.asdict(block) for block in ran],
         skipped=absent,
     )
-    return result
 
 
 def _run_in(row: Row, command: str, rel: str) -> Block:
