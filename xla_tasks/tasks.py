@@ -281,7 +281,7 @@ def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     help={
         "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
         "exclude_dep": EXCL_DEP_HELP,
-        "jobs": JOBS_HELP,
+        "jobs": "N repos at a time (default: workspace [settings] jobs, else the machine's)",
         "json": JSON_HELP,
     },
 )
