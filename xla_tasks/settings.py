@@ -31,6 +31,7 @@ class Options:
     dry_run: bool = False
     exclude_deps: tuple[re.Pattern[str], ...] = ()
     exclude_submodules: tuple[re.Pattern[str], ...] = ()
+    log_limit: int = DEFAULT_LOG_LIMIT  # roll: commit subjects per moved dep
 
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
@@ -70,6 +71,7 @@ def options_from(
     dry_run: bool = False,
     exclude_dep: Iterable[str] = (),
     exclude_submodule: Iterable[str] = (),
+    log_limit: str | None = None,
 ) -> Options:
     """Merge invoke config (`xla_tasks` mapping) and flag values into Options."""
     section: Mapping[str, Any] = {}
@@ -82,6 +84,7 @@ def options_from(
         dry_run=bool(dry_run),
         exclude_deps=compile_patterns(exclude_dep, "--exclude-dep"),
         exclude_submodules=compile_patterns(exclude_submodule, "--exclude-submodule"),
+        log_limit=_log_limit(log_limit),
     )
 
 
@@ -109,7 +112,7 @@ def _lock_timeout(value: object) -> float:
     return seconds
 
 
-def log_limit_from(flag: str | None) -> int:
+def _log_limit(flag: str | None) -> int:
     """`roll --log-limit N`: how many commit subjects per dep; 0 keeps only the count."""
     if flag in (None, ""):
         return DEFAULT_LOG_LIMIT

@@ -227,10 +227,9 @@ def roll(
 ) -> None:
     """Advance pins on a schedule: git heads and package versions."""
     from .commands.roll import roll as run_roll
-    from .settings import log_limit_from
 
-    options = _options(ctx, jobs=jobs, dry_run=dry_run)
-    _finish(run_roll(Path.cwd(), schedule, options, log_limit_from(log_limit)), json_)
+    options = _options(ctx, jobs=jobs, dry_run=dry_run, log_limit=log_limit)
+    _finish(run_roll(Path.cwd(), schedule, options), json_)
 
 
 @xla_task(

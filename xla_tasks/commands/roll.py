@@ -22,7 +22,7 @@ from ..pinfiles import save_pin_files
 from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
-from ..settings import DEFAULT_LOG_LIMIT, Options
+from ..settings import Options
 from ..workspace import Workspace, workspace_for_project
 from .project import find_project_dir
 from .rolllog import add_histories, move_lines
@@ -42,21 +42,16 @@ class RollPlan:
         return bool(self.dep_moves or self.package_moves or self.files)
 
 
-def roll(
-    start: Path, schedule: str, options: Options, log_limit: int = DEFAULT_LOG_LIMIT
-) -> CommandResult:
-    """Apply `schedule`; with `options.dry_run`, only say what would move.
-
-    Each moved dep's message lists up to `log_limit` of its newest commits (contract 5.5).
-    """
+def roll(start: Path, schedule: str, options: Options) -> CommandResult:
+    """Apply `schedule`; with `options.dry_run`, only say what would move."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     with workspace_lock(workspace.root, "roll", options.lock_timeout, dry_run=options.dry_run):
-        return _roll(project_dir, workspace, schedule, options, log_limit)
+        return _roll(project_dir, workspace, schedule, options)
 
 
 def _roll(
-    project_dir: Path, workspace: Workspace, schedule: str, options: Options, log_limit: int
+    project_dir: Path, workspace: Workspace, schedule: str, options: Options
 ) -> CommandResult:
     """Decide every move, then write both pin files and the requirements, or nothing."""
     pins = read_project_pins(project_dir)
@@ -79,7 +74,7 @@ def _roll(
         return result
     plan = RollPlan(pins=pins)
     _plan_deps(plan, heads)
-    result.warnings += add_histories(plan.dep_moves, workspace, pins, log_limit, jobs)
+    result.warnings += add_histories(plan.dep_moves, workspace, pins, options.log_limit, jobs)
     _plan_packages(plan, chosen, versions, requirement_texts, project_dir)
     result.messages.extend(summary_lines(schedule, plan, options.dry_run))
     result.data.update(
