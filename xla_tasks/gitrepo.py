@@ -1,8 +1,10 @@
 """The git layer: the one module that runs git, through GitPython's process runner.
 
-Why plumbing over GitPython's object model: one `git status --porcelain=v2` answers
-"branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
-spawn several and leave `cat-file` children behind. Every call here:
+Why plumbing over GitPython's object model for state: one `git status --porcelain=v2`
+answers "branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
+spawn several and leave `cat-file` children behind. Commit logs and summaries (roll
+messages, pin) do use the object model (`Repo.iter_commits`, `Commit.summary`): one
+`cat-file --batch` serves a whole walk, and the Repo is always closed. Every call here:
 - passes user-derived operands after `--` / `--end-of-options` (no option injection);
 - adds `-c protocol.ext.allow=never` and never prompts (`GIT_TERMINAL_PROMPT=0`);
 - turns failure into a GitError naming the repo, the action, the URL and git's first
