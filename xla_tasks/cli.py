@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from invoke import ParseError, Program
 
@@ -52,10 +53,15 @@ class XlaTasksProgram(Program):
             return None
         given = " ".join(str(arg.value) for arg in context.positional_args)
         tokens = list(self.core.unparsed) if self.core is not None else []
-        rest = tokens[tokens.index(found[1]) :] if found[1] in tokens else [found[1]]
+        at = tokens.index(found[1]) if found[1] in tokens else len(tokens)
+        rest = tokens[at:] or [found[1]]
+        words = self._bare(rest)
+        repeat = _list_flag_hint(context, tokens[max(0, at - 2) : at], words)
+        if repeat:
+            return f"xla-tasks: {repeat}"
         template = getattr(task, "extra_word", None) or _DEFAULT_EXTRA_WORD
         return "xla-tasks: " + template.format(
-            task=context.name, given=given, extra=",".join(self._bare(rest)), rest=" ".join(rest)
+            task=context.name, given=given, extra=",".join(words), rest=" ".join(rest)
         )
 
     def _bare(self, words: list[str]) -> list[str]:
@@ -67,6 +73,22 @@ class XlaTasksProgram(Program):
                 break
             taken.append(word)
         return taken
+
+
+def _list_flag_hint(context: Any, before: list[str], words: list[str]) -> str | None:
+    """For `--exclude-dep a b`: a repeatable flag takes one value per use, so say repeat it."""
+    if not before:
+        return None
+    flag, _, value = before[-1].partition("=")
+    if not value:
+        if len(before) < 2:
+            return None
+        flag, value = before[0], before[1]
+    arg = context.flags.get(flag) if flag.startswith("-") else None
+    if arg is None or arg.kind is not list:
+        return None
+    repeated = " ".join(f"{flag} {word}" for word in [value, *words])
+    return f"{flag} takes one value per use: repeat it, `{repeated}`"
 
 
 _UNKNOWN_WORD = re.compile(r"No idea what '(.*)' is!", re.DOTALL)
