@@ -63,6 +63,14 @@ def test_several_names_as_words_get_a_one_line_hint_to_join_them(cli, workspace:
             ["sync", "jax"],
             "sync got an extra word 'jax', which is neither a task nor a flag of sync",
         ),
+        (
+            ["pin", "--add", "jax", "xla"],
+            "--add takes one value per use: repeat it, `--add jax --add xla`",
+        ),
+        (
+            ["sync", "--exclude-dep=a", "b", "--jobs", "2"],
+            "--exclude-dep takes one value per use: repeat it, `--exclude-dep a --exclude-dep b`",
+        ),
     ],
 )
 def test_an_extra_word_after_any_task_is_a_one_line_hint(
