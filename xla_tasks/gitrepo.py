@@ -2,9 +2,9 @@
 
 Why plumbing over GitPython's object model for state: one `git status --porcelain=v2`
 answers "branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
-spawn several and leave `cat-file` children behind. Commit logs and summaries (roll
-messages, pin) do use the object model (`Repo.iter_commits`, `Commit.summary`): one
-`cat-file --batch` serves a whole walk, and the Repo is always closed. Every call here:
+spawn several and leave `cat-file` children behind. Commit logs (roll messages) do use
+the object model (`Repo.iter_commits`, `Commit.summary`): one `cat-file --batch` serves a
+whole walk, and the Repo is always closed. Every call here:
 - passes user-derived operands after `--` / `--end-of-options` (no option injection);
 - adds `-c protocol.ext.allow=never` and never prompts (`GIT_TERMINAL_PROMPT=0`);
 - turns failure into a GitError naming the repo, the action, the URL and git's first
@@ -209,13 +209,16 @@ class GitRepo:
         return found
 
     def commit_summary(self, sha: str) -> tuple[str, str]:
-        """(ISO date, subject) of a commit, for `pin` output: GitPython's Commit object."""
-        with self._objects() as repo:
-            try:
-                commit = repo.commit(sha)
-                return commit.committed_datetime.date().isoformat(), str(commit.summary)
-            except _git_errors() as err:
-                raise GitError(self.name, "read commit", f"{sha}: {err}") from None
+        """(ISO date, subject) of one commit, for `pin` output.
+
+        One `git log -1` (8 ms here) rather than GitPython's Commit (18 ms: it also starts
+        a `cat-file --batch`), which pays off only over a walk (`commit_log`).
+        """
+        out = self.git(
+            "log", "-1", "--format=%cs%x00%s", "--end-of-options", sha, action="read commit"
+        )
+        date, _, subject = out.strip().partition("\0")
+        return date, subject
 
     def commit_log(self, old: str, new: str, limit: int) -> list[tuple[str, str]]:
         """The newest `limit` commits of `old..new` as (sha, subject), newest first.
