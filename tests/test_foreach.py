@@ -178,3 +178,20 @@ def test_foreach_in_a_dirty_repo_leaves_it_as_it_was(synced: Path, workspace: Pa
     before = git(workspace / "jax", "status", "--porcelain")
     assert cli("foreach", "git status --short", cwd=synced).code == 0
     assert git(workspace / "jax", "status", "--porcelain") == before
+
+
+def test_foreach_at_the_workspace_root_runs_in_the_registered_clones(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    """No project here: status lists the registry, so foreach runs where a clone exists."""
+    git(workspace, "clone", "-q", upstreams.url("jax"), "jax")
+
+    result = cli("foreach", 'echo "pin=[$XLA_TASKS_REPO_PIN]"', cwd=workspace)
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "== jax (jax) ==",
+        "pin=[]",
+        "foreach: ran in 1 repo(s), 0 failed; skipped 4 not present: "
+        f"xla, stablehlo, iree, {PROJECT}",
+    ]
