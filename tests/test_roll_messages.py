@@ -205,3 +205,24 @@ def test_roll_message_with_a_shallow_local_clone_reads_the_remote(
 
     assert result.code == 0, result.err
     assert _move_lines(result.out) == _expected(shas, shown=3)
+
+
+def test_roll_message_never_lazily_fetches_into_a_partial_local_clone(
+    project: Path, workspace: Path, upstreams: Upstreams, packs: Path, cli
+) -> None:
+    """A blobless clone asked about a commit it lacks would fetch it (and its history) on
+    the spot; roll leaves it alone and reads the remote, borrowing what the clone has."""
+    git(upstreams.path("xla"), "config", "uploadpack.allowFilter", "true")
+    shutil.rmtree(workspace / "xla")
+    git(workspace, "clone", "-q", "--filter=blob:none", upstreams.url("xla"), "xla")
+    pack_dir = workspace / "xla" / ".git" / "objects" / "pack"
+    before = sorted(pack_dir.iterdir())
+    shas = _three_commits(upstreams)
+    sent_before = len(packs.read_text())
+
+    result = cli("roll", "nightly", cwd=project)
+
+    assert result.code == 0, result.err
+    assert _move_lines(result.out) == _expected(shas, shown=3)
+    assert sorted(pack_dir.iterdir()) == before
+    assert "blob:none" not in packs.read_text()[sent_before:]  # no lazy fetch for the clone

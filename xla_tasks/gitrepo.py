@@ -249,6 +249,16 @@ class GitRepo:
         finally:
             repo.close()
 
+    def is_partial(self) -> bool:
+        """A partial (blobless, treeless) clone: asking it about a commit it lacks makes git
+        fetch that commit's whole history on the spot (a lazy fetch), so callers ask first."""
+        status, out = self.try_git(
+            "config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$"
+        )
+        return status == 0 and any(
+            not line.endswith(" false") for line in out.splitlines() if line.strip()
+        )
+
     def is_shallow(self) -> bool:
         """A shallow repo has a `shallow` file in its git dir (read on disk: no process)."""
         common = common_dir_of(self.path)

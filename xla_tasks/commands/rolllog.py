@@ -58,10 +58,15 @@ def add_histories(
 def dep_history(
     workspace: Workspace, pins: Pins, name: str, old: str, new: str, limit: int
 ) -> History:
-    """From the local clone when it has both commits, else from the dep's remote."""
+    """From the local clone when it has both commits, else from the dep's remote.
+
+    A partial local clone is not asked (a missing commit would be lazily fetched into it,
+    with all its history); it still lends its objects to the temporary repo.
+    """
     path = workspace.path_of(name)
     local = GitRepo(path, name) if is_repo_top(path) else None
-    if local is not None and local.has_commit(old) and local.has_commit(new):
+    readable = local is not None and not local.is_partial()
+    if readable and local and local.has_commit(old) and local.has_commit(new):
         return _read(local, old, new, limit, "local clone")
     dep = pins.deps[name]
     with history_of(dep.url, dep.branch, repo=name, borrow=local.path if local else None) as temp:
