@@ -65,8 +65,7 @@ def dep_history(
     """
     path = workspace.path_of(name)
     local = GitRepo(path, name) if is_repo_top(path) else None
-    readable = local is not None and not local.is_partial()
-    if readable and local and local.has_commit(old) and local.has_commit(new):
+    if local is not None and _has_both(local, old, new):
         return _read(local, old, new, limit, "local clone")
     dep = pins.deps[name]
     with history_of(dep.url, dep.branch, repo=name, borrow=local.path if local else None) as temp:
@@ -76,6 +75,10 @@ def dep_history(
                 "it was force-pushed away or lives on another branch",
             )
         return _read(temp, old, new, limit, "remote")
+
+
+def _has_both(local: GitRepo, old: str, new: str) -> bool:
+    return not local.is_partial() and local.has_commit(old) and local.has_commit(new)
 
 
 def _read(repo: GitRepo, old: str, new: str, limit: int, source: str) -> History:
