@@ -28,11 +28,10 @@ _GITHUB = re.compile(
 
 @dataclass(slots=True)
 class History:
-    """old..new of one dep: how many commits, the newest `limit` of them, where from."""
+    """old..new of one dep: how many commits, and the newest `limit` of them."""
 
     commits: int | None = None
     log: list[tuple[str, str]] = field(default_factory=list)  # (sha, subject), newest first
-    source: str = ""  # "local clone" or "remote"
 
 
 def add_histories(
@@ -66,7 +65,7 @@ def dep_history(
     path = workspace.path_of(name)
     local = GitRepo(path, name) if is_repo_top(path) else None
     if local is not None and _has_both(local, old, new):
-        return _read(local, old, new, limit, "local clone")
+        return _read(local, old, new, limit)
     dep = pins.deps[name]
     with history_of(dep.url, dep.branch, repo=name, borrow=local.path if local else None) as temp:
         if not temp.has_commit(old):
@@ -74,16 +73,16 @@ def dep_history(
                 f"{name}: the old pin {old[:12]} is not in the history of {dep.branch}",
                 "it was force-pushed away or lives on another branch",
             )
-        return _read(temp, old, new, limit, "remote")
+        return _read(temp, old, new, limit)
 
 
 def _has_both(local: GitRepo, old: str, new: str) -> bool:
     return not local.is_partial() and local.has_commit(old) and local.has_commit(new)
 
 
-def _read(repo: GitRepo, old: str, new: str, limit: int, source: str) -> History:
+def _read(repo: GitRepo, old: str, new: str, limit: int) -> History:
     count = repo.count_commits(old, new)
-    return History(count, repo.commit_log(old, new, limit) if count else [], source)
+    return History(count, repo.commit_log(old, new, limit) if count else [])
 
 
 def compare_url(url: str, old: object, new: object) -> str | None:
