@@ -15,15 +15,10 @@ from .results import CommandResult, RepoOutcome
 
 
 def outcome_line(outcome: RepoOutcome) -> str:
-    text = f"{outcome.name}: {outcome.action}" if outcome.action else f"{outcome.name}:"
-    old, new = (outcome.old or "")[:12], (outcome.new or "")[:12]
-    if old and new and old != new:
-        text += f" {old} -> {new}"
-    elif new or old:
-        text += f" {new or old}"
-    if outcome.notes:
-        text += f" ({'; '.join(outcome.notes)})"
-    return text
+    """The one line per repo; the engine's format, so the generated script prints the same."""
+    from .engine import outcome_line as line
+
+    return line(outcome.name, outcome.action, outcome.old, outcome.new, outcome.notes)
 
 
 def failure_lines(result: CommandResult) -> list[str]:

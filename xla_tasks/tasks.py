@@ -25,6 +25,8 @@ JSON_HELP = "print one JSON object on stdout instead of text"
 DRY_HELP = "say what would change, change nothing"
 EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
 EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
+HISTORY_HELP = "MODE for new clones: full (default), blobless or shallow"
+CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
 
 
 class XlaTask(Task):
@@ -114,6 +116,8 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
         "ro": "clone from the read-only url even when push_url is set",
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
         "jobs": JOBS_HELP,
         "json": JSON_HELP,
     },
@@ -127,6 +131,8 @@ def checkout(
     ro: bool = False,
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
     jobs: str = "",
     json_: bool = False,
 ) -> None:
@@ -134,7 +140,12 @@ def checkout(
     from .commands.checkout import checkout as run_checkout
 
     options = _options(
-        ctx, jobs=jobs, exclude_dep=exclude_dep or [], exclude_submodule=exclude_submodule or []
+        ctx,
+        jobs=jobs,
+        exclude_dep=exclude_dep or [],
+        exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
     )
     result = run_checkout(
         Path.cwd(),
@@ -153,6 +164,8 @@ def checkout(
     help={
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
@@ -162,6 +175,8 @@ def sync(
     ctx: Any,
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
     jobs: str = "",
     dry_run: bool = False,
     json_: bool = False,
@@ -175,6 +190,8 @@ def sync(
         dry_run=dry_run,
         exclude_dep=exclude_dep or [],
         exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
     )
     _finish(run_sync(Path.cwd(), options), json_)
 

@@ -9,6 +9,7 @@ its line just has no count, and a warning says why.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from ..gitrepo import GitRepo, history_of, is_repo_top
 from ..parallel import run_each
 from ..pins import Pins
 from ..results import RepoOutcome
+from ..settings import Options
 from ..workspace import Workspace
 
 _GITHUB = re.compile(
@@ -35,14 +37,24 @@ class History:
 
 
 def add_histories(
-    moves: list[dict[str, Any]], workspace: Workspace, pins: Pins, limit: int, jobs: int
+    moves: list[dict[str, Any]], workspace: Workspace, pins: Pins, options: Options, jobs: int
 ) -> list[str]:
-    """Fill each dep move's `commits`, `log` and `compare`, in parallel; return warnings."""
+    """Fill each dep move's `commits`, `log` and `compare`, in parallel; return warnings.
+
+    Up to `options.log_limit` subjects each; remote reads end when they stall.
+    """
     found: dict[str, History] = {}
+    read = functools.partial(
+        dep_history,
+        workspace,
+        pins,
+        limit=options.log_limit,
+        stall=options.stall_seconds(workspace.stall_timeout),
+    )
 
     def work(move: dict[str, Any]) -> RepoOutcome:
         name = str(move["name"])
-        found[name] = dep_history(workspace, pins, name, str(move["old"]), str(move["new"]), limit)
+        found[name] = read(name, str(move["old"]), str(move["new"]))
         return RepoOutcome(name=name)
 
     outcomes = run_each(moves, work, lambda move: str(move["name"]), jobs)
@@ -55,20 +67,22 @@ def add_histories(
 
 
 def dep_history(
-    workspace: Workspace, pins: Pins, name: str, old: str, new: str, limit: int
+    workspace: Workspace, pins: Pins, name: str, old: str, new: str, *, limit: int, stall: float
 ) -> History:
     """From the local clone when it has both commits, else from the dep's remote.
 
-    A partial local clone is not asked (a missing commit would be lazily fetched into it,
-    with all its history); it still lends its objects to the temporary repo.
+    Presence is read on disk (`holds`), never asked of git: in a partial (blobless) clone
+    `cat-file -e` would lazily fetch a missing commit, and its history, into the user's
+    clone. A clone lacking either commit still lends its objects to the temporary repo.
     """
     path = workspace.path_of(name)
     local = GitRepo(path, name) if is_repo_top(path) else None
     if local is not None and _has_both(local, old, new):
         return _read(local, old, new, limit)
     dep = pins.deps[name]
-    with history_of(dep.url, dep.branch, repo=name, borrow=local.path if local else None) as temp:
-        if not temp.has_commit(old):
+    lender = local.path if local else None
+    with history_of(dep.url, dep.branch, repo=name, borrow=lender, stall_timeout=stall) as temp:
+        if not temp.holds(old):
             raise XlaTasksError(
                 f"{name}: the old pin {old[:12]} is not in the history of {dep.branch}",
                 "it was force-pushed away or lives on another branch",
@@ -77,7 +91,7 @@ def dep_history(
 
 
 def _has_both(local: GitRepo, old: str, new: str) -> bool:
-    return not local.is_partial() and local.has_commit(old) and local.has_commit(new)
+    return local.holds(old) and local.holds(new)
 
 
 def _read(repo: GitRepo, old: str, new: str, limit: int) -> History:
