@@ -226,3 +226,27 @@ def test_roll_message_never_lazily_fetches_into_a_partial_local_clone(
     assert _move_lines(result.out) == _expected(shas, shown=3)
     assert sorted(pack_dir.iterdir()) == before
     assert "blob:none" not in packs.read_text()[sent_before:]  # no lazy fetch for the clone
+
+
+def test_roll_message_over_smart_http_receives_commits_only(
+    project: Path, workspace: Path, upstreams: Upstreams, git_http_server, cli
+) -> None:
+    """Against a real HTTP server: the same message with or without filter support, and the
+    treeless fetch receives fewer bytes than the plain one a filter-less server answers."""
+    url = git_http_server.url("xla")
+    (project / PIN_FILE).write_text(
+        (project / PIN_FILE).read_text().replace(upstreams.url("xla"), url)
+    )
+    shas = _three_commits(upstreams)
+    shutil.rmtree(workspace / "xla")
+    received = {}
+    for filters in (False, True):
+        git_http_server.set("xla", filters=filters)
+        git_http_server.reset_counts()
+
+        result = cli("roll", "nightly", "--dry-run", cwd=project)
+
+        assert result.code == 0, result.err
+        assert _move_lines(result.out) == _expected(shas, shown=3)
+        received[filters] = git_http_server.bytes_sent["xla"]
+    assert 0 < received[True] < received[False]
