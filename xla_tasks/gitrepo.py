@@ -173,6 +173,18 @@ class GitRepo:
         status, out = self.try_git("rev-list", "--count", "--end-of-options", f"{old}..{new}")
         return int(out.strip()) if status == 0 else None
 
+    def first_parent_commits(self, old: str, new: str) -> list[str]:
+        """`old..new` along first parents, oldest first: the steps a roll bisects over."""
+        out = self.git(
+            "rev-list",
+            "--first-parent",
+            "--reverse",
+            "--end-of-options",
+            f"{old}..{new}",
+            action=f"list commits {old[:12]}..{new[:12]}",
+        )
+        return out.split()
+
     def is_reachable_from_refs(self, sha: str) -> bool:
         """True when a branch, tag or remote ref contains `sha`: moving HEAD then loses nothing."""
         _, out = self.try_git(
