@@ -4,9 +4,10 @@
 so a killed run never leaves a stale lock. Beside the lock we write who holds it
 (pid and task) so a second run can name the holder in its message.
 
-The lock is re-entrant per thread: a gated `roll` holds it for its whole run and calls
-`sync` in-process for each try; that inner `sync` enters the lock its own thread already
-holds instead of waiting on itself (two flocks of one file conflict even in one process).
+A gated `roll` holds the lock for its whole run and calls `sync` in-process for each try.
+Two flocks of one file conflict even in one process, so the holder says so explicitly
+(`lock_lent_to_nested`): the inner `sync` then passes through instead of waiting on
+itself. Nothing is re-entrant by accident: an unrelated in-process caller still waits.
 """
 
 from __future__ import annotations
@@ -25,7 +26,21 @@ from .errors import LockHeldError
 
 LOCK_NAME = ".xla-tasks.lock"
 
-_held = threading.local()  # .roots: resolved workspace roots this thread holds the lock of
+_lent = threading.local()  # .roots: workspace roots whose lock this thread's holder lent
+
+
+@contextmanager
+def lock_lent_to_nested(root: Path) -> Iterator[None]:
+    """Inside `workspace_lock(root)`: let commands called in-process here take it as held."""
+    roots: set[Path] = _lent.__dict__.setdefault("roots", set())
+    key = root.resolve()
+    added = key not in roots
+    roots.add(key)
+    try:
+        yield
+    finally:
+        if added:
+            roots.discard(key)
 
 
 @contextmanager
@@ -40,9 +55,7 @@ def workspace_lock(
     if dry_run:
         yield
         return
-    held: set[Path] = _held.__dict__.setdefault("roots", set())
-    key = root.resolve()
-    if key in held:  # this thread holds it already (a gated roll's in-process sync)
+    if root.resolve() in _lent.__dict__.get("roots", ()):  # our caller holds it (gated roll)
         yield
         return
     path = root / LOCK_NAME
@@ -61,12 +74,10 @@ def workspace_lock(
             lock.acquire(timeout=0)
     except Timeout:
         raise LockHeldError(path, _holder(info)) from None
-    held.add(key)
     try:
         info.write_text(f"pid {os.getpid()} ({task}) since {time.strftime('%H:%M:%S')}\n")
         yield
     finally:
-        held.discard(key)
         info.unlink(missing_ok=True)
         lock.release()
 

@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import XlaTasksError
 from ..gatesearch import Culprit, Item, Moves, SearchResult, find_passing_set
 from ..gitrepo import GitRepo, is_repo_top
+from ..lock import lock_lent_to_nested
 from ..pinfiles import render_for
 from ..pins import PIN_FILE, SCRIPT_FILE, Pins, dump_pins
 from ..report import failure_lines, outcome_line
@@ -91,20 +92,21 @@ def gated_roll(run: GateRun, result: CommandResult) -> CommandResult:
     paths = [*requirements, run.project_dir / PIN_FILE, run.project_dir / SCRIPT_FILE]
     run.files = TrialFiles(run.workspace.root, run.project_dir, paths)
     settled = False
-    try:
-        with _terminate_as_interrupt():
-            search = find_passing_set(
-                _items(run.plan),
-                lambda moves: _try(run, moves),
-                max_tries=run.gate.max_tries,
-                steps=(lambda name: _steps(run, name)) if run.gate.bisect else None,
-            )
-            _settle(run, {} if search.base_broken else search.kept, result)
-            settled = True
-    finally:
-        if not settled:
-            _settle(run, {}, CommandResult(command="roll"))  # the old files, deps re-synced
-        run.files.close()
+    with lock_lent_to_nested(run.workspace.root):  # roll holds it; each try's sync runs inside
+        try:
+            with _terminate_as_interrupt():
+                search = find_passing_set(
+                    _items(run.plan),
+                    lambda moves: _try(run, moves),
+                    max_tries=run.gate.max_tries,
+                    steps=(lambda name: _steps(run, name)) if run.gate.bisect else None,
+                )
+                _settle(run, {} if search.base_broken else search.kept, result)
+                settled = True
+        finally:
+            if not settled:
+                _settle(run, {}, CommandResult(command="roll"))  # old files, deps re-synced
+            run.files.close()
     return _report(run, search, result)
 
 
@@ -125,10 +127,15 @@ def _pins_for(plan: RollPlan, moves: Mapping[str, str]) -> Pins:
     return pins
 
 
-def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str]:
-    """Requirements with only these packages moved, then `sync_deps.toml` and `sync_deps.py`."""
+def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]:
+    """Requirements with only these packages moved, then `sync_deps.toml` and `sync_deps.py`.
+
+    Nothing moved is the files exactly as they were (a missing `sync_deps.py` stays missing).
+    """
     assert run.files is not None
-    texts: dict[Path, str] = {}
+    if not moves:
+        return dict(run.files.old)
+    texts: dict[Path, str | None] = {}
     for path in sorted(run.plan.files):
         text = run.files.old[path] or ""
         for move in run.plan.package_moves:
@@ -285,7 +292,7 @@ def _report(run: GateRun, search: SearchResult, result: CommandResult) -> Comman
     else:
         result.messages = [f"roll {run.schedule}: nothing rolled, every move was held back"]
     if held:
-        result.messages += ["", f"Held back (`{run.command}` failed with them):"]
+        result.messages += ["", "Held back (the verify command failed with them):"]
         for entry in held:
             result.messages += _held_lines(entry)
     result.messages += ["", footer]
@@ -313,7 +320,8 @@ def _kept_plan(run: GateRun, kept: Moves) -> RollPlan:
         if str(move["name"]) in kept
     ]
     packages = [move for move in run.plan.package_moves if str(move["name"]) in kept]
-    files = {path: text for path, text in _texts_for(run, kept).items() if path in run.plan.files}
+    texts = _texts_for(run, kept)
+    files = {path: text or "" for path, text in texts.items() if path in run.plan.files}
     return RollPlan(
         pins=_pins_for(run.plan, kept), dep_moves=deps, package_moves=packages, files=files
     )
@@ -357,22 +365,23 @@ def _subject(run: GateRun, name: str, sha: str | None) -> str | None:
 
 def _held_lines(entry: Mapping[str, Any]) -> list[str]:
     """`- NAME: OLD..NEW: why [try-N.log]`, then the tail of CMD's output, indented."""
-    dep = entry["kind"] == "dep"
-    short = (lambda value: str(value)[:12]) if dep else str
-    span = (
-        f"{short(entry['old'])}..{short(entry['new'])}"
-        if dep
-        else f"{entry['old']} -> {entry['new']}"
-    )
-    line = f"- {entry['name']}: {span}: {entry['reason']}"
-    if entry["first_bad"] and entry["subject"] is not None:
-        line += f" at its first bad commit {short(entry['first_bad'])} ({entry['subject']})"
-    elif entry["failed_with"]:
-        line += f" with {entry['name']} at {short(entry['failed_with'])}"
-    if entry["rolled_to"]:
-        line += f"; rolled to {short(entry['rolled_to'])}, the commit before it"
+    if entry["kind"] == "dep":
+        line = f"- {entry['name']}: {_short(entry['old'])}..{_short(entry['new'])}: "
+        if entry["first_bad"]:
+            line += f"first bad commit {_short(entry['first_bad'])} ({entry['subject']}), "
+        elif entry["failed_with"] and entry["failed_with"] != entry["new"]:
+            line += f"at {_short(entry['failed_with'])}, "
+    else:
+        line = f"- {entry['name']}: {entry['old']} -> {entry['new']}: "
+    line += str(entry["reason"])
     if entry["log"]:
         line += f" [{Path(entry['log']).name}]"
+    if entry["rolled_to"]:
+        line += f"; rolled to {_short(entry['rolled_to'])}, the commit before it"
     if entry["note"]:
         line += f" ({entry['note']})"
     return [line, *(f"    {text}" for text in entry["tail"])]
+
+
+def _short(sha: object) -> str:
+    return str(sha)[:12]

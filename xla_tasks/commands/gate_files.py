@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from ..fsutil import atomic_write
+from ..lock import lock_lent_to_nested
 from ..settings import Options
 
 JOURNAL_DIR = Path(".xla-tasks") / "roll-journal"
@@ -54,7 +55,7 @@ class TrialFiles:
         self.old = {path: _read(path) for path in paths}
         self.seen = {str(path): {_digest(text)} for path, text in self.old.items()}
 
-    def write(self, texts: dict[Path, str]) -> None:
+    def write(self, texts: dict[Path, str | None]) -> None:
         """Journal first (old texts and every text we may leave), then the files, in order."""
         for path, text in texts.items():
             self.seen[str(path)].add(_digest(text))
@@ -100,7 +101,8 @@ def recover_gate(workspace_root: Path, project_dir: Path, options: Options) -> l
         _put(path, text)
     from .sync import sync
 
-    synced = sync(project_dir, options)
+    with lock_lent_to_nested(workspace_root):  # called by roll, which holds it
+        synced = sync(project_dir, options)
     journal.unlink(missing_ok=True)
     names = ", ".join(sorted(path.name for path in old))
     note = "" if synced.ok else " (the re-sync failed: run `xla-tasks sync`)"
