@@ -95,7 +95,9 @@ def _roll(
     )
     if verify and plan.changed:
         result.data["verify"] = verify
-        if not options.dry_run:
+        if options.dry_run:
+            result.messages.append(f"(dry run: `{verify}` would gate these moves)")
+        else:
             from .gate import GateRun, gated_roll
 
             run = GateRun(project_dir, workspace, schedule, verify, gate, options, plan)
