@@ -363,3 +363,28 @@ def test_ctrl_c_in_the_middle_of_a_try_restores_the_old_files_and_deps(
     assert head(project.parent / "xla") == roll.old["xla"]
     assert head(project.parent / "jax") == roll.old["jax"]
     assert list((project.parent / ".xla-tasks" / "roll-journal").iterdir()) == []
+
+
+def test_a_journal_never_overwrites_files_changed_since_the_killed_run(
+    project: Path, workspace: Path
+) -> None:
+    from xla_tasks.commands.gate_files import TrialFiles, journal_path, recover_gate
+    from xla_tasks.settings import Options
+
+    pin_file = project / PIN_FILE
+    old = pin_file.read_text()
+    trial = TrialFiles(workspace, project, [pin_file])
+    trial.write({pin_file: old.replace("schema = 1", "schema = 1\n# a try")})  # then: SIGKILL
+    pin_file.write_text(old + "# the user's own edit\n")
+    notes = recover_gate(workspace, project, Options())
+    assert pin_file.read_text() == old + "# the user's own edit\n"
+    assert len(notes) == 1
+    assert "sync_deps.toml changed since: left as they are" in notes[0]
+    assert not journal_path(workspace, project).exists()
+
+
+def test_an_empty_verify_key_is_a_located_error(project: Path, cli) -> None:
+    _schedule(project, deps=["xla"], verify=" ")
+    result = cli("roll", "nightly", cwd=project)
+    assert result.code == 1
+    assert "schedules.nightly.verify: expected a shell command" in result.err

@@ -73,10 +73,16 @@ class GateRun:
     options: Options
     plan: RollPlan
     log_dir: Path = Path()
-    files: TrialFiles | None = None
+    files: TrialFiles = field(init=False)
     tries: list[TryRecord] = field(default_factory=list)
     current: Moves | None = None  # None: unknown (before the first try, or mid-write)
     bisect_notes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """The files a try may rewrite, with their texts now (the old state to come back to)."""
+        paths = [*sorted(self.plan.files), self.project_dir / PIN_FILE]
+        paths.append(self.project_dir / SCRIPT_FILE)
+        self.files = TrialFiles(self.workspace.root, self.project_dir, paths)
 
     def old_of(self, name: str) -> str:
         for move in self.plan.dep_moves + self.plan.package_moves:
@@ -88,9 +94,6 @@ class GateRun:
 def gated_roll(run: GateRun, result: CommandResult) -> CommandResult:
     """Search for the largest passing set of moves, write it (or nothing), report it."""
     run.log_dir = _new_log_dir(run.workspace.root, run.schedule)
-    requirements = sorted(run.plan.files)
-    paths = [*requirements, run.project_dir / PIN_FILE, run.project_dir / SCRIPT_FILE]
-    run.files = TrialFiles(run.workspace.root, run.project_dir, paths)
     settled = False
     with lock_lent_to_nested(run.workspace.root):  # roll holds it; each try's sync runs inside
         try:
@@ -132,7 +135,6 @@ def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]
 
     Nothing moved is the files exactly as they were (a missing `sync_deps.py` stays missing).
     """
-    assert run.files is not None
     if not moves:
         return dict(run.files.old)
     texts: dict[Path, str | None] = {}
@@ -151,7 +153,6 @@ def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]
 
 def _put_in_place(run: GateRun, moves: Mapping[str, str]) -> CommandResult:
     """Write the files for `moves` and sync the deps to them."""
-    assert run.files is not None
     run.current = None
     run.files.write(_texts_for(run, moves))
     synced = sync(run.project_dir, run.options)
@@ -171,7 +172,7 @@ def _try(run: GateRun, moves: Mapping[str, str]) -> bool:
     """One try: put the moves in place, sync, run CMD; log everything to try-N.log."""
     number = len(run.tries) + 1
     log = run.log_dir / f"try-{number}.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:  # O_APPEND: our lines and CMD's interleave, never overwrite
         out.write(_log_header(run, number, moves).encode())
         synced = _put_in_place(run, moves)
         out.write(_sync_lines(synced).encode())
