@@ -344,16 +344,23 @@ def test_sigkill_in_the_middle_of_a_try_then_a_rerun_converges(
     assert cli("pin", "--check", cwd=project).code == 0
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_in_the_middle_of_a_try_restores_the_old_files_and_deps(
-    project: Path, upstreams: Upstreams, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+    project: Path,
+    upstreams: Upstreams,
+    tmp_path: Path,
+    cli,
+    monkeypatch: pytest.MonkeyPatch,
+    sig: signal.Signals,
 ) -> None:
+    """SIGTERM too: a cancelled CI job gets its files back as a Ctrl-C does."""
     roll = _hanging_roll(project, upstreams, tmp_path)
     monkeypatch.setenv("INVOKE_XLA_TASKS_LOCK_TIMEOUT", "0")
     busy = cli("sync", cwd=project)  # the lock is held through the tries, CMD included
     assert busy.code == 1
     assert "workspace is busy" in busy.err
     assert "(roll)" in busy.err
-    roll.proc.send_signal(signal.SIGINT)
+    roll.proc.send_signal(sig)
     _, err = roll.proc.communicate(timeout=60)
     assert roll.proc.returncode == 130, err
     assert "xla-tasks: interrupted" in err

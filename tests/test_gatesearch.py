@@ -86,6 +86,7 @@ def test_every_kept_set_is_one_the_predicate_passed_with() -> None:
     for passing in itertools.product([False, True], repeat=len(subsets)):
         table = dict(zip(subsets, passing, strict=True))
         result = find_passing_set(_items(names), lambda moves, t=table: t[frozenset(moves)])
+        assert result.tries <= len(names) + 2 + 2  # n + ceil(log2 n) + 2, whatever CMD does
         if not result.base_broken:
             assert table[frozenset(result.kept)]
             held = {c.name for c in result.held_back}
