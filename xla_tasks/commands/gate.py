@@ -1,12 +1,12 @@
 """`roll SCHEDULE --verify CMD`: roll only what the build and tests pass with (contract 5.6).
 
 A try puts a set of moves in the work tree (requirements, both pin files), syncs the deps
-to them in-process (`roll` holds the workspace lock throughout and lends it to that sync,
-`lock.lock_lent_to_nested`) and runs CMD with `sh -c` in the project directory. `gatesearch` decides which
-sets to try; this module makes each try real, logs it, and settles the end state: the set
-found is written and synced, or, on Ctrl-C, SIGTERM or a crash, the old files are put
-back and the deps re-synced to them (`finally`). A SIGKILL is undone by the next `roll`
-(`gate_files`' journal).
+to them in-process (`roll` holds the workspace lock throughout and lends it to that sync:
+`lock.lock_lent_to_nested`) and runs CMD with `sh -c` in the project directory.
+`gatesearch` decides which sets to try; this module makes each try real, logs it, and
+settles the end state: the set found is written and synced, or, on Ctrl-C, SIGTERM or a
+crash, the old files are put back and the deps re-synced to them (`finally`). A SIGKILL
+is undone by the next `roll` (`gate_files`' journal).
 """
 
 from __future__ import annotations
