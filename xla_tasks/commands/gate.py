@@ -25,7 +25,7 @@ from ..gatesearch import Culprit, Item, Moves, SearchResult, find_passing_set
 from ..gitrepo import GitRepo, is_repo_top
 from ..lock import lock_lent_to_nested
 from ..pinfiles import render_for
-from ..pins import PIN_FILE, SCRIPT_FILE, Pins, dump_pins
+from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, dump_pins
 from ..report import failure_lines, outcome_line
 from ..requirements import set_requirement_version
 from ..results import CommandResult
@@ -224,19 +224,30 @@ def _steps(run: GateRun, name: str) -> list[str]:
     if move is None or not is_repo_top(path):
         return []
     old, new = str(move["old"]), str(move["new"])
-    dep = run.plan.pins.deps[name]
     repo = GitRepo(path, name)
+    why = None
     try:
-        for sha in (old, new):
-            if not repo.has_commit(sha):
-                repo.fetch_commit(dep.url, sha, dep.branch)
-        if not repo.is_ancestor(old, new):
-            run.bisect_notes[name] = "not bisected: the old pin is not an ancestor of the new one"
-            return []
-        return repo.first_parent_commits(old, new)
+        why = _unbisectable(repo, run.plan.pins.deps[name], old, new)
+        if why is None:
+            return repo.first_parent_commits(old, new)
     except XlaTasksError as err:
-        run.bisect_notes[name] = f"not bisected: {err}"
-        return []
+        why = str(err)
+    run.bisect_notes[name] = f"not bisected: {why}"
+    return []
+
+
+def _unbisectable(repo: GitRepo, dep: Dep, old: str, new: str) -> str | None:
+    """Why the history old..new cannot be walked here, after fetching what is missing."""
+    if repo.try_git("rev-parse", "--is-shallow-repository")[1].strip() == "true":
+        return "its clone is shallow (use history = full or blobless)"
+    for sha in (old, new):
+        if not repo.has_commit(sha):
+            repo.fetch(dep.url, f"+refs/heads/{dep.branch}:refs/remotes/xla-tasks/{dep.branch}")
+    if not (repo.has_commit(old) and repo.has_commit(new)):
+        return f"{old[:12]} or {new[:12]} is not on {dep.branch}"
+    if not repo.is_ancestor(old, new):
+        return "the old pin is not an ancestor of the new one"
+    return None
 
 
 def _new_log_dir(root: Path, schedule: str) -> Path:
