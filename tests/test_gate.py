@@ -395,3 +395,21 @@ def test_an_empty_verify_key_is_a_located_error(project: Path, cli) -> None:
     result = cli("roll", "nightly", cwd=project)
     assert result.code == 1
     assert "schedules.nightly.verify: expected a shell command" in result.err
+
+
+def test_verify_never_runs_when_nothing_moves_or_on_a_dry_run(
+    project: Path, upstreams: Upstreams, tmp_path: Path, cli
+) -> None:
+    _schedule(project, deps=["jax", "xla"])
+    marker = tmp_path / "ran"
+    cmd = f"touch {marker}"
+    nothing = cli("roll", "nightly", "--verify", cmd, cwd=project)
+    assert nothing.code == 0, nothing.err
+    assert "nothing to change" in nothing.out
+    upstreams.commit("xla", {"fine.cc": "ok"}, "xla: fine")
+    before = _snapshot(project)
+    dry = cli("roll", "nightly", "--verify", cmd, "--dry-run", cwd=project)
+    assert dry.code == 0, dry.err
+    assert f"(dry run: `{cmd}` would gate these moves)" in dry.out
+    assert not marker.exists()
+    assert _snapshot(project) == before
