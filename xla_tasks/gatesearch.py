@@ -88,8 +88,9 @@ class _Search:
         self.last_fail = self.tries
         return False
 
-    def hold(self, item: Item, value: str | None = None) -> None:
-        self.held.append(Culprit(item.name, value or item.new, self.last_fail))
+    def hold(self, item: Item) -> None:
+        """Hold `item` back; the last failing run is the one that showed it."""
+        self.held.append(Culprit(item.name, item.new, self.last_fail))
 
     def halve(self) -> None:
         """Kept passes, kept + pending fails: find the first pending item that breaks it."""
