@@ -413,3 +413,19 @@ def test_verify_never_runs_when_nothing_moves_or_on_a_dry_run(
     assert f"(dry run: `{cmd}` would gate these moves)" in dry.out
     assert not marker.exists()
     assert _snapshot(project) == before
+
+
+def test_a_dep_whose_new_commit_cannot_be_synced_is_held_back_with_the_sync_error(
+    project: Path, upstreams: Upstreams, cli
+) -> None:
+    """A try whose sync fails counts as failed: CMD does not even run for it."""
+    _schedule(project, deps=["jax", "xla"])
+    jax = upstreams.commit("jax", {"b.py": "ok"}, "jax: fine")
+    upstreams.commit("xla", {PIN_FILE: "schema = [broken"}, "xla: a malformed pin file")
+    result = cli("roll", "nightly", "--verify", "true", "--json", cwd=project)
+    assert result.code == 0, result.err
+    assert _pins(project)["jax"] == jax
+    reason = _held(result)["xla"]["reason"]
+    assert reason.startswith("sync failed: ")
+    assert "xla" in reason
+    assert PIN_FILE in reason
