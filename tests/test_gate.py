@@ -136,6 +136,12 @@ def test_a_bad_package_version_is_held_back_from_the_schedules_verify_key(
     assert held["jaxlib"]["first_bad"] is None
     assert len(result.json()["data"]["tries"]) == 3
     assert load_pin_file(project / PIN_FILE).schedules["nightly"].verify == verify
+    upstreams.commit("xla", {"BROKEN": "x"}, "xla: break")  # now both are held back
+    again = cli("roll", "nightly", "--verify", f"{verify} && {XLA_OK}", cwd=project)
+    assert again.code == 0, again.err
+    assert again.out.startswith("roll nightly: nothing rolled, every move was held back\n")
+    assert (project / "requirements.txt").read_text() == "numpy>=1.26\njaxlib==0.4.1\n"
+    assert _pins(project)["xla"] == xla
 
 
 def test_two_items_that_fail_only_together_roll_one_and_hold_back_the_other(

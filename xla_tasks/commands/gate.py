@@ -332,8 +332,9 @@ def _kept_plan(run: GateRun, kept: Moves) -> RollPlan:
         if str(move["name"]) in kept
     ]
     packages = [move for move in run.plan.package_moves if str(move["name"]) in kept]
+    old = run.files.old
     texts = _texts_for(run, kept)
-    files = {path: text or "" for path, text in texts.items() if path in run.plan.files}
+    files = {p: t or "" for p, t in texts.items() if p in run.plan.files and t != old[p]}
     return RollPlan(
         pins=_pins_for(run.plan, kept), dep_moves=deps, package_moves=packages, files=files
     )
