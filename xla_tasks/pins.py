@@ -19,7 +19,7 @@ from .tomlfile import TomlDoc, check_keys, dump_toml, field_of, read_toml, schem
 PIN_FILE = "sync_deps.toml"
 SCRIPT_FILE = "sync_deps.py"
 _DEP_KEYS = {"rev", "url", "branch", "submodules", "exclude_submodules"}
-_SCHEDULE_KEYS = {"deps", "packages"}
+_SCHEDULE_KEYS = {"deps", "packages", "verify"}
 _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}
 
 
@@ -51,6 +51,7 @@ class Schedule:
     name: str
     deps: tuple[str, ...] = ()
     packages: tuple[PackageRule, ...] = ()
+    verify: str | None = None  # a shell line that gates the roll (`roll --verify`, contract 5.6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,14 @@ def _schedule(doc: TomlDoc, name: str, raw: object, deps: dict[str, Dep]) -> Sch
             )
     packages = field_of(doc, key, table, "packages", list, default=[])
     rules = tuple(_package(doc, f"{key}.packages", raw_rule) for raw_rule in packages)
-    return Schedule(name=name, deps=tuple(dep_names), packages=rules)
+    verify = field_of(doc, key, table, "verify", str, default=None, check=_command)
+    return Schedule(name=name, deps=tuple(dep_names), packages=rules, verify=verify)
+
+
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a shell command, got an empty string")
+    return value
 
 
 def _index_url(value: str) -> str:
@@ -181,6 +189,8 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
     out: dict[str, Any] = {"deps": list(schedule.deps)}
     if schedule.packages:
         out["packages"] = [_package_dict(rule) for rule in schedule.packages]
+    if schedule.verify is not None:
+        out["verify"] = schedule.verify
     return out
 
 

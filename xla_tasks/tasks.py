@@ -17,7 +17,7 @@ from invoke import Collection, Exit, Task, task
 
 from .errors import UsageError
 from .results import CommandResult
-from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
+from .settings import CONFIG_DEFAULTS, Options, gate_options_from, options_from, split_names
 
 JOBS_HELP = "N parallel git operations (default: workspace [settings] jobs, else the machine's)"
 JSON_HELP = "print one JSON object on stdout instead of text"
@@ -272,6 +272,10 @@ def pin(
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
+        "verify": "CMD: roll only what `sh -c CMD` passes with, holding back the culprits",
+        "bisect": "narrow a culprit dep to its first bad commit; roll it to the one before",
+        "max_tries": "N: run CMD at most N times (default: as often as the search needs)",
+        "verify_timeout": "S: end a run of CMD (its whole process group) after S seconds",
     },
 )
 def roll(
@@ -281,12 +285,17 @@ def roll(
     jobs: str = "",
     dry_run: bool = False,
     json_: bool = False,
+    verify: str = "",
+    bisect: bool = False,
+    max_tries: str = "",
+    verify_timeout: str = "",
 ) -> None:
     """Advance pins on a schedule: git heads and package versions."""
     from .commands.roll import roll as run_roll
 
     options = _options(ctx, jobs=jobs, dry_run=dry_run, log_limit=log_limit)
-    _finish(run_roll(Path.cwd(), schedule, options), json_)
+    gate = gate_options_from(verify, bisect, max_tries, verify_timeout)
+    _finish(run_roll(Path.cwd(), schedule, options, gate), json_)
 
 
 @xla_task(
