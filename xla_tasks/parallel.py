@@ -30,14 +30,22 @@ def run_each(
     work: Callable[[T], RepoOutcome],
     name_of: Callable[[T], str],
     jobs: int,
+    on_done: Callable[[RepoOutcome], None] | None = None,
 ) -> list[RepoOutcome]:
-    """Call `work(item)` for each item, `jobs` at a time; expected errors become outcomes."""
+    """Call `work(item)` for each item, `jobs` at a time; expected errors become outcomes.
+
+    `on_done(outcome)` is called in the worker the moment each item is finished (failed
+    ones too), so output can stream while the others still run.
+    """
 
     def guarded(item: T) -> RepoOutcome:
         try:
-            return work(item)
+            outcome = work(item)
         except XlaTasksError as err:
-            return RepoOutcome(name=name_of(item), error=str(err))
+            outcome = RepoOutcome(name=name_of(item), error=str(err))
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
 
     if jobs <= 1 or len(items) <= 1:
         return [guarded(item) for item in items]
@@ -58,6 +66,7 @@ def run_nested_last(
     name_of: Callable[[T], str],
     path_of: Callable[[T], Path],
     jobs: int,
+    on_done: Callable[[RepoOutcome], None] | None = None,
 ) -> list[RepoOutcome]:
     """`run_each` in waves: an item whose path lies inside another item's runs after it.
 
@@ -72,6 +81,6 @@ def run_nested_last(
     outcomes: dict[int, RepoOutcome] = {}
     for depth in sorted(waves):
         wave = waves[depth]
-        done = run_each([items[i] for i in wave], work, name_of, jobs)
+        done = run_each([items[i] for i in wave], work, name_of, jobs, on_done)
         outcomes.update(zip(wave, done, strict=True))
     return [outcomes[index] for index in range(len(items))]

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import TextIO
 
+from .engine import Event, EventCallback
 from .results import CommandResult, RepoOutcome
 
 
@@ -26,12 +27,29 @@ def outcome_line(outcome: RepoOutcome) -> str:
     return text
 
 
+def failure_line(name: str, error: str) -> str:
+    """`FAILED NAME: reason`, without naming the repo twice when the reason already does."""
+    return f"FAILED {error}" if error.startswith(name) else f"FAILED {name}: {error}"
+
+
+def outcome_event(outcome: RepoOutcome) -> Event:
+    """The "done" or "failed" event of a finished repo, for the live output (progress.py)."""
+    if outcome.failed:
+        return Event(outcome.name, "failed", outcome.error or "")
+    return Event(outcome.name, "done", outcome_line(outcome))
+
+
+def no_events(event: Event) -> None:
+    """The callback of a caller who wants no events (library use, tests)."""
+
+
+def events_to(on_event: EventCallback | None) -> EventCallback:
+    return on_event or no_events
+
+
 def failure_lines(result: CommandResult) -> list[str]:
     failed = [o for o in result.outcomes if o.failed]
-    lines = [
-        f"FAILED {o.error}" if (o.error or "").startswith(o.name) else f"FAILED {o.name}: {o.error}"
-        for o in failed
-    ]
+    lines = [failure_line(o.name, o.error or "") for o in failed]
     if failed:
         names = ", ".join(o.name for o in failed)
         lines.append(f"xla-tasks {result.command}: {len(failed)} repo(s) failed: {names}")
@@ -41,8 +59,15 @@ def failure_lines(result: CommandResult) -> list[str]:
 
 
 def print_result(
-    result: CommandResult, as_json: bool, out: TextIO | None = None, err: TextIO | None = None
+    result: CommandResult,
+    as_json: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    streamed: bool = False,
 ) -> None:
+    """Print the result; `streamed`: each repo's line was already printed as it finished
+    (progress.py), so only the headline, the warnings and the failures (last) remain."""
     out = out or sys.stdout
     err = err or sys.stderr
     if as_json:
@@ -51,10 +76,11 @@ def print_result(
     for line in result.messages:
         out.write(line + "\n")
     for outcome in result.outcomes:
-        if not outcome.failed:
+        if not outcome.failed and not streamed:
             out.write(outcome_line(outcome) + "\n")
+    out.flush()  # before stderr: with both on one pipe (CI), failures must stay last
     for warning in result.warnings:
         err.write(f"warning: {warning}\n")
     for line in failure_lines(result):
         err.write(line + "\n")
-    out.flush()
+    err.flush()

@@ -16,6 +16,7 @@ from typing import Any
 
 from invoke import Collection, Exit, Task, task
 
+from .engine import EventCallback
 from .errors import XlaTasksError
 from .results import CommandResult
 from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
@@ -73,12 +74,22 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
     return decorate
 
 
-def _finish(result: CommandResult, as_json: bool) -> None:
+def _finish(result: CommandResult, as_json: bool, streamed: bool = False) -> None:
     from .report import print_result
 
-    print_result(result, as_json)
+    print_result(result, as_json, streamed=streamed)
     if not result.ok:
         raise Exit(code=1)
+
+
+def _finish_streaming(run: Callable[[EventCallback], CommandResult], as_json: bool) -> None:
+    """Run a command with its repos reported as each finishes (contract 5.3), then finish
+    without printing those lines again."""
+    from .progress import open_reporter
+
+    with open_reporter(as_json) as reporter:
+        result = run(reporter)
+    _finish(result, as_json, streamed=reporter.streams)
 
 
 def _options(ctx: Any, **flags: Any) -> Options:
@@ -126,16 +137,19 @@ def checkout(
     options = _options(
         ctx, jobs=jobs, exclude_dep=exclude_dep or [], exclude_submodule=exclude_submodule or []
     )
-    result = run_checkout(
-        Path.cwd(),
-        split_names(names),
-        options,
-        with_deps=deps,
-        submodules=submodules,
-        read_only=ro,
-        then_sync=sync,
+    _finish_streaming(
+        lambda on_event: run_checkout(
+            Path.cwd(),
+            split_names(names),
+            options,
+            with_deps=deps,
+            submodules=submodules,
+            read_only=ro,
+            then_sync=sync,
+            on_event=on_event,
+        ),
+        json_,
     )
-    _finish(result, json_)
 
 
 @xla_task(
@@ -166,7 +180,7 @@ def sync(
         exclude_dep=exclude_dep or [],
         exclude_submodule=exclude_submodule or [],
     )
-    _finish(run_sync(Path.cwd(), options), json_)
+    _finish_streaming(lambda on_event: run_sync(Path.cwd(), options, on_event=on_event), json_)
 
 
 @xla_task(
@@ -239,8 +253,12 @@ def update_repos(
     from .commands.update_repos import update_repos as run_update
 
     options = _options(ctx, jobs=jobs, dry_run=dry_run)
-    result = run_update(Path.cwd(), options, base=base or None, every=all_, push=push)
-    _finish(result, json_)
+    _finish_streaming(
+        lambda on_event: run_update(
+            Path.cwd(), options, base=base or None, every=all_, push=push, on_event=on_event
+        ),
+        json_,
+    )
 
 
 @xla_task(help={"json": JSON_HELP})

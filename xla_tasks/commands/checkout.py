@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine import Event, EventCallback
 from ..errors import XlaTasksError
 from ..gitrepo import clone, is_repo_top
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_nested_last
 from ..pins import read_project_pins
+from ..report import events_to, outcome_event
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, open_workspace
@@ -43,8 +45,11 @@ def checkout(
     submodules: bool = True,
     read_only: bool = False,
     then_sync: bool = False,
+    on_event: EventCallback | None = None,
 ) -> CommandResult:
-    """Clone `names` (and their deps) into the workspace around `start`."""
+    """Clone `names` (and their deps) into the workspace around `start`.
+
+    `on_event` hears each repo start and finish as it happens (progress.py prints them)."""
     workspace = open_workspace(start)
     if not names:
         raise XlaTasksError("checkout needs at least one NAME", "e.g. checkout iree,jax")
@@ -57,13 +62,13 @@ def checkout(
         seen = set(names)
         while level:
             level = _with_containers(workspace, level, seen, read_only)
-            outcomes = _clone_level(workspace, level, options, jobs, submodules)
+            outcomes = _clone_level(workspace, level, options, jobs, submodules, on_event)
             result.outcomes.extend(outcomes)
             if not with_deps:
                 break
             level = _next_level(workspace, level, outcomes, seen, options, read_only)
     if then_sync and result.ok:
-        _sync_named(workspace, names, options, result)
+        _sync_named(workspace, names, options, result, on_event)
     return result
 
 
@@ -129,15 +134,27 @@ def _deps_of(workspace: Workspace, target: Target, read_only: bool) -> list[Targ
 
 
 def _clone_level(
-    workspace: Workspace, level: list[Target], options: Options, jobs: int, submodules: bool
+    workspace: Workspace,
+    level: list[Target],
+    options: Options,
+    jobs: int,
+    submodules: bool,
+    on_event: EventCallback | None,
 ) -> list[RepoOutcome]:
     """Clone a level in waves: containers before the repos nested inside them."""
+    events = events_to(on_event)
+
+    def one(target: Target) -> RepoOutcome:
+        events(Event(target.name, "start", str(target.path.relative_to(workspace.root))))
+        return _clone_one(workspace, target, options, submodules)
+
     return run_nested_last(
         level,
-        lambda target: _clone_one(workspace, target, options, submodules),
+        one,
         lambda target: target.name,
         lambda target: target.path,
         jobs,
+        on_done=lambda outcome: events(outcome_event(outcome)),
     )
 
 
@@ -163,13 +180,17 @@ def _clone_one(
 
 
 def _sync_named(
-    workspace: Workspace, names: list[str], options: Options, result: CommandResult
+    workspace: Workspace,
+    names: list[str],
+    options: Options,
+    result: CommandResult,
+    on_event: EventCallback | None,
 ) -> None:
     """`checkout --sync`: run sync in each named repo, after the checkout lock is released."""
     from .sync import sync
 
     for name in names:
-        synced = sync(workspace.path_of(name), options)
+        synced = sync(workspace.path_of(name), options, on_event=on_event)
         result.messages.extend(synced.messages)
         result.warnings.extend(synced.warnings)
         for outcome in synced.outcomes:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..depgraph import Wanted, walk_pins
+from ..engine import Event, EventCallback
 from ..errors import DirtyRepoError, XlaTasksError
 from ..gitrepo import GitRepo, RepoState, clone_detached
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_nested_last
 from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, read_project_pins
+from ..report import events_to, outcome_event
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, workspace_for_project
@@ -42,6 +44,7 @@ class SyncRun:
     options: Options
     jobs: int
     pins_read: dict[str, Pins] = field(default_factory=dict)
+    on_event: EventCallback = field(default=events_to(None))
 
     def rel(self, path: Path) -> str:
         try:
@@ -50,8 +53,10 @@ class SyncRun:
             return str(path)
 
 
-def sync(start: Path, options: Options) -> CommandResult:
-    """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
+def sync(start: Path, options: Options, *, on_event: EventCallback | None = None) -> CommandResult:
+    """Put every dep of the project around `start` on its pin; per-repo failures are listed.
+
+    `on_event` hears each dep start and finish as it happens (progress.py prints them)."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     root_pins = read_project_pins(project_dir)
@@ -66,6 +71,7 @@ def sync(start: Path, options: Options) -> CommandResult:
         workspace=workspace,
         options=options,
         jobs=options.jobs or workspace.jobs or default_jobs(),
+        on_event=events_to(on_event),
     )
     result = CommandResult(command="sync")
     with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
@@ -90,9 +96,11 @@ def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
     walk = walk_pins(run.root, root_pins, process, is_excluded=run.options.excludes_dep)
     for wanted in walk.excluded:
         path = run.workspace.path_of(wanted.name)
-        result.outcomes.append(
-            RepoOutcome(name=wanted.name, path=run.rel(path), action="skipped (--exclude-dep)")
+        skipped = RepoOutcome(
+            name=wanted.name, path=run.rel(path), action="skipped (--exclude-dep)"
         )
+        run.on_event(outcome_event(skipped))
+        result.outcomes.append(skipped)
     result.warnings.extend(conflict.message() for conflict in walk.conflicts)
     total = len(walk.settled) - len(walk.excluded)
     done = total - sum(1 for outcome in result.outcomes if outcome.failed)
@@ -124,12 +132,14 @@ def _sync_guarded(run: SyncRun, wanted: Wanted) -> RepoOutcome:
     outcome = RepoOutcome(name=wanted.name, path=run.rel(path), new=wanted.dep.rev)
     if wanted.asked_by != run.root:
         outcome.notes.append(f"pinned by {wanted.asked_by}")
+    run.on_event(Event(wanted.name, "start", outcome.path))
     try:
         _sync_dep(run, wanted.dep, path, outcome)
     except XlaTasksError as err:
         outcome.error = str(err)
     except OSError as err:  # e.g. no permission to create the dep's folder: this dep only
         outcome.error = f"{wanted.name}: {err}"
+    run.on_event(outcome_event(outcome))
     return outcome
 
 
