@@ -147,7 +147,9 @@ class LiveReporter(Reporter):
                 self._finish(event)
                 return
             task = self._task(event.repo)
-            if event.kind == "phase":
+            if event.kind == "start":
+                self.display.update(task, phase="started")
+            elif event.kind == "phase":
                 self.display.update(task, phase=event.text, detail="", total=None, completed=0)
             elif event.kind == "progress":
                 self._progress(task, event.text)
