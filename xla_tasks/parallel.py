@@ -66,7 +66,6 @@ def run_nested_last(
     name_of: Callable[[T], str],
     path_of: Callable[[T], Path],
     jobs: int,
-    on_done: Callable[[RepoOutcome], None] | None = None,
 ) -> list[RepoOutcome]:
     """`run_each` in waves: an item whose path lies inside another item's runs after it.
 
@@ -81,6 +80,6 @@ def run_nested_last(
     outcomes: dict[int, RepoOutcome] = {}
     for depth in sorted(waves):
         wave = waves[depth]
-        done = run_each([items[i] for i in wave], work, name_of, jobs, on_done)
+        done = run_each([items[i] for i in wave], work, name_of, jobs)
         outcomes.update(zip(wave, done, strict=True))
     return [outcomes[index] for index in range(len(items))]

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TextIO
 
 from .engine import Event
@@ -76,7 +77,9 @@ class Reporter:
     """The base every reporter shares; itself it drops the events, as `--json` wants (the
     one object at the end says everything)."""
 
-    streams = False  # the final report prints every repo's line itself
+    def __init__(self) -> None:
+        # The repos whose line is on screen already: the final report leaves them out.
+        self.printed: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         pass
@@ -88,51 +91,60 @@ class Reporter:
         pass
 
 
+def is_submodule(repo: str) -> bool:
+    """A submodule's events (`NAME:PATH`) show it in flight; its repo's line sums it up."""
+    return ":" in repo
+
+
 class LineReporter(Reporter):
     """Not a terminal: one whole line per finished repo, as soon as it is finished."""
 
-    streams = True
-
     def __init__(self, out: TextIO, err: TextIO) -> None:
+        super().__init__()
         self.out, self.err = out, err
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "done":
-            self._write(self.out, event.text)
-        elif event.kind == "failed":
-            self._write(self.err, failure_line(event.repo, event.text))
-
-    def _write(self, stream: TextIO, line: str) -> None:
+        if event.kind not in ("done", "failed") or is_submodule(event.repo):
+            return
+        done = event.kind == "done"
+        line = event.text if done else failure_line(event.repo, event.text)
         with self._lock:
+            stream = self.out if done else self.err
             stream.write(line + "\n")
             stream.flush()
+            self.printed.add(event.repo)
+
+
+@dataclass(slots=True)
+class _Row:
+    """One repo in flight: its step, git's last progress line, and its own spinner."""
+
+    spinner: Any
+    phase: str = "started"
+    progress: GitProgress | None = None
 
 
 class LiveReporter(Reporter):
-    """A terminal: the repos in flight (phase, git's progress) under the finished lines."""
+    """A terminal: the repos in flight (phase, git's progress) under the finished lines.
 
-    streams = True
+    Lock order: our lock guards only the rows and is taken last (the display's refresh
+    thread takes it inside rich's), so lines are printed outside it."""
 
     def __init__(self, out: TextIO) -> None:
+        super().__init__()
         from rich.console import Console  # a terminal is attached: worth the import
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn
-        from rich.progress import TextColumn as Col
+        from rich.live import Live
 
+        self._rows: dict[str, _Row] = {}
+        self._lock = threading.Lock()
         self.console = Console(file=out, highlight=False, emoji=False)
-        self.display = Progress(
-            SpinnerColumn(),
-            Col("[bold]{task.description}"),
-            Col("{task.fields[phase]}"),
-            BarColumn(bar_width=24),
-            TaskProgressColumn(),
-            Col("{task.fields[detail]}"),
+        self.display = Live(
             console=self.console,
             transient=True,  # when it ends, only the finished lines stay on screen
             refresh_per_second=8,
+            get_renderable=self._render,
         )
-        self._tasks: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     def __enter__(self) -> LiveReporter:
         self.display.start()
@@ -142,45 +154,60 @@ class LiveReporter(Reporter):
         self.display.stop()
 
     def __call__(self, event: Event) -> None:
+        if event.kind in ("done", "failed"):
+            self._finish(event)
+            return
         with self._lock:
-            if event.kind in ("done", "failed"):
-                self._finish(event)
-                return
-            task = self._task(event.repo)
-            if event.kind == "start":
-                self.display.update(task, phase="started")
-            elif event.kind == "phase":
-                self.display.update(task, phase=event.text, detail="", total=None, completed=0)
+            row = self._rows.get(event.repo)
+            if row is None:
+                from rich.spinner import Spinner
+
+                row = self._rows[event.repo] = _Row(Spinner("dots", style="green"))
+            if event.kind == "phase":
+                row.phase, row.progress = event.text, None
             elif event.kind == "progress":
-                self._progress(task, event.text)
-
-    def _task(self, repo: str) -> Any:
-        if repo not in self._tasks:
-            self._tasks[repo] = self.display.add_task(repo, total=None, phase="", detail="")
-        return self._tasks[repo]
-
-    def _progress(self, task: Any, text: str) -> None:
-        found = parse_progress(text)
-        if found is not None:
-            completed = found.handled if found.total else 0
-            self.display.update(task, total=found.total, completed=completed, detail=found.detail())
+                row.progress = parse_progress(event.text) or row.progress
 
     def _finish(self, event: Event) -> None:
-        task = self._tasks.pop(event.repo, None)
-        if task is not None:
-            self.display.remove_task(task)
-        if event.kind == "done":
-            name, sep, rest = event.text.partition(":")
-            line = self._text((name + sep, "bold"), rest) if sep else self._text(event.text)
-        else:
-            line = self._text((failure_line(event.repo, event.text), "bold red"))
-        self.console.print(line, soft_wrap=True)
-
-    @staticmethod
-    def _text(*parts: str | tuple[str, str]) -> Any:
+        """Drop the repo's row (and its submodules' rows); print its line above the display."""
+        with self._lock:
+            for name in [
+                n for n in self._rows if n == event.repo or n.startswith(event.repo + ":")
+            ]:
+                del self._rows[name]
+        self.display.refresh()  # without the row, before the line is printed above it
+        if is_submodule(event.repo):
+            return
         from rich.text import Text
 
-        return Text.assemble(*parts)
+        if event.kind == "done":
+            name, sep, rest = event.text.partition(":")
+            line = Text.assemble((name + sep, "bold"), rest) if sep else Text(event.text)
+        else:
+            line = Text(failure_line(event.repo, event.text), style="bold red")
+        self.console.print(line, soft_wrap=True)
+        with self._lock:
+            self.printed.add(event.repo)
+
+    def _render(self) -> Any:
+        """The live area: spinner, name, phase, bar, percent, git's counts, bytes and rate."""
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 1))
+        with self._lock:
+            rows = list(self._rows.items())
+        for name, row in rows:
+            found = row.progress
+            if found is None or not found.total:  # no count yet: a pulsing bar
+                bar, percent = ProgressBar(total=None, width=24), ""
+            else:
+                bar = ProgressBar(total=found.total, completed=found.handled, width=24)
+                percent = f"{found.percent or 0:3d}%"
+            detail = found.detail() if found is not None else ""
+            table.add_row(row.spinner, Text(name, style="bold"), row.phase, bar, percent, detail)
+        return table
 
 
 def is_live_terminal(out: TextIO) -> bool:

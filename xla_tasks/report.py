@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from typing import TextIO
 
 from .engine import Event, EventCallback
@@ -16,15 +17,10 @@ from .results import CommandResult, RepoOutcome
 
 
 def outcome_line(outcome: RepoOutcome) -> str:
-    text = f"{outcome.name}: {outcome.action}" if outcome.action else f"{outcome.name}:"
-    old, new = (outcome.old or "")[:12], (outcome.new or "")[:12]
-    if old and new and old != new:
-        text += f" {old} -> {new}"
-    elif new or old:
-        text += f" {new or old}"
-    if outcome.notes:
-        text += f" ({'; '.join(outcome.notes)})"
-    return text
+    """The one line per repo; the engine's format, so the generated script prints the same."""
+    from .engine import outcome_line as line
+
+    return line(outcome.name, outcome.action, outcome.old, outcome.new, outcome.notes)
 
 
 def failure_line(name: str, error: str) -> str:
@@ -64,20 +60,19 @@ def print_result(
     out: TextIO | None = None,
     err: TextIO | None = None,
     *,
-    streamed: bool = False,
+    streamed: Collection[str] = (),
 ) -> None:
-    """Print the result; `streamed`: each repo's line was already printed as it finished
-    (progress.py), so only the headline, the warnings and the failures (last) remain."""
+    """Print the result. `streamed`: the repos whose line was printed as they finished
+    (progress.py); what remains is the other repos' lines, the headline, the warnings,
+    and the failures, last."""
     out = out or sys.stdout
     err = err or sys.stderr
     if as_json:
         out.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
         return
-    for line in result.messages:
+    rest = [outcome_line(o) for o in result.outcomes if not (o.failed or o.name in streamed)]
+    for line in rest + result.messages if streamed else result.messages + rest:
         out.write(line + "\n")
-    for outcome in result.outcomes:
-        if not outcome.failed and not streamed:
-            out.write(outcome_line(outcome) + "\n")
     out.flush()  # before stderr: with both on one pipe (CI), failures must stay last
     for warning in result.warnings:
         err.write(f"warning: {warning}\n")

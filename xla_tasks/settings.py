@@ -7,9 +7,11 @@ invoke config, which a chain of tasks shares.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import validate
@@ -18,7 +20,15 @@ from .errors import UsageError
 DEFAULT_LOCK_TIMEOUT = 30.0
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
 # overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
-CONFIG_DEFAULTS: dict[str, Any] = {"jobs": 0, "lock_timeout": DEFAULT_LOCK_TIMEOUT}
+# Empty/0 for history, cache and stall_timeout mean "the workspace's [settings], else the default".
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "jobs": 0,
+    "lock_timeout": DEFAULT_LOCK_TIMEOUT,
+    "history": "",
+    "cache": "",
+    "stall_timeout": 0.0,
+}
+HISTORY_MODES = ("full", "blobless", "shallow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,15 @@ class Options:
     dry_run: bool = False
     exclude_deps: tuple[re.Pattern[str], ...] = ()
     exclude_submodules: tuple[re.Pattern[str], ...] = ()
+    history: str | None = None  # None: the workspace's setting, else "full"
+    cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
+    stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
+
+    def stall_seconds(self, workspace_setting: float | None = None) -> float:
+        """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
+        from .engine import DEFAULT_STALL_TIMEOUT
+
+        return self.stall_timeout or workspace_setting or DEFAULT_STALL_TIMEOUT
 
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
@@ -69,6 +88,8 @@ def options_from(
     dry_run: bool = False,
     exclude_dep: Iterable[str] = (),
     exclude_submodule: Iterable[str] = (),
+    history: str = "",
+    cache: str = "",
 ) -> Options:
     """Merge invoke config (`xla_tasks` mapping) and flag values into Options."""
     section: Mapping[str, Any] = {}
@@ -81,6 +102,9 @@ def options_from(
         dry_run=bool(dry_run),
         exclude_deps=compile_patterns(exclude_dep, "--exclude-dep"),
         exclude_submodules=compile_patterns(exclude_submodule, "--exclude-submodule"),
+        history=_history(history, section.get("history", "")),
+        cache=_cache(cache, section.get("cache", "")),
+        stall_timeout=_stall_timeout(section.get("stall_timeout", 0.0)),
     )
 
 
@@ -106,3 +130,36 @@ def _lock_timeout(value: object) -> float:
     if seconds < 0:
         raise UsageError(f"xla_tasks.lock_timeout expects seconds >= 0, got {value!r}")
     return seconds
+
+
+def _history(flag: str, configured: object) -> str | None:
+    value = flag or str(configured or "")
+    if not value:
+        return None
+    if value not in HISTORY_MODES:
+        where = "--history" if flag else "xla_tasks.history"
+        raise UsageError(f"{where} expects one of {', '.join(HISTORY_MODES)}, got {value!r}")
+    return value
+
+
+def _cache(flag: str, configured: object) -> Path | None:
+    """--cache, else invoke config, else XLA_TASKS_CACHE; None leaves it to the workspace."""
+    value = flag or str(configured or "") or os.environ.get("XLA_TASKS_CACHE", "")
+    if not value:
+        return None
+    if value.startswith("-") or "\0" in value:
+        raise UsageError(f"--cache expects a directory, got {value!r}")
+    return Path(value).expanduser().absolute()
+
+
+def _stall_timeout(value: object) -> float | None:
+    try:
+        seconds = float(str(value or 0))
+    except ValueError:
+        raise UsageError(
+            f"xla_tasks.stall_timeout expects seconds, got {value!r}",
+            "fix invoke.yaml or INVOKE_XLA_TASKS_STALL_TIMEOUT",
+        ) from None
+    if seconds < 0:
+        raise UsageError(f"xla_tasks.stall_timeout expects seconds >= 0, got {value!r}")
+    return seconds or None

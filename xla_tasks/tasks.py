@@ -26,6 +26,8 @@ JSON_HELP = "print one JSON object on stdout instead of text"
 DRY_HELP = "say what would change, change nothing"
 EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
 EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
+HISTORY_HELP = "MODE for new clones: full (default), blobless or shallow"
+CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
 
 
 class XlaTask(Task):
@@ -74,10 +76,10 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
     return decorate
 
 
-def _finish(result: CommandResult, as_json: bool, streamed: bool = False) -> None:
+def _finish(result: CommandResult, as_json: bool, streamed: set[str] | None = None) -> None:
     from .report import print_result
 
-    print_result(result, as_json, streamed=streamed)
+    print_result(result, as_json, streamed=streamed or ())
     if not result.ok:
         raise Exit(code=1)
 
@@ -89,7 +91,7 @@ def _finish_streaming(run: Callable[[EventCallback], CommandResult], as_json: bo
 
     with open_reporter(as_json) as reporter:
         result = run(reporter)
-    _finish(result, as_json, streamed=reporter.streams)
+    _finish(result, as_json, streamed=reporter.printed)
 
 
 def _options(ctx: Any, **flags: Any) -> Options:
@@ -115,6 +117,8 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
         "ro": "clone from the read-only url even when push_url is set",
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
         "jobs": JOBS_HELP,
         "json": JSON_HELP,
     },
@@ -128,6 +132,8 @@ def checkout(
     ro: bool = False,
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
     jobs: str = "",
     json_: bool = False,
 ) -> None:
@@ -135,7 +141,12 @@ def checkout(
     from .commands.checkout import checkout as run_checkout
 
     options = _options(
-        ctx, jobs=jobs, exclude_dep=exclude_dep or [], exclude_submodule=exclude_submodule or []
+        ctx,
+        jobs=jobs,
+        exclude_dep=exclude_dep or [],
+        exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
     )
     _finish_streaming(
         lambda on_event: run_checkout(
@@ -157,6 +168,8 @@ def checkout(
     help={
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
@@ -166,6 +179,8 @@ def sync(
     ctx: Any,
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
     jobs: str = "",
     dry_run: bool = False,
     json_: bool = False,
@@ -179,6 +194,8 @@ def sync(
         dry_run=dry_run,
         exclude_dep=exclude_dep or [],
         exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
     )
     _finish_streaming(lambda on_event: run_sync(Path.cwd(), options, on_event=on_event), json_)
 

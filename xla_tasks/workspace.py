@@ -49,6 +49,9 @@ class Workspace:
     repos: dict[str, RepoSpec]
     jobs: int | None = None
     file: Path | None = None
+    history: str | None = None
+    cache: Path | None = None
+    stall_timeout: float | None = None
 
     def path_of(self, name: str) -> Path:
         """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
@@ -77,10 +80,17 @@ def load_workspace(root: Path) -> Workspace:
     check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
     schema_of(doc)
     settings = table_of(doc, "settings", doc.data.get("settings", {}))
-    check_keys(doc, "settings", settings, {"jobs"})
+    check_keys(doc, "settings", settings, {"jobs", "history", "cache", "stall_timeout"})
     jobs = field_of(doc, "settings", settings, "jobs", int, default=None)
     if jobs is not None and jobs < 1:
         raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
+    history = field_of(doc, "settings", settings, "history", str, default=None)
+    if history is not None and history not in ("full", "blobless", "shallow"):
+        raise doc.error("settings.history", f"expects full, blobless or shallow, got {history!r}")
+    cache = field_of(doc, "settings", settings, "cache", str, default=None)
+    stall = field_of(doc, "settings", settings, "stall_timeout", (int, float), default=None)
+    if stall is not None and (isinstance(stall, bool) or stall <= 0):
+        raise doc.error("settings.stall_timeout", f"must be seconds > 0, got {stall!r}")
     repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
     repos: dict[str, RepoSpec] = {}
     for name, raw in repos_table.items():
@@ -107,7 +117,15 @@ def load_workspace(root: Path) -> Workspace:
             deps=tuple(deps),
         )
     _check_references(doc, repos)
-    return Workspace(root=root, repos=repos, jobs=jobs, file=path)
+    return Workspace(
+        root=root,
+        repos=repos,
+        jobs=jobs,
+        file=path,
+        history=history,
+        cache=(root / Path(cache).expanduser()) if cache else None,
+        stall_timeout=float(stall) if stall is not None else None,
+    )
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ be pasted as a commit message: a title naming the schedule, one bullet per move.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +63,8 @@ def _roll(
     requirement_texts = _read_requirements(project_dir, chosen)
     jobs = options.jobs or workspace.jobs or default_jobs()
     result = CommandResult(command="roll")
-    heads = run_each(
-        [pins.deps[name] for name in chosen.deps], _head_of, lambda dep: dep.name, jobs
-    )
+    head_of = functools.partial(_head_of, stall=options.stall_seconds(workspace.stall_timeout))
+    heads = run_each([pins.deps[name] for name in chosen.deps], head_of, lambda dep: dep.name, jobs)
     versions = run_each(list(chosen.packages), _latest_of, lambda rule: rule.name, jobs)
     failures = [o for o in heads + versions if o.failed]
     if failures:
@@ -117,8 +117,8 @@ def _read_requirements(project_dir: Path, schedule: Schedule) -> dict[Path, str]
     return texts
 
 
-def _head_of(dep: Dep) -> RepoOutcome:
-    head = ls_remote_branch(dep.url, dep.branch, repo=dep.name)
+def _head_of(dep: Dep, stall: float) -> RepoOutcome:
+    head = ls_remote_branch(dep.url, dep.branch, repo=dep.name, stall_timeout=stall)
     return RepoOutcome(name=dep.name, action="head", old=dep.rev, new=head)
 
 
