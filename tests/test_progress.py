@@ -200,6 +200,15 @@ def test_failures_stream_and_are_repeated_last(project: Path, upstreams: Upstrea
     assert {line.split(":")[0] for line in lines[:-2]} >= {"iree", "xla"}
 
 
+def test_a_repo_the_engine_never_ran_still_gets_its_line_once(project: Path) -> None:
+    with piped(["sync", "--exclude-dep", "jax"], project) as run:
+        code, lines = run.rest()
+
+    assert code == 0, lines
+    assert lines.count("jax: skipped (--exclude-dep)") == 1
+    assert len(repo_lines(lines)) == 3
+
+
 def test_json_prints_one_object_and_no_progress(project: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "xla_tasks", "sync", "--json"],
