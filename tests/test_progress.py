@@ -306,6 +306,25 @@ def test_terminal_with_no_color_gets_no_colours(project: Path, slow_xla: Gate) -
     assert headline_and_after(term.lines())[0].startswith("synced 3 dep(s)")
 
 
+def test_ctrl_c_on_a_terminal_ends_the_display_cleanly(project: Path, slow_xla: Gate) -> None:
+    import signal
+
+    term = Terminal(["sync", "--jobs", "4"], project, {"TERM": "xterm-256color"})
+    try:
+        term.until(lambda lines: in_flight(lines, "xla"))
+        term.proc.send_signal(signal.SIGINT)
+        code = term.finish()
+    finally:
+        slow_xla.release()
+        term.close()
+
+    assert code == 130
+    screen = term.lines()
+    assert screen[-1] == "xla-tasks: interrupted"
+    assert not any(line[:1] in SPINNER for line in screen), screen
+    assert "Traceback" not in term.raw.decode()
+
+
 def test_dumb_terminal_gets_the_plain_lines_and_no_escape_codes(project: Path) -> None:
     code, text = in_terminal(["sync", "--jobs", "4"], project, {"TERM": "dumb"})
 

@@ -197,7 +197,9 @@ def _update_all(
         events(Event(plan.name, "start", plan.spec.rel_path))
         try:
             if not options.dry_run:
+                events(Event(plan.name, "phase", "fetch"))
                 _fetch(plan)
+            events(Event(plan.name, "phase", "update"))
             _advance(workspace, plan, push, options.dry_run)
         except XlaTasksError as err:
             plan.outcome.error = str(err)
