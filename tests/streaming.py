@@ -104,6 +104,14 @@ def piped(args: list[str], cwd: Path, gate: Gate | None = None) -> Iterator[Line
         proc.stdout.close()
 
 
+# What the user's own shell may set that changes how rich draws; each test says what it wants.
+DISPLAY_ENV = ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def terminal_env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in DISPLAY_ENV}
+
+
 class Terminal:
     """A pseudo-terminal of a fixed size with a child on it, and the screen a user sees."""
 
@@ -120,7 +128,7 @@ class Terminal:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env={**os.environ, **env},
+            env={**terminal_env(), **env},
             close_fds=True,
         )
         os.close(slave)

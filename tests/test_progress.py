@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from streaming import Gate, Terminal, in_terminal, piped
+from streaming import DISPLAY_ENV, Gate, Terminal, in_terminal, piped
 from syncing import clone_project
 from upstreams import Upstreams
 
@@ -353,6 +353,8 @@ def test_live_display_shows_phase_and_gits_progress(monkeypatch: pytest.MonkeyPa
     from xla_tasks.engine import Event
     from xla_tasks.progress import LiveReporter, open_reporter
 
+    for key in DISPLAY_ENV:
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.setenv("COLUMNS", "160")
     master, slave = pty.openpty()
