@@ -398,6 +398,7 @@ def test_live_display_shows_phase_and_gits_progress(monkeypatch: pytest.MonkeyPa
     for part in ("clone", "45%", "Receiving objects 450/1000, 1.20 MiB | 2.00 MiB/s"):
         assert part in row, row
     assert any(line.startswith("jax: cloned 0123456789ab") for line in live)
+    assert "1 done, 1 in flight" in live
     final = [line.rstrip() for line in screen.display if line.strip()]
     assert final == ["jax: cloned 0123456789ab", "xla: cloned ba9876543210"]
 

@@ -191,13 +191,17 @@ class LiveReporter(Reporter):
 
     def _render(self) -> Any:
         """The live area: spinner, name, phase, bar, percent, git's counts, bytes and rate."""
+        from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
 
         table = Table.grid(padding=(0, 1))
+        for _ in range(6):  # one row per repo even on a narrow terminal: cut, never wrap
+            table.add_column(no_wrap=True, overflow="ellipsis")
         with self._lock:
             rows = list(self._rows.items())
+            finished = len(self.printed)
         for name, row in rows:
             found = row.progress
             if found is None or not found.total:  # no count yet: a pulsing bar
@@ -207,7 +211,10 @@ class LiveReporter(Reporter):
                 percent = f"{found.percent or 0:3d}%"
             detail = found.detail() if found is not None else ""
             table.add_row(row.spinner, Text(name, style="bold"), row.phase, bar, percent, detail)
-        return table
+        if not rows:
+            return table
+        busy = sum(not is_submodule(name) for name, _ in rows)
+        return Group(table, Text(f"{finished} done, {busy} in flight", style="dim"))
 
 
 def is_live_terminal(out: TextIO) -> bool:
