@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pyte
 import pytest
 from streaming import DISPLAY_ENV, Gate, Terminal, in_terminal, piped
 from syncing import clone_project
 from upstreams import Upstreams
 
 from xla_tasks.demo import registry_text
-from xla_tasks.progress import parse_progress
+from xla_tasks.engine import Event
+from xla_tasks.progress import LiveReporter, open_reporter, parse_progress
 from xla_tasks.workspace import WORKSPACE_FILE
 
 DATA = Path(__file__).parent / "data" / "git_progress"
@@ -345,20 +352,57 @@ def test_json_on_a_terminal_is_only_the_object(project: Path) -> None:
 
 def test_live_display_shows_phase_and_gits_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's events on a real terminal: the row shows what git's progress says."""
-    import pty
-    import threading
+    with live_on_a_terminal(monkeypatch, 160) as (reporter, screen):
+        reporter(Event("xla", "start", "xla"))
+        reporter(Event("xla", "phase", "clone"))
+        reporter(Event("xla", "progress", RECEIVING))
+        reporter(Event("jax", "start", "jax"))
+        reporter(Event("jax", "done", "jax: cloned 0123456789ab"))
+        live = screen_with(screen, "450/1000", "jax: cloned")
+        reporter(Event("xla", "done", "xla: cloned ba9876543210"))
 
-    import pyte
+    row = next(line for line in live if " xla " in line)
+    for part in ("clone", "45%", "Receiving objects 450/1000, 1.20 MiB | 2.00 MiB/s"):
+        assert part in row, row
+    assert any(line.startswith("jax: cloned 0123456789ab") for line in live)
+    assert "1 done, 1 in flight" in live
+    final = [line.rstrip() for line in screen.display if line.strip()]
+    assert final == ["jax: cloned 0123456789ab", "xla: cloned ba9876543210"]
 
-    from xla_tasks.engine import Event
-    from xla_tasks.progress import LiveReporter, open_reporter
 
+def test_live_rows_are_cut_not_wrapped_on_a_narrow_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deep = "pytorch:third_party/fbgemm/third_party/asmjit"
+    with live_on_a_terminal(monkeypatch, 60) as (reporter, screen):
+        reporter(Event(deep, "phase", "submodules"))
+        reporter(Event(deep, "progress", RECEIVING))
+        live = [line for line in screen_with(screen, "0 done, 1 in flight") if line.strip()]
+        reporter(Event("pytorch", "done", "pytorch: cloned 0123456789ab"))
+
+    assert len(live) == 2, live  # the row, then "0 done, 1 in flight"
+    assert live[0][0] in SPINNER
+    assert live[0][2:].startswith("pytorch:")  # cut to fit, with the bar and percent
+    assert " 45% " in live[0]
+    assert [line.rstrip() for line in screen.display if line.strip()] == [
+        "pytorch: cloned 0123456789ab"  # the submodule's row went with its repo
+    ]
+
+
+RECEIVING = "Receiving objects:  45% (450/1000), 1.20 MiB | 2.00 MiB/s"
+
+
+@contextmanager
+def live_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, cols: int
+) -> Iterator[tuple[LiveReporter, pyte.Screen]]:
+    """A LiveReporter writing to a real pseudo-terminal `cols` wide, read into a screen."""
     for key in DISPLAY_ENV:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
-    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("COLUMNS", str(cols))
     master, slave = pty.openpty()
-    screen = pyte.Screen(160, 20)
+    screen = pyte.Screen(cols, 20)
     stream = pyte.ByteStream(screen)
 
     def pump() -> None:
@@ -377,37 +421,15 @@ def test_live_display_shows_phase_and_gits_progress(monkeypatch: pytest.MonkeyPa
         reporter = open_reporter(False, out=out)
         assert isinstance(reporter, LiveReporter)
         with reporter:
-            reporter(Event("xla", "start", "xla"))
-            reporter(Event("xla", "phase", "clone"))
-            reporter(
-                Event(
-                    "xla", "progress", "Receiving objects:  45% (450/1000), 1.20 MiB | 2.00 MiB/s"
-                )
-            )
-            reporter(Event("jax", "start", "jax"))
-            reporter.display.refresh()
-            reporter(Event("jax", "done", "jax: cloned 0123456789ab"))
-            reporter.display.refresh()
-            out.flush()
-            live = _wait_for(screen, "450/1000", "jax: cloned")
-            reporter(Event("xla", "done", "xla: cloned ba9876543210"))
+            yield reporter, screen
     os.close(master)
     reader.join(timeout=10)
 
-    row = next(line for line in live if " xla " in line)
-    for part in ("clone", "45%", "Receiving objects 450/1000, 1.20 MiB | 2.00 MiB/s"):
-        assert part in row, row
-    assert any(line.startswith("jax: cloned 0123456789ab") for line in live)
-    assert "1 done, 1 in flight" in live
-    final = [line.rstrip() for line in screen.display if line.strip()]
-    assert final == ["jax: cloned 0123456789ab", "xla: cloned ba9876543210"]
 
-
-def _wait_for(screen: object, *texts: str) -> list[str]:
-    import time
-
-    for _ in range(400):  # the reader thread feeds the screen; poll it (not an ordering sleep)
-        lines = [line.rstrip() for line in screen.display]  # type: ignore[attr-defined]
+def screen_with(screen: pyte.Screen, *texts: str) -> list[str]:
+    """The screen once it shows every one of `texts` (the live area redraws 8 times a second)."""
+    for _ in range(400):  # a reader thread feeds the screen; poll it (not an ordering sleep)
+        lines = [line.rstrip() for line in screen.display]
         if all(any(text in line for line in lines) for text in texts):
             return lines
         time.sleep(0.05)

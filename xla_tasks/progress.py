@@ -116,6 +116,9 @@ class LineReporter(Reporter):
             self.printed.add(event.repo)
 
 
+_BAR = 20  # columns of a row's progress bar
+
+
 @dataclass(slots=True)
 class _Row:
     """One repo in flight: its step, git's last progress line, and its own spinner."""
@@ -175,6 +178,8 @@ class LiveReporter(Reporter):
                 n for n in self._rows if n == event.repo or n.startswith(event.repo + ":")
             ]:
                 del self._rows[name]
+            if not is_submodule(event.repo):
+                self.printed.add(event.repo)
         self.display.refresh()  # without the row, before the line is printed above it
         if is_submodule(event.repo):
             return
@@ -186,8 +191,6 @@ class LiveReporter(Reporter):
         else:
             line = Text(failure_line(event.repo, event.text), style="bold red")
         self.console.print(line, soft_wrap=True)
-        with self._lock:
-            self.printed.add(event.repo)
 
     def _render(self) -> Any:
         """The live area: spinner, name, phase, bar, percent, git's counts, bytes and rate."""
@@ -196,25 +199,33 @@ class LiveReporter(Reporter):
         from rich.table import Table
         from rich.text import Text
 
-        table = Table.grid(padding=(0, 1))
-        for _ in range(6):  # one row per repo even on a narrow terminal: cut, never wrap
-            table.add_column(no_wrap=True, overflow="ellipsis")
         with self._lock:
             rows = list(self._rows.items())
             finished = len(self.printed)
+        table = Table.grid(padding=(0, 1))
+        for width in _widths(self.console.width, [name for name, _ in rows]):
+            table.add_column(no_wrap=True, overflow="ellipsis", width=width)
         for name, row in rows:
             found = row.progress
             if found is None or not found.total:  # no count yet: a pulsing bar
-                bar, percent = ProgressBar(total=None, width=24), ""
+                bar, percent = ProgressBar(total=None, width=_BAR), ""
             else:
-                bar = ProgressBar(total=found.total, completed=found.handled, width=24)
+                bar = ProgressBar(total=found.total, completed=found.handled, width=_BAR)
                 percent = f"{found.percent or 0:3d}%"
             detail = found.detail() if found is not None else ""
             table.add_row(row.spinner, Text(name, style="bold"), row.phase, bar, percent, detail)
         if not rows:
             return table
-        busy = sum(not is_submodule(name) for name, _ in rows)
+        busy = len({name.split(":")[0] for name, _ in rows})  # repos, a submodule's too
         return Group(table, Text(f"{finished} done, {busy} in flight", style="dim"))
+
+
+def _widths(screen: int, names: list[str]) -> list[int | None]:
+    """Column widths that fit one row per repo on the screen, however narrow: spinner, name,
+    phase, bar, percent, git's text; the name and git's text are cut to fit."""
+    fixed = 1 + len("submodules") + _BAR + 4 + 5  # and one space between columns
+    name = min(max((len(n) for n in names), default=1), max(8, (screen - fixed) // 2))
+    return [1, name, len("submodules"), _BAR, 4, max(1, screen - fixed - name)]
 
 
 def is_live_terminal(out: TextIO) -> bool:
