@@ -332,6 +332,15 @@ def test_ctrl_c_on_a_terminal_ends_the_display_cleanly(project: Path, slow_xla: 
     assert "Traceback" not in term.raw.decode()
 
 
+def test_bad_input_on_a_terminal_is_one_line(workspace: Path) -> None:
+    code, text = in_terminal(["sync"], workspace, {"TERM": "xterm-256color"})
+
+    assert code == 1
+    lines = [line for line in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).splitlines() if line]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("xla-tasks: ")
+
+
 def test_dumb_terminal_gets_the_plain_lines_and_no_escape_codes(project: Path) -> None:
     code, text = in_terminal(["sync", "--jobs", "4"], project, {"TERM": "dumb"})
 
