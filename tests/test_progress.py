@@ -230,6 +230,19 @@ def test_json_prints_one_object_and_no_progress(project: Path) -> None:
     assert done.stderr == ""
 
 
+def test_checkout_streams_each_repo_as_it_lands(workspace: Path, slow_xla: Gate) -> None:
+    args = ["checkout", "jax,xla", "--no-deps", "--jobs", "4"]
+    with piped(args, workspace, slow_xla) as run:
+        early = run.until(lambda seen: any(line.startswith("jax: cloned") for line in seen))
+        assert slow_xla.waiting.exists()
+        assert not any(line.startswith("xla") for line in early)
+        slow_xla.release()
+        code, lines = run.rest()
+
+    assert code == 0, lines
+    assert [line.split(":")[0] for line in lines] == ["jax", "xla"]
+
+
 def test_update_repos_streams_each_repo_as_it_finishes(
     workspace: Path, upstreams: Upstreams, isolated_env: Path
 ) -> None:
