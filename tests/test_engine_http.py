@@ -49,15 +49,20 @@ def test_sync_over_http_then_a_noop_sync_sends_no_request(
 def test_blobless_and_shallow_receive_less_than_full(
     upstreams, git_http_server: GitHttpServer, tmp_path, cli
 ) -> None:
-    pin = upstreams.head("xla")
+    """History is what makes a clone big: 30 commits rewriting 40 KB of source."""
+    upstreams.create("big")
+    for rev in range(30):
+        text = "".join(f"int f{rev}_{k}(int x) {{ return x * {k + rev}; }}\n" for k in range(1200))
+        pin = upstreams.commit("big", {"src/big.cc": text}, f"big: revision {rev}")
     received = {}
     for mode in ("full", "blobless", "shallow"):
-        project = _xla_project(tmp_path / mode, upstreams, git_http_server, pin)
+        pins = {"big": (pin, git_http_server.url("big"), False)}
+        project = _project(tmp_path / mode, pins)
         git_http_server.reset_counts()
         result = cli("sync", "--history", mode, cwd=project)
         assert result.code == 0, result.err
-        assert head(project.parent / "xla") == pin
-        received[mode] = git_http_server.bytes_sent["xla"]
+        assert head(project.parent / "big") == pin
+        received[mode] = git_http_server.bytes_sent["big"]
     assert received["shallow"] < received["full"]
     assert received["blobless"] < received["full"]
 
