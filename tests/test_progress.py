@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyte
 import pytest
-from streaming import DISPLAY_ENV, Gate, Terminal, in_terminal, piped
+from streaming import DISPLAY_ENV, WAIT, Gate, Terminal, in_terminal, piped
 from syncing import clone_project
 from upstreams import Upstreams
 
@@ -380,7 +380,7 @@ def test_live_display_shows_phase_and_gits_progress(monkeypatch: pytest.MonkeyPa
         reporter(Event("xla", "progress", RECEIVING))
         reporter(Event("jax", "start", "jax"))
         reporter(Event("jax", "done", "jax: cloned 0123456789ab"))
-        live = screen_with(screen, "450/1000", "jax: cloned")
+        live = screen_with(screen, "450/1000", "jax: cloned", "1 done, 1 in flight")
         reporter(Event("xla", "done", "xla: cloned ba9876543210"))
 
     row = next(line for line in live if " xla " in line)
@@ -444,8 +444,8 @@ def live_on_a_terminal(
         assert isinstance(reporter, LiveReporter)
         with reporter:
             yield reporter, screen
+    reader.join(timeout=WAIT)  # the terminal reads EIO once all was read and the writer closed
     os.close(master)
-    reader.join(timeout=10)
 
 
 def screen_with(screen: pyte.Screen, *texts: str) -> list[str]:
