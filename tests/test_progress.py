@@ -46,9 +46,9 @@ def colours(raw: bytes) -> list[str]:
     return found
 
 
-def in_flight(lines: list[str], name: str) -> bool:
+def in_flight(lines: list[str], name: str, phase: str = "") -> bool:
     """A live-display row for `name` (spinner first, no `name:` as a finished line has)."""
-    return any(line[:1] in SPINNER and f" {name} " in line for line in lines)
+    return any(line[:1] in SPINNER and f" {name} " in line and phase in line for line in lines)
 
 
 @pytest.fixture
@@ -286,7 +286,7 @@ def watch_sync(project: Path, gate: Gate, env: dict[str, str]) -> tuple[Terminal
     try:
         shown = term.until(
             lambda lines: (
-                in_flight(lines, "xla")
+                in_flight(lines, "xla", " clone ")  # the engine's phase for a clone
                 and all(
                     any(line.startswith(f"{n}: cloned") for line in lines) for n in ("iree", "jax")
                 )
@@ -306,8 +306,7 @@ def test_terminal_shows_repos_in_flight_then_ends_with_the_plain_lines(
 ) -> None:
     term, during = watch_sync(project, slow_xla, {"TERM": "xterm-256color"})
 
-    row = next(line for line in during if in_flight([line], "xla"))
-    assert " clone " in row  # the engine's phase for a new clone
+    assert in_flight(during, "xla", " clone ")  # a row with the engine's phase, while held
     screen = term.lines()
     assert not any(line[:1] in SPINNER for line in screen), screen  # the live rows are gone
     plain = plain_sync_lines(second_project(isolated_env, upstreams))
