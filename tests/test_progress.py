@@ -3,6 +3,7 @@ nothing but the object with --json; and the parser of git's own progress lines."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -214,6 +215,42 @@ def test_a_repo_the_engine_never_ran_still_gets_its_line_once(project: Path) -> 
     assert code == 0, lines
     assert lines.count("jax: skipped (--exclude-dep)") == 1
     assert len(repo_lines(lines)) == 3
+
+
+def test_a_reader_that_goes_away_ends_the_run_with_141_and_fails_no_repo(
+    project: Path, workspace: Path
+) -> None:
+    proc = subprocess.Popen(  # one repo at a time: none would start after a first failed write
+        [sys.executable, "-m", "xla_tasks", "sync", "--jobs", "1"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # `xla-tasks sync | head -0`
+    _, err = proc.communicate(timeout=WAIT)
+
+    assert proc.returncode == 141, err
+    assert "FAILED" not in err
+    assert all((workspace / name / ".git").is_dir() for name in DEPS)
+
+
+def test_a_line_to_a_reader_that_left_does_not_stop_the_work() -> None:
+    """The engine calls the reporter from its loop: a dead pipe must not end that loop."""
+    read, write = os.pipe()
+    os.close(read)
+    out = os.fdopen(write, "w")
+    try:
+        reporter = open_reporter(False, out=out, err=sys.stderr)
+        reporter(Event("jax", "done", "jax: cloned 0123456789ab"))  # raises nothing
+        reporter(Event("xla", "done", "xla: cloned ba9876543210"))
+        assert reporter.printed == set()  # the final report tries again, and exits 141
+        with pytest.raises(BrokenPipeError):
+            out.flush()
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            out.close()
 
 
 def test_json_prints_one_object_and_no_progress(project: Path) -> None:

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TextIO
 
-from .engine import Event
+from .engine import Event, redact
 from .report import failure_line
 
 # One git progress line: "Receiving objects:  45% (450/1000), 1.20 MiB | 2.00 MiB/s",
@@ -103,16 +103,23 @@ class LineReporter(Reporter):
         super().__init__()
         self.out, self.err = out, err
         self._lock = threading.Lock()
+        self._gone: list[TextIO] = []  # streams whose reader went away
 
     def __call__(self, event: Event) -> None:
         if event.kind not in ("done", "failed") or is_submodule(event.repo):
             return
         done = event.kind == "done"
-        line = event.text if done else failure_line(event.repo, event.text)
+        line = redact(event.text if done else failure_line(event.repo, event.text))
         with self._lock:
             stream = self.out if done else self.err
-            stream.write(line + "\n")
-            stream.flush()
+            if stream in self._gone:
+                return
+            try:
+                stream.write(line + "\n")
+                stream.flush()
+            except BrokenPipeError:  # `| head`: the work goes on; the final report ends it (141)
+                self._gone.append(stream)
+                return
             self.printed.add(event.repo)
 
 
@@ -186,10 +193,10 @@ class LiveReporter(Reporter):
         from rich.text import Text
 
         if event.kind == "done":
-            name, sep, rest = event.text.partition(":")
-            line = Text.assemble((name + sep, "bold"), rest) if sep else Text(event.text)
+            name, sep, rest = redact(event.text).partition(":")
+            line = Text.assemble((name + sep, "bold"), rest) if sep else Text(name)
         else:
-            line = Text(failure_line(event.repo, event.text), style="bold red")
+            line = Text(redact(failure_line(event.repo, event.text)), style="bold red")
         self.console.print(line, soft_wrap=True)
 
     def _render(self) -> Any:

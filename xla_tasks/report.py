@@ -2,7 +2,8 @@
 
 With `--json`, stdout holds exactly one JSON object and nothing else (warnings and
 failures are inside it). Failures always come last, so the end of a long CI log says
-what went wrong.
+what went wrong. Every line and the JSON text pass through `redact` on the way out: the
+last line of defence for a URL secret that some message kept (contract 5.8).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 from collections.abc import Collection
 from typing import TextIO
 
-from .engine import Event, EventCallback
+from .endings import note_json_printed
+from .engine import Event, EventCallback, redact
 from .results import CommandResult, RepoOutcome
 
 
@@ -68,14 +70,15 @@ def print_result(
     out = out or sys.stdout
     err = err or sys.stderr
     if as_json:
-        out.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        out.write(redact(json.dumps(result.to_json(), indent=2, sort_keys=True)) + "\n")
+        note_json_printed()
         return
     rest = [outcome_line(o) for o in result.outcomes if not (o.failed or o.name in streamed)]
     for line in rest + result.messages if streamed else result.messages + rest:
-        out.write(line + "\n")
+        out.write(redact(line) + "\n")
     out.flush()  # before stderr: with both on one pipe (CI), failures must stay last
     for warning in result.warnings:
-        err.write(f"warning: {warning}\n")
+        err.write(redact(f"warning: {warning}") + "\n")
     for line in failure_lines(result):
-        err.write(line + "\n")
+        err.write(redact(line) + "\n")
     err.flush()
