@@ -15,6 +15,7 @@ from typing import Any
 
 from invoke import Collection, Exit, Task, task
 
+from .engine import EventCallback
 from .errors import UsageError
 from .results import CommandResult
 from .settings import CONFIG_DEFAULTS, Options, gate_options_from, options_from, split_names
@@ -109,12 +110,22 @@ def _fail_json(body: Callable[..., Any], kwargs: dict[str, Any], message: str, c
         endings.print_failure_json(body.__name__.replace("_", "-"), redact(message), code)
 
 
-def _finish(result: CommandResult, as_json: bool) -> None:
+def _finish(result: CommandResult, as_json: bool, streamed: set[str] | None = None) -> None:
     from .report import print_result
 
-    print_result(result, as_json)
+    print_result(result, as_json, streamed=streamed or ())
     if not result.ok:
         raise Exit(code=1)
+
+
+def _finish_streaming(run: Callable[[EventCallback], CommandResult], as_json: bool) -> None:
+    """Run a command with its repos reported as each finishes (contract 5.3), then finish
+    without printing those lines again."""
+    from .progress import open_reporter
+
+    with open_reporter(as_json) as reporter:
+        result = run(reporter)
+    _finish(result, as_json, streamed=reporter.printed)
 
 
 def _options(ctx: Any, **flags: Any) -> Options:
@@ -172,16 +183,19 @@ def checkout(
         history=history,
         cache=cache,
     )
-    result = run_checkout(
-        Path.cwd(),
-        split_names(names),
-        options,
-        with_deps=deps,
-        submodules=submodules,
-        read_only=ro,
-        then_sync=sync,
+    _finish_streaming(
+        lambda on_event: run_checkout(
+            Path.cwd(),
+            split_names(names),
+            options,
+            with_deps=deps,
+            submodules=submodules,
+            read_only=ro,
+            then_sync=sync,
+            on_event=on_event,
+        ),
+        json_,
     )
-    _finish(result, json_)
 
 
 @xla_task(
@@ -218,7 +232,7 @@ def sync(
         history=history,
         cache=cache,
     )
-    _finish(run_sync(Path.cwd(), options), json_)
+    _finish_streaming(lambda on_event: run_sync(Path.cwd(), options, on_event=on_event), json_)
 
 
 @xla_task(
@@ -322,8 +336,12 @@ def update_repos(
     from .commands.update_repos import update_repos as run_update
 
     options = _options(ctx, jobs=jobs, dry_run=dry_run)
-    result = run_update(Path.cwd(), options, base=base or None, every=all_, push=push)
-    _finish(result, json_)
+    _finish_streaming(
+        lambda on_event: run_update(
+            Path.cwd(), options, base=base or None, every=all_, push=push, on_event=on_event
+        ),
+        json_,
+    )
 
 
 @xla_task(
