@@ -436,11 +436,10 @@ def updated(upstreams: Upstreams, root: Path) -> list[str]:
 def test_update_repos_base_vision_also_updates_torch_xla_in_that_order(
     pytorch_layout: Path, upstreams: Upstreams, cli
 ) -> None:
-    result = cli("update-repos", "-b", "vision", cwd=pytorch_layout / "vision")
+    result = cli("update-repos", "-b", "vision", "--json", cwd=pytorch_layout / "vision")
 
     assert result.code == 0, result.err
-    repo_lines = result.out.splitlines()[:-1]  # each repo's line as it lands, headline last
-    assert [line.split(":")[0] for line in repo_lines] == ["vision", "torch_xla"]
+    assert [o["name"] for o in result.json()["outcomes"]] == ["vision", "torch_xla"]
     assert updated(upstreams, pytorch_layout) == ["vision", "torch_xla"]
 
 
@@ -450,11 +449,13 @@ def test_update_repos_without_a_workspace_file_finds_the_layout_and_says_how_to_
     from test_update_repos import branch_of, fork_head
 
     result = cli("update-repos", "-a", cwd=pytorch_layout / "pytorch" / "xla")
+    in_order = cli("update-repos", "-a", "--json", cwd=pytorch_layout / "pytorch" / "xla")
 
     assert result.code == 0, result.err
-    lines = result.out.splitlines()
+    lines = result.out.splitlines()  # each repo's line as it lands, the headline last
     assert f"run `xla-tasks init --preset pytorch-xla` in {pytorch_layout}" in lines[-1]
-    assert [line.split(":")[0] for line in lines[:-1]] == ["pytorch", "vision", "torch_xla"]
+    assert sorted(line.split(":")[0] for line in lines[:-1]) == ["pytorch", "torch_xla", "vision"]
+    assert [o["name"] for o in in_order.json()["outcomes"]] == ["pytorch", "vision", "torch_xla"]
     assert updated(upstreams, pytorch_layout) == ["pytorch", "vision", "torch_xla"]
     assert fork_head(upstreams, "torch_xla", "master") == upstreams.head("torch_xla", "master")
     assert branch_of(pytorch_layout / "pytorch" / "xla") == "feature"

@@ -9,15 +9,39 @@ the queued work and lets running git children finish their current step.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from .errors import XlaTasksError
 from .results import RepoOutcome
 
 T = TypeVar("T")
+
+
+class InOrder(Generic[T]):
+    """Hands items to `emit` in input order, each as soon as all before it are done.
+
+    Work runs in parallel and finishes in any order; output that must keep an order
+    (status order, dependency order) still streams this way, without ever mixing.
+    """
+
+    def __init__(self, emit: Callable[[T], None] | None) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._next = 0
+        self._waiting: dict[int, T] = {}
+
+    def done(self, index: int, item: T) -> None:
+        with self._lock:
+            self._waiting[index] = item
+            while self._next in self._waiting:
+                ready = self._waiting.pop(self._next)
+                self._next += 1
+                if self._emit is not None:
+                    self._emit(ready)
 
 
 def default_jobs() -> int:

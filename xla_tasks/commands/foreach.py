@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
 from ..gitrepo import is_repo_top
-from ..parallel import run_each
+from ..parallel import InOrder, run_each
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from .status import Row, list_repos, rel_path
@@ -39,25 +38,6 @@ class Block:
 BlockCallback = Callable[[Block], None]
 
 
-class _InOrder:
-    """Hands blocks to `emit` in input order, each as soon as all before it are done."""
-
-    def __init__(self, emit: BlockCallback | None) -> None:
-        self._emit = emit
-        self._lock = threading.Lock()
-        self._next = 0
-        self._waiting: dict[int, Block] = {}
-
-    def done(self, index: int, block: Block) -> None:
-        with self._lock:
-            self._waiting[index] = block
-            while self._next in self._waiting:
-                ready = self._waiting.pop(self._next)
-                self._next += 1
-                if self._emit is not None:
-                    self._emit(ready)
-
-
 def foreach(
     start: Path, command: str, options: Options, on_block: BlockCallback | None = None
 ) -> CommandResult:
@@ -71,7 +51,7 @@ def foreach(
     present = [row for row in chosen if is_repo_top(row.path)]
     absent = [row.name for row in chosen if not is_repo_top(row.path)]
     blocks: dict[str, Block] = {}
-    order = _InOrder(on_block)
+    order: InOrder[Block] = InOrder(on_block)
 
     def work(item: tuple[int, Row]) -> RepoOutcome:
         index, row = item
