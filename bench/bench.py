@@ -14,7 +14,8 @@ commit that only just appeared upstream). It also measures:
 - growth: seconds per extra repo between the two N, against the limit's;
 - git processes per noop and moved sync (GIT_TRACE2_EVENT `start` events);
 - peak memory (the largest VmHWM among each tool's processes, sampled in the traced run);
-- start-up: --help, --list, pin --check against `python3 -c "import invoke"`;
+- start-up and quick commands: --help, --list, status, pin --check, pin (nothing moved)
+  against `python3 -c "import invoke"`;
 - a submodule world (30 submodules, some nested) against `git clone` + `git submodule
   update --init --recursive --depth 1 --jobs J`;
 - bytes received by a cold sync per history mode (full, blobless, shallow) over a smart-HTTP
@@ -57,7 +58,7 @@ from scenarios import (  # noqa: E402
     run_scenarios,
     tools,
 )
-from world import PROJECT, build_submodule_world, git  # noqa: E402
+from world import build_submodule_world, git  # noqa: E402
 
 from xla_tasks.parallel import default_jobs  # noqa: E402
 
@@ -143,7 +144,7 @@ def measure_extras(
 ) -> dict[str, Any]:
     """Start-up, the submodule world, and (over HTTP) bytes per history mode and the cache."""
     found: dict[str, Any] = {
-        "startup": extras.startup(smallest.template / PROJECT, 1 if args.quick else 5 * args.runs)
+        "startup": extras.startup(smallest, 1 if args.quick else 5 * args.runs)
     }
     clock.lap("start-up")
     if args.submodules:

@@ -9,31 +9,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from gitserver import GitHttpServer  # tests/gitserver.py, on sys.path by bench.py
-from measure import Cell, timed
+from measure import Cell, git_processes, timed
 from scenarios import XLA, World, rejects_flag
 from world import LIMIT_SCRIPTS, PROJECT, SUPER, SubmoduleWorld, git
+
+from xla_tasks.workspace import WORKSPACE_FILE
 
 HISTORIES = ("full", "blobless", "shallow")
 
 
-def startup(cwd: Path, runs: int) -> dict[str, dict[str, Any]]:
-    """Wall time of commands that only start up, against a bare interpreter and `import
-    invoke` (the floor for an invoke program)."""
+def startup(world: World, runs: int) -> dict[str, dict[str, Any]]:
+    """Wall time of the quick commands, in a workspace with every dep on its pin, against
+    a bare interpreter and `import invoke` (the floor for an invoke program)."""
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import invoke'": [sys.executable, "-c", "import invoke"],
         "xla-tasks --help": [*XLA, "--help"],
         "xla-tasks --list": [*XLA, "--list"],
+        "xla-tasks status": [*XLA, "status"],
         "xla-tasks pin --check": [*XLA, "pin", "--check"],
+        "xla-tasks pin (nothing moved)": [*XLA, "pin"],
     }
+    ws = world.workspace("startup")
+    timed(["sh", LIMIT_SCRIPTS["full"]], ws / PROJECT)
     found: dict[str, dict[str, Any]] = {}
     for label, argv in commands.items():
-        done = [timed(argv, cwd) for _ in range(runs)]
+        done = [timed(argv, ws / PROJECT) for _ in range(runs)]
         found[label] = {
             "seconds": statistics.median(r.seconds for r in done),
             "exit": next((r.code for r in done if r.code), 0),
         }
+    shutil.rmtree(ws, ignore_errors=True)
     base = found["python -c 'import invoke'"]["seconds"]
     for entry in found.values():
         entry["ratio_to_import_invoke"] = entry["seconds"] / base
@@ -43,48 +51,70 @@ def startup(cwd: Path, runs: int) -> dict[str, dict[str, Any]]:
 # --- submodules ------------------------------------------------------------------------
 
 
-def submodules_complete(super_repo: Path, count: int) -> bool:
-    """Every submodule, nested ones too, checked out on its recorded commit."""
+def submodules_on_commit(super_repo: Path) -> int:
+    """How many submodules, nested ones too, are checked out on their recorded commit."""
     done = timed(["git", "submodule", "status", "--recursive"], super_repo)
-    lines = done.out.splitlines()
-    return done.code == 0 and len(lines) == count and all(x.startswith(" ") for x in lines)
+    return sum(x.startswith(" ") for x in done.out.splitlines()) if done.code == 0 else 0
+
+
+def _submodule_templates(work: Path, world: SubmoduleWorld) -> dict[str, Path]:
+    """Two starting points: a workspace with the project cloned (for sync and the script),
+    and an empty one whose registry names the superproject with submodules on (checkout)."""
+    project, registry = work / "sub-template", work / "sub-registry"
+    project.mkdir()
+    git("clone", "-q", world.project_url, PROJECT, cwd=project)
+    registry.mkdir()
+    text = tomli_w.dumps({"schema": 1, "repos": {SUPER: {"url": world.url, "submodules": True}}})
+    (registry / WORKSPACE_FILE).write_text(text)
+    return {"project": project, "registry": registry}
 
 
 def submodule_rows(work: Path, world: SubmoduleWorld, jobs: int, runs: int) -> dict[str, Any]:
     """Cold: plain `git clone` + `submodule update --init --recursive --depth 1 --jobs J`
-    against xla-tasks sync and sync_deps.py of a project pinning the superproject."""
-    template = work / "sub-template"
-    template.mkdir()
-    git("clone", "-q", world.project_url, PROJECT, cwd=template)
+    against xla-tasks checkout, xla-tasks sync and sync_deps.py (of a project pinning the
+    superproject). Then once more, with everything on its commit: the git processes of
+    that noop (for plain git, `submodule update --init --recursive` again)."""
+    templates = _submodule_templates(work, world)
     plain = (
         'git clone -q --no-checkout "$0" super && '
         'git -C super -c advice.detachedHead=false checkout -q --detach "$1" && '
         f"git -C super submodule update -q --init --recursive --depth 1 --jobs {jobs}"
     )
     base = f"git clone + submodule update --recursive --depth 1 --jobs {jobs}"
+    jobs_flag = ["--jobs", str(jobs)]
     commands = {
-        base: (["sh", "-c", plain, world.url, world.pin], "."),
-        "xla-tasks sync": ([*XLA, "sync", "--json", "--jobs", str(jobs)], PROJECT),
-        "sync_deps.py": ([sys.executable, "sync_deps.py", "--jobs", str(jobs)], PROJECT),
+        base: (["sh", "-c", plain, world.url, world.pin], "registry", "."),
+        "xla-tasks checkout": ([*XLA, "checkout", SUPER, "--json", *jobs_flag], "registry", "."),
+        "xla-tasks sync": ([*XLA, "sync", "--json", *jobs_flag], "project", PROJECT),
+        "sync_deps.py": ([sys.executable, "sync_deps.py", *jobs_flag], "project", PROJECT),
     }
+    again = {base: ["git", "-C", SUPER, "submodule", "update", "-q", "--init", "--recursive"]}
     cells = {name: Cell() for name in commands}
-    complete: dict[str, bool] = {}
+    on_commit = dict.fromkeys(commands, world.count)
+    noop: dict[str, dict[str, Any]] = {}
     for run in range(runs):
-        for name, (argv, cwd) in commands.items():
+        for name, (argv, template, cwd) in commands.items():
             ws = work / f"sub-ws-{run}"
-            shutil.copytree(template, ws, symlinks=True)
-            done = timed(argv, ws / cwd)
-            cells[name].record(done, True)
-            complete[name] = complete.get(name, True) and submodules_complete(
-                ws / SUPER, world.count
-            )
+            shutil.copytree(templates[template], ws, symlinks=True)
+            cells[name].record(timed(argv, ws / cwd), True)
+            on_commit[name] = min(on_commit[name], submodules_on_commit(ws / SUPER))
+            if run == 0 and name != "xla-tasks checkout":  # again, all on their commits
+                done, count = git_processes(again.get(name, argv), ws / cwd)
+                noop[name] = {"noop_seconds": done.seconds, "noop_git_processes": count}
             shutil.rmtree(ws, ignore_errors=True)
-    shutil.rmtree(template, ignore_errors=True)
+    for path in templates.values():
+        shutil.rmtree(path, ignore_errors=True)
     return {
         "submodules": world.count,
+        "nested": world.nested,
         "base": base,
         "rows": {
-            name: {**cell.as_dict(cells[base].median), "complete": complete[name]}
+            name: {
+                **cell.as_dict(cells[base].median),
+                "on_commit": on_commit[name],
+                "complete": on_commit[name] == world.count,
+                **noop.get(name, {}),
+            }
             for name, cell in cells.items()
         },
     }

@@ -102,8 +102,8 @@ def _tree(pid: int) -> list[int]:
     while todo:
         current = todo.pop()
         found.append(current)
-        for children in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):  # it may end while we look
+            for children in Path(f"/proc/{current}/task").glob("*/children"):
                 todo += [int(child) for child in children.read_text().split()]
     return found
 

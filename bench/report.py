@@ -97,21 +97,33 @@ def growth_table(found: Mapping[str, Any], all_tools: Sequence[Tool]) -> list[st
 
 
 def startup_table(found: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    lines = ["start-up                    seconds  / import invoke"]
+    lines = ["start-up                       seconds  / import invoke"]
     for label, entry in found.items():
         failed = f"  (exit {entry['exit']})" if entry["exit"] else ""
         ratio = entry["ratio_to_import_invoke"]
-        lines.append(f"{label:<28}{entry['seconds']:.3f}s   {ratio:.2f}x{failed}")
+        lines.append(f"{label:<31}{entry['seconds']:.3f}s   {ratio:.2f}x{failed}")
     return lines
 
 
 def submodule_table(found: Mapping[str, Any]) -> list[str]:
-    lines = [f"submodule world: cold, {found['submodules']} submodules (some nested), / plain git"]
+    lines = [
+        (
+            f"submodule world: cold, {found['submodules']} submodules ({found['nested']} of them "
+            "nested), / plain git"
+        )
+    ]
     for name, entry in found["rows"].items():
-        complete = "" if entry["complete"] else "  (INCOMPLETE: not every submodule on its commit)"
+        complete = (
+            "" if entry["complete"] else f"  (INCOMPLETE: {entry['on_commit']} on their commit)"
+        )
         if entry["error"]:
             complete = f"  ({entry['error']})"
-        lines.append(f"{name:<62}{_seconds(entry, name == found['base'])}{complete}")
+        again = ""
+        if "noop_seconds" in entry:
+            again = (
+                f"  again: {entry['noop_seconds']:.3f}s, {entry['noop_git_processes']} git procs"
+            )
+        lines.append(f"{name:<62}{_seconds(entry, name == found['base']):<16}{again}{complete}")
     return lines
 
 

@@ -193,6 +193,7 @@ class SubmoduleWorld:
     url: str  # the superproject
     pin: str
     count: int  # submodules at every depth
+    nested: int  # of them, inside another submodule
     project_url: str  # a project pinning the superproject with submodules on
 
 
@@ -225,4 +226,4 @@ def build_submodule_world(
             {SUPER: pin}, {SUPER: top.url}, {SUPER: 1}, {SUPER: "main"}
         ),
     }
-    return SubmoduleWorld(top.url, pin, count, build_project(root, files_, "subproject"))
+    return SubmoduleWorld(top.url, pin, count, nested, build_project(root, files_, "subproject"))

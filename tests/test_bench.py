@@ -39,9 +39,13 @@ def test_bench_quick_run_reports_every_section_with_xla_tasks_and_the_limit_at_t
         for peer in PEERS:
             if cells[peer]["error"] not in SKIPPED:
                 assert cells[peer]["at_pins"] is True, (scenario, peer, cells[peer])
-    assert {"python -c 'import invoke'", "xla-tasks --help", "xla-tasks --list"} <= set(
-        result["startup"]
-    )
+    assert {
+        "python -c 'import invoke'",
+        "xla-tasks --help",
+        "xla-tasks --list",
+        "xla-tasks status",
+    } <= set(result["startup"])
+    assert all(entry["exit"] == 0 for entry in result["startup"].values()), result["startup"]
     assert result["submodules"]["rows"][result["submodules"]["base"]]["complete"] is True
     full = result["history_bytes"]["full"]
     assert full["plain git"]["bytes"] > 0

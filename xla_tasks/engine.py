@@ -16,18 +16,15 @@ failed) through a callback, which the live display and streamed CI lines are bui
 import bisect
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -40,6 +37,9 @@ from typing import (
     Tuple,
     Union,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 try:  # the mirror cache's per-mirror lock; POSIX only (elsewhere: no cache locking)
     import fcntl
@@ -78,7 +78,8 @@ HISTORY_MODES = ("full", "blobless", "shallow")
 DEFAULT_STALL_TIMEOUT = 120.0
 
 _SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
-_SECRET_RE = re.compile(r"(?<=://)[^/@\s'\"]+@")
+# User info runs to the last `@` before the host's `/` (a password may hold an `@`).
+_SECRET_RE = re.compile(r"(?<=://)[^/\s'\"]+@")
 _PROGRESS_RE = re.compile(
     r"^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Updating|Checking"
     r"|Filtering|Unpacking|Writing)\b[^:]*:"
@@ -814,6 +815,9 @@ def _fetch(job: Job, path: str, how: Fetch, refspecs: List[str]) -> GitResult:
 
 def clone_repo(job: Job) -> str:
     """Clone beside the target, then rename into place: never a half clone at the path."""
+    import shutil
+    import tempfile
+
     repo = job.repo
     parent = os.path.dirname(os.path.abspath(repo.path))
     os.makedirs(parent, exist_ok=True)
@@ -878,6 +882,8 @@ def _clone_from(job: Job, source: str, tmp: str, extra: Tuple[str, ...]) -> None
     args += ["--branch", repo.branch] if repo.branch else []
     res = run_network([*args, "--", source, tmp], None, job.watch(repo.url))
     if res.code != 0 and extra and re.search(r"shallow|deepen|filter", res.err, re.I):
+        import shutil
+
         job.notes.append(f"the server refused a {job.opts.history} clone: full history")
         shutil.rmtree(tmp, ignore_errors=True)
         os.mkdir(tmp, 0o777 & ~_UMASK[0])
@@ -916,6 +922,8 @@ def mirror_path(cache: str, url: str) -> str:
     else:
         norm = os.path.abspath(norm)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", norm.split("://")[-1]).strip("._")[-80:]
+    import hashlib
+
     digest = hashlib.sha1(norm.encode("utf-8")).hexdigest()[:10]
     return os.path.join(cache, f"{slug}-{digest}.git")
 
@@ -953,6 +961,9 @@ def ensure_mirror(job: Job, rev: Optional[str]) -> str:
         return mirror
     with mirror_lock(mirror):
         if not os.path.isdir(mirror):
+            import shutil
+            import tempfile
+
             job.phase("cache")
             tmp = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(mirror))
             try:
@@ -1197,24 +1208,46 @@ def sync_repos(
 ) -> List[Outcome]:
     """Put every repo in place, `opts.jobs` git operations at a time; outcomes in input order.
 
-    A repo nested inside another's path (torch_xla at pytorch/xla) starts once its
-    container is done. Ctrl-C ends the git processes in flight and re-raises.
+    Repos the disk shows already in place are settled right here, with no thread and no
+    git process. A repo nested inside another's path (torch_xla at pytorch/xla) starts once
+    its container is done. Ctrl-C ends the git processes in flight and re-raises.
     """
     umask = os.umask(0o022)  # read once, in the caller's thread, before any worker starts
     os.umask(umask)
     _UMASK[0] = umask
     emit = on_event or (lambda event: None)
     jobs = [Job(repo, opts, emit) for repo in repos]
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="xla-git")
-    try:
-        _Scheduler(pool, jobs).run()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        kill_running_git()
-        raise
-    finally:
-        pool.shutdown(wait=True)
+    todo = [job for job in jobs if not _settled_on_disk(job)]
+    if todo:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="xla-git")
+        try:
+            _Scheduler(pool, todo).run()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            kill_running_git()
+            raise
+        finally:
+            pool.shutdown(wait=True)
     return [job.outcome() for job in jobs]
+
+
+def _settled_on_disk(job: Job) -> bool:
+    """Finish a repo the files show on its pin (submodules included), else leave it."""
+    repo = job.repo
+    git_dir = git_dir_of(repo.path) if repo.rev and not job.opts.dry_run else None
+    if git_dir is None or read_head(git_dir) != Head(repo.rev, None):
+        return False
+    wants_subs = repo.submodules and job.opts.submodules
+    if wants_subs and not _submodules_match_memo(job, git_dir):
+        return False
+    job.emit(Event(repo.name, "start", repo.path))
+    job.old = repo.rev
+    job.action = "already at pin"
+    write_ref(git_dir, PIN_REF, repo.rev or "")
+    _finish(job)
+    return True
 
 
 class _Scheduler:
@@ -1223,7 +1256,7 @@ class _Scheduler:
     A repo is finished when its own task and every task it spawned (its submodules) are.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor, jobs: List[Job]) -> None:
+    def __init__(self, pool: "ThreadPoolExecutor", jobs: List[Job]) -> None:
         self.pool = pool
         self.jobs = jobs
         self.waiting = {id(job): _containers(job, jobs) for job in jobs}
@@ -1241,6 +1274,8 @@ class _Scheduler:
                 self.submit(job, functools.partial(place_repo, job))
 
     def run(self) -> None:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         self.start_ready()
         while self.running:
             done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)

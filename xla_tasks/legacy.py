@@ -17,6 +17,7 @@ from pathlib import Path
 from . import validate
 from .errors import ConfigError
 from .pins import Dep, Pins
+from .tomlfile import read_limited_text
 
 _PINNED = "PINNED_VERSIONS"
 _ORIGINS = "ORIGINS"
@@ -31,11 +32,7 @@ _Entries = dict[str, tuple[object, int]]
 
 def load_legacy_script(path: Path) -> Pins:
     """The pins a legacy `sync_deps.py` declares; errors name file, key and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(path, f"cannot read: {err}") from None
-    return legacy_pins_from_text(text, path)
+    return legacy_pins_from_text(read_limited_text(path), path)
 
 
 def legacy_pins_from_text(text: str, path: Path) -> Pins:
@@ -43,6 +40,8 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as err:
         raise ConfigError(path, f"invalid Python: {err.msg}", line=err.lineno) from None
+    except (RecursionError, MemoryError):  # the parser's own limits on nesting
+        raise ConfigError(path, "invalid Python: nested too deeply to read as data") from None
     found = _top_level_dicts(tree, path)
     if _PINNED not in found:
         raise ConfigError(

@@ -141,7 +141,7 @@ def _package(doc: TomlDoc, key: str, raw: object) -> PackageRule:
     find_links = field_of(doc, key, table, "find_links", list, default=[])
     return PackageRule(
         name=field_of(doc, key, table, "name", str, check=validate.name),
-        requirements=_string_list(doc, f"{key}.requirements", requirements, validate.relative_path),
+        requirements=_string_list(doc, f"{key}.requirements", requirements, validate.repo_file),
         index_url=field_of(doc, key, table, "index_url", str, default=None, check=_index_url),
         find_links=_string_list(doc, f"{key}.find_links", find_links, _index_url),
         pre=field_of(doc, key, table, "pre", bool, default=False),

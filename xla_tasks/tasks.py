@@ -9,14 +9,13 @@ invoke. Each task here only (1) turns flags and `ctx.config.xla_tasks` into Opti
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from invoke import Collection, Exit, Task, task
 
-from .errors import XlaTasksError
+from .errors import UsageError
 from .results import CommandResult
 from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
 
@@ -54,34 +53,60 @@ class XlaTask(Task):
 
 
 def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
-    """@task with our Task class and our error policy around the body."""
+    """@task with our Task class and our error policy around the body.
+
+    Every ending is one line and a contract exit code; with `--json` also one object on
+    stdout (`{"ok": false, ...}` when the body printed none), for plain `invoke` too
+    (SIGTERM included: the body runs with the handlers `xla-tasks` itself installs).
+    """
 
     def decorate(body: Callable[..., Any]) -> Task:
         @functools.wraps(body)
         def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
-            debug = os.environ.get("XLA_TASKS_DEBUG", "") not in ("", "0")
+            from . import endings
+
+            previous = endings.install_signal_handlers()
             try:
+                _refuse_option_words(body, task_kwargs.get("positional", ()), kwargs)
                 body(ctx, *args, **kwargs)
-            except XlaTasksError as err:
-                if debug:
-                    raise
-                raise Exit(f"xla-tasks: {err}", code=err.exit_code) from None
-            except KeyboardInterrupt:
-                raise Exit("xla-tasks: interrupted", code=130) from None
-            except Exit:
+            except Exit as err:
+                if err.code:
+                    _fail_json(body, kwargs, err.message or "", err.code)
                 raise
-            except Exception as err:
-                if debug:
-                    raise
-                raise Exit(
-                    f"xla-tasks: internal error: {type(err).__name__}: {err} "
-                    "(set XLA_TASKS_DEBUG=1 for the traceback)",
-                    code=3,
-                ) from None
+            except BaseException as err:
+                message, code = endings.ending_of(err)
+                _fail_json(body, kwargs, message, code)
+                raise Exit(message, code=code) from None
+            finally:
+                endings.restore_signal_handlers(previous)
 
         return task(klass=XlaTask, **task_kwargs)(guarded)
 
     return decorate
+
+
+def _refuse_option_words(
+    body: Callable[..., Any], positional: Sequence[str], kwargs: dict[str, Any]
+) -> None:
+    """A positional never takes an option-like word as a path or name (`demo --help` under
+    plain invoke, `demo -x`): write `./-x` for such a folder."""
+    name = body.__name__.replace("_", "-")
+    for arg in positional:
+        value = kwargs.get(arg)
+        if isinstance(value, str) and value.startswith("-"):
+            folder = f"; for a folder of that name write ./{value}" if arg == "directory" else ""
+            raise UsageError(
+                f"{name}: {value!r} looks like an option, not {arg.upper()}",
+                f"help: xla-tasks --help {name}{folder}",
+            )
+
+
+def _fail_json(body: Callable[..., Any], kwargs: dict[str, Any], message: str, code: int) -> None:
+    if kwargs.get("json_"):
+        from . import endings
+        from .engine import redact
+
+        endings.print_failure_json(body.__name__.replace("_", "-"), redact(message), code)
 
 
 def _finish(result: CommandResult, as_json: bool) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, UsageError, XlaTasksError
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, file_in_repo
 from ..gitrepo import ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
@@ -101,11 +101,14 @@ def _schedule(pins: Pins, name: str, project_dir: Path) -> Schedule:
 
 
 def _read_requirements(project_dir: Path, schedule: Schedule) -> dict[Path, str]:
-    """Every listed requirements file, read up front: a missing one fails before any lookup."""
+    """Every listed requirements file, read up front: a missing one fails before any lookup.
+
+    Keys are the real files (`_requirements_path`), so writing them writes through links.
+    """
     texts: dict[Path, str] = {}
     for rule in schedule.packages:
         for rel in rule.requirements:
-            path = project_dir / rel
+            path = _requirements_path(project_dir, schedule, rel)
             if path not in texts:
                 try:
                     texts[path] = path.read_bytes().decode("utf-8")
@@ -117,6 +120,19 @@ def _read_requirements(project_dir: Path, schedule: Schedule) -> dict[Path, str]
                         hint="create it or fix the path (relative to the project root)",
                     ) from None
     return texts
+
+
+def _requirements_path(project_dir: Path, schedule: Schedule, rel: str) -> Path:
+    """Refuse a file (or a link) that leads out of the repo or into .git: bad input."""
+    try:
+        return file_in_repo(project_dir, rel)
+    except ValueError as err:
+        raise ConfigError(
+            project_dir / PIN_FILE,
+            f"requirements file {err}",
+            key=f"schedules.{schedule.name}.packages",
+            hint="name a file of this repo, outside .git",
+        ) from None
 
 
 def _head_of(dep: Dep, stall: float) -> RepoOutcome:
@@ -148,7 +164,7 @@ def _plan_packages(
     for rule in schedule.packages:
         version = chosen[rule.name].new or ""
         for rel in rule.requirements:
-            path = project_dir / rel
+            path = _requirements_path(project_dir, schedule, rel)
             current = plan.files.get(path, texts[path])
             new_text, change = set_requirement_version(current, rule.name, version, str(path))
             if new_text == current:
