@@ -312,7 +312,7 @@ def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     """Show each repo: branch, HEAD, pin, dirty, missing."""
     from .commands.status import status as run_status
 
-    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
+    _finish(run_status(Path.cwd(), _options(ctx), check), json_)
 
 
 @xla_task(
