@@ -511,12 +511,12 @@ def test_inside_pytorch_updates_pytorch_and_torch_xla_and_skips_vision(
     pytorch = pytorch_ws / "pytorch"
     torch_xla = pytorch / "xla"
 
-    result = cli("update-repos", cwd=pytorch)
+    result = cli("update-repos", "--json", cwd=pytorch)
 
     assert result.code == 0, result.err  # the nested xla/ clone is not pytorch's untracked file
-    lines = result.out.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["pytorch", "vision", "torch_xla"]
-    assert "vision: skipped: not cloned" in result.out
+    outcomes = result.json()["outcomes"]  # text lines stream as repos finish; JSON keeps order
+    assert [o["name"] for o in outcomes] == ["pytorch", "vision", "torch_xla"]
+    assert outcomes[1]["action"] == "skipped: not cloned"
     assert local(pytorch) == upstreams.head("pytorch")
     assert local(torch_xla, "master") == upstreams.head("torch_xla", "master")
     assert branch_of(pytorch) == branch_of(torch_xla) == "feature"

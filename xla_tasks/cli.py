@@ -45,15 +45,15 @@ class XlaTasksProgram(Program):
             check_file_settings(self.config._project.get("xla_tasks"), root / "invoke.yaml")
 
     def parse_tasks(self) -> None:
-        """Two fixes to invoke's parse, both one line for the user.
-
-        invoke's "No idea what 'xla' is!" becomes a hint when it is an extra bare word: a
-        task takes one word per positional (STYLE A3), so `checkout jax xla` leaves `xla`
-        over. Task names never get here (the parser switches task on them), so chains such
-        as `sync pin --check` are untouched; unknown flags keep invoke's message.
+        """Two fixes to invoke's task parsing.
 
         `demo --help` and `checkout -h` show the task's help: invoke hands a pending
         positional any word, so they used to run the demo into a folder named `--help`.
+        invoke's "No idea what 'xla' is!" becomes a hint when it is an extra bare word:
+        a task takes one word per positional (STYLE A3), so `checkout jax xla` leaves
+        `xla` over. Task names never get there (the parser switches task on them), so
+        chains such as `sync pin --check` are untouched; unknown flags keep invoke's
+        message.
         """
         try:
             super().parse_tasks()

@@ -220,6 +220,18 @@ class GitRepo:
         status, out = self.try_git("rev-list", "--count", "--end-of-options", f"{old}..{new}")
         return int(out.strip()) if status == 0 else None
 
+    def first_parent_commits(self, old: str, new: str) -> list[str]:
+        """`old..new` along first parents, oldest first: the steps a roll bisects over."""
+        out = self.git(
+            "rev-list",
+            "--first-parent",
+            "--reverse",
+            "--end-of-options",
+            f"{old}..{new}",
+            action=f"list commits {old[:12]}..{new[:12]}",
+        )
+        return out.split()
+
     def remotes(self) -> dict[str, str]:
         _, out = self.try_git("remote", "-v")
         found: dict[str, str] = {}

@@ -30,14 +30,22 @@ def run_each(
     work: Callable[[T], RepoOutcome],
     name_of: Callable[[T], str],
     jobs: int,
+    on_done: Callable[[RepoOutcome], None] | None = None,
 ) -> list[RepoOutcome]:
-    """Call `work(item)` for each item, `jobs` at a time; expected errors become outcomes."""
+    """Call `work(item)` for each item, `jobs` at a time; expected errors become outcomes.
+
+    `on_done(outcome)` is called in the worker the moment each item is finished (failed
+    ones too), so output can stream while the others still run.
+    """
 
     def guarded(item: T) -> RepoOutcome:
         try:
-            return work(item)
+            outcome = work(item)
         except XlaTasksError as err:
-            return RepoOutcome(name=name_of(item), error=str(err))
+            outcome = RepoOutcome(name=name_of(item), error=str(err))
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
 
     if jobs <= 1 or len(items) <= 1:
         return [guarded(item) for item in items]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from typing import TextIO
 
 from .endings import note_json_printed
-from .engine import redact
+from .engine import Event, EventCallback, redact
 from .results import CommandResult, RepoOutcome
 
 
@@ -24,12 +25,29 @@ def outcome_line(outcome: RepoOutcome) -> str:
     return line(outcome.name, outcome.action, outcome.old, outcome.new, outcome.notes)
 
 
+def failure_line(name: str, error: str) -> str:
+    """`FAILED NAME: reason`, without naming the repo twice when the reason already does."""
+    return f"FAILED {error}" if error.startswith(name) else f"FAILED {name}: {error}"
+
+
+def outcome_event(outcome: RepoOutcome) -> Event:
+    """The "done" or "failed" event of a finished repo, for the live output (progress.py)."""
+    if outcome.failed:
+        return Event(outcome.name, "failed", outcome.error or "")
+    return Event(outcome.name, "done", outcome_line(outcome))
+
+
+def no_events(event: Event) -> None:
+    """The callback of a caller who wants no events (library use, tests)."""
+
+
+def events_to(on_event: EventCallback | None) -> EventCallback:
+    return on_event or no_events
+
+
 def failure_lines(result: CommandResult) -> list[str]:
     failed = [o for o in result.outcomes if o.failed]
-    lines = [
-        f"FAILED {o.error}" if (o.error or "").startswith(o.name) else f"FAILED {o.name}: {o.error}"
-        for o in failed
-    ]
+    lines = [failure_line(o.name, o.error or "") for o in failed]
     if failed:
         names = ", ".join(o.name for o in failed)
         lines.append(f"xla-tasks {result.command}: {len(failed)} repo(s) failed: {names}")
@@ -47,21 +65,28 @@ def block_text(name: str, path: str, output: str) -> str:
 
 
 def print_result(
-    result: CommandResult, as_json: bool, out: TextIO | None = None, err: TextIO | None = None
+    result: CommandResult,
+    as_json: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    streamed: Collection[str] = (),
 ) -> None:
+    """Print the result. `streamed`: the repos whose line was printed as they finished
+    (progress.py); what remains is the other repos' lines, the headline, the warnings,
+    and the failures, last."""
     out = out or sys.stdout
     err = err or sys.stderr
     if as_json:
         out.write(redact(json.dumps(result.to_json(), indent=2, sort_keys=True)) + "\n")
         note_json_printed()
         return
-    for line in result.messages:
+    rest = [outcome_line(o) for o in result.outcomes if not (o.failed or o.name in streamed)]
+    for line in rest + result.messages if streamed else result.messages + rest:
         out.write(redact(line) + "\n")
-    for outcome in result.outcomes:
-        if not outcome.failed:
-            out.write(redact(outcome_line(outcome)) + "\n")
+    out.flush()  # before stderr: with both on one pipe (CI), failures must stay last
     for warning in result.warnings:
         err.write(redact(f"warning: {warning}") + "\n")
     for line in failure_lines(result):
         err.write(redact(line) + "\n")
-    out.flush()
+    err.flush()

@@ -248,3 +248,51 @@ def settings_error(where: object, err: BaseException) -> UsageError:
     else:
         text = " ".join(f"{type(err).__name__}: {err}".split())
     return UsageError(f"{where}: {text}", "fix the file, or move it away")
+
+
+@dataclass(frozen=True, slots=True)
+class GateOptions:
+    """`roll --verify CMD` and its limits (contract 5.6); unset means "no gate from flags"."""
+
+    verify: str | None = None
+    bisect: bool = False
+    max_tries: int | None = None
+    verify_timeout: float | None = None
+
+    def command_for(self, schedule_verify: str | None, schedule: str) -> str | None:
+        """The verify command: the flag wins over the schedule's `verify`; limits need one."""
+        command = self.verify or schedule_verify
+        if command is None and (self.bisect or self.max_tries or self.verify_timeout):
+            raise UsageError(
+                "--bisect, --max-tries and --verify-timeout need a verify command",
+                f'pass --verify CMD, or set verify = "CMD" in [schedules.{schedule}]',
+            )
+        return command
+
+
+def gate_options_from(
+    verify: str = "", bisect: bool = False, max_tries: str = "", verify_timeout: str = ""
+) -> GateOptions:
+    """Parse the gate's flags ourselves (invoke's casts show tracebacks on bad numbers)."""
+    if verify and not verify.strip():
+        raise UsageError("--verify expects a shell command, got only spaces")
+    try:
+        tries = validate.positive_int(max_tries, "--max-tries") if max_tries else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return GateOptions(
+        verify=verify or None,
+        bisect=bool(bisect),
+        max_tries=tries,
+        verify_timeout=_seconds(verify_timeout, "--verify-timeout") if verify_timeout else None,
+    )
+
+
+def _seconds(value: str, flag: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UsageError(f"{flag} expects seconds, got {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"{flag} expects seconds > 0, got {value!r}")
+    return seconds

@@ -15,9 +15,10 @@ from typing import Any
 
 from invoke import Collection, Exit, Task, task
 
+from .engine import EventCallback
 from .errors import UsageError
 from .results import CommandResult
-from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
+from .settings import CONFIG_DEFAULTS, Options, gate_options_from, options_from, split_names
 
 JOBS_HELP = "N parallel git operations (default: workspace [settings] jobs, else the machine's)"
 JSON_HELP = "print one JSON object on stdout instead of text"
@@ -109,12 +110,22 @@ def _fail_json(body: Callable[..., Any], kwargs: dict[str, Any], message: str, c
         endings.print_failure_json(body.__name__.replace("_", "-"), redact(message), code)
 
 
-def _finish(result: CommandResult, as_json: bool) -> None:
+def _finish(result: CommandResult, as_json: bool, streamed: set[str] | None = None) -> None:
     from .report import print_result
 
-    print_result(result, as_json)
+    print_result(result, as_json, streamed=streamed or ())
     if not result.ok:
         raise Exit(code=1)
+
+
+def _finish_streaming(run: Callable[[EventCallback], CommandResult], as_json: bool) -> None:
+    """Run a command with its repos reported as each finishes (contract 5.3), then finish
+    without printing those lines again."""
+    from .progress import open_reporter
+
+    with open_reporter(as_json) as reporter:
+        result = run(reporter)
+    _finish(result, as_json, streamed=reporter.printed)
 
 
 def _options(ctx: Any, **flags: Any) -> Options:
@@ -172,16 +183,19 @@ def checkout(
         history=history,
         cache=cache,
     )
-    result = run_checkout(
-        Path.cwd(),
-        split_names(names),
-        options,
-        with_deps=deps,
-        submodules=submodules,
-        read_only=ro,
-        then_sync=sync,
+    _finish_streaming(
+        lambda on_event: run_checkout(
+            Path.cwd(),
+            split_names(names),
+            options,
+            with_deps=deps,
+            submodules=submodules,
+            read_only=ro,
+            then_sync=sync,
+            on_event=on_event,
+        ),
+        json_,
     )
-    _finish(result, json_)
 
 
 @xla_task(
@@ -218,7 +232,7 @@ def sync(
         history=history,
         cache=cache,
     )
-    _finish(run_sync(Path.cwd(), options), json_)
+    _finish_streaming(lambda on_event: run_sync(Path.cwd(), options, on_event=on_event), json_)
 
 
 @xla_task(
@@ -227,6 +241,9 @@ def sync(
         "add": "NAME: start pinning this registered repo (repeatable)",
         "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
         "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
+        "from_script": "take sync_deps.py's pins into sync_deps.toml (another tool rewrote it)",
+        "from_toml": "regenerate sync_deps.py from sync_deps.toml as it is (no git)",
+        "import": "FILE: write sync_deps.toml from a west.yml or vcstool .repos manifest",
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
     },
@@ -236,6 +253,9 @@ def pin(
     add: list[str] | None = None,
     require_upstream: bool = False,
     check: bool = False,
+    from_script: bool = False,
+    from_toml: bool = False,
+    import_: str = "",
     dry_run: bool = False,
     json_: bool = False,
 ) -> None:
@@ -244,7 +264,16 @@ def pin(
 
     options = _options(ctx, dry_run=dry_run)
     names = [name for value in add or [] for name in split_names(value)]
-    result = run_pin(Path.cwd(), options, add=names, require_upstream=require_upstream, check=check)
+    result = run_pin(
+        Path.cwd(),
+        options,
+        add=names,
+        require_upstream=require_upstream,
+        check=check,
+        from_script=from_script,
+        from_toml=from_toml,
+        import_file=import_ or None,
+    )
     _finish(result, json_)
 
 
@@ -257,6 +286,10 @@ def pin(
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
+        "verify": "CMD: roll only what `sh -c CMD` passes with, holding back the culprits",
+        "bisect": "narrow a culprit dep to its first bad commit; roll it to the one before",
+        "max_tries": "N: run CMD at most N times (default: as often as the search needs)",
+        "verify_timeout": "S: end a run of CMD (its whole process group) after S seconds",
     },
 )
 def roll(
@@ -266,12 +299,17 @@ def roll(
     jobs: str = "",
     dry_run: bool = False,
     json_: bool = False,
+    verify: str = "",
+    bisect: bool = False,
+    max_tries: str = "",
+    verify_timeout: str = "",
 ) -> None:
     """Advance pins on a schedule: git heads and package versions."""
     from .commands.roll import roll as run_roll
 
     options = _options(ctx, jobs=jobs, dry_run=dry_run, log_limit=log_limit)
-    _finish(run_roll(Path.cwd(), schedule, options), json_)
+    gate = gate_options_from(verify, bisect, max_tries, verify_timeout)
+    _finish(run_roll(Path.cwd(), schedule, options, gate), json_)
 
 
 @xla_task(
@@ -298,8 +336,12 @@ def update_repos(
     from .commands.update_repos import update_repos as run_update
 
     options = _options(ctx, jobs=jobs, dry_run=dry_run)
-    result = run_update(Path.cwd(), options, base=base or None, every=all_, push=push)
-    _finish(result, json_)
+    _finish_streaming(
+        lambda on_event: run_update(
+            Path.cwd(), options, base=base or None, every=all_, push=push, on_event=on_event
+        ),
+        json_,
+    )
 
 
 @xla_task(
@@ -312,7 +354,7 @@ def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     """Show each repo: branch, HEAD, pin, dirty, missing."""
     from .commands.status import status as run_status
 
-    _finish(run_status(Path.cwd(), _options(ctx), check), json_)
+    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
 
 
 @xla_task(

@@ -21,11 +21,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine import Event, EventCallback
 from ..errors import DirtyRepoError, GitError, UsageError, XlaTasksError
 from ..fsutil import foreign_owner
 from ..gitrepo import GitRepo, RepoState, is_repo_top, redact
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_each
+from ..report import events_to, outcome_event
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import (
@@ -34,6 +36,8 @@ from ..workspace import (
     dependency_order,
     dependents_closure,
     open_workspace,
+    pytorch_layout_note,
+    pytorch_layout_workspace,
 )
 
 UPSTREAM = "upstream"
@@ -81,21 +85,26 @@ def update_repos(
     base: str | None = None,
     every: bool = False,
     push: bool = True,
+    on_event: EventCallback | None = None,
 ) -> CommandResult:
-    """Fast-forward the selected clones' tracking branches; never move or lose the user's work."""
+    """Fast-forward the selected clones' tracking branches; never move or lose the user's work.
+
+    `on_event` hears each repo start and finish as it happens (progress.py prints them)."""
     if base and every:
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
-    workspace = open_workspace(start)
+    workspace = pytorch_layout_workspace(start) or open_workspace(start)
     names = select_repos(workspace, start, base=base, every=every)
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
     )
+    if workspace.file is None:
+        result.messages.append(pytorch_layout_note(workspace.root))
     if options.dry_run:
         result.messages.append(DRY_RUN_NOTE)
     timeout = options.lock_timeout
     with workspace_lock(workspace.root, "update-repos", timeout, dry_run=options.dry_run):
-        result.outcomes = _update_all(workspace, names, options, push)
+        result.outcomes = _update_all(workspace, names, options, push, events_to(on_event))
     return result
 
 
@@ -171,9 +180,10 @@ def check_clean(workspace: Workspace, name: str, repo: GitRepo) -> RepoState:
 
 
 def _update_all(
-    workspace: Workspace, names: list[str], options: Options, push: bool
+    workspace: Workspace, names: list[str], options: Options, push: bool, events: EventCallback
 ) -> list[RepoOutcome]:
-    """Check every repo, fetch the good ones in parallel, then advance them in order."""
+    """Check every repo, then fetch and advance the good ones in parallel; each repo is
+    reported (`events`) the moment it is done, the outcomes keep dependency order."""
     outcomes = [RepoOutcome(name=name, path=workspace.repos[name].rel_path) for name in names]
     plans: list[_Plan] = []
     for outcome in outcomes:
@@ -181,18 +191,26 @@ def _update_all(
             plan = _prepare(workspace, outcome)
         except XlaTasksError as err:
             outcome.error = str(err)
-            continue
-        if plan is not None:
+            plan = None
+        if plan is None:
+            events(outcome_event(outcome))
+        else:
             plans.append(plan)
-    if not options.dry_run:
-        _fetch_all(plans, options.jobs or workspace.jobs or default_jobs())
-    for plan in plans:
-        if plan.outcome.failed:
-            continue
+
+    def update(plan: _Plan) -> RepoOutcome:
+        events(Event(plan.name, "start", plan.spec.rel_path))
         try:
+            if not options.dry_run:
+                events(Event(plan.name, "phase", "fetch"))
+                _fetch(plan)
+            events(Event(plan.name, "phase", "update"))
             _advance(workspace, plan, push, options.dry_run)
         except XlaTasksError as err:
             plan.outcome.error = str(err)
+        return plan.outcome
+
+    jobs = options.jobs or workspace.jobs or default_jobs()
+    run_each(plans, update, lambda p: p.name, jobs, on_done=lambda o: events(outcome_event(o)))
     return outcomes
 
 
@@ -226,16 +244,10 @@ def _prepare(workspace: Workspace, outcome: RepoOutcome) -> _Plan | None:
     return _Plan(spec, repo, remote, remotes[remote], remotes.get(ORIGIN), outcome)
 
 
-def _fetch_all(plans: list[_Plan], jobs: int) -> None:
-    """Fetch each repo's tracking branch from its official remote, `jobs` at a time."""
-
-    def fetch(plan: _Plan) -> RepoOutcome:
-        refspec = f"+refs/heads/{plan.branch}:{plan.remote_ref}"
-        plan.repo.fetch(plan.remote, refspec, url_for_errors=plan.url)
-        return RepoOutcome(name=plan.name)
-
-    for plan, fetched in zip(plans, run_each(plans, fetch, lambda p: p.name, jobs), strict=True):
-        plan.outcome.error = fetched.error
+def _fetch(plan: _Plan) -> None:
+    """Fetch the repo's tracking branch from its official remote."""
+    refspec = f"+refs/heads/{plan.branch}:{plan.remote_ref}"
+    plan.repo.fetch(plan.remote, refspec, url_for_errors=plan.url)
 
 
 def _advance(workspace: Workspace, plan: _Plan, push: bool, dry_run: bool) -> None:
