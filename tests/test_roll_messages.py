@@ -250,3 +250,32 @@ def test_roll_message_over_smart_http_receives_commits_only(
         assert _move_lines(result.out) == _expected(shas, shown=3)
         received[filters] = git_http_server.bytes_sent["xla"]
     assert 0 < received[True] < received[False]
+
+
+def test_bisected_roll_links_github_compare_page_to_the_commit_it_rolled_to(
+    workspace: Path, upstreams: Upstreams, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`roll --verify --bisect` cuts xla short of its first bad commit: the link ends there."""
+    github = "https://github.com/openxla/xla"
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "2")
+    monkeypatch.setenv(
+        "GIT_CONFIG_KEY_1", f"url.{upstreams.url('xla').removesuffix('.git')}.insteadOf"
+    )
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", github)
+    git(workspace, "clone", "-q", upstreams.url(PROJECT), PROJECT)
+    project = workspace / PROJECT
+    text = (project / PIN_FILE).read_text().replace(upstreams.url("xla"), f"{github}.git")
+    (project / PIN_FILE).write_text(text)
+    assert cli("sync", cwd=project).code == 0
+    old = load_pin_file(project / PIN_FILE).deps["xla"].rev
+    good = upstreams.commit("xla", {"ok.cc": "ok"}, "xla: good")
+    upstreams.commit("xla", {"BROKEN": "x"}, "xla: the bad one")
+
+    result = cli(
+        "roll", "nightly", "--verify", "test ! -e ../xla/BROKEN", "--bisect", "--json", cwd=project
+    )
+
+    assert result.code == 0, result.err
+    (move,) = [m for m in result.json()["data"]["deps"] if m["name"] == "xla"]
+    assert move["new"] == good
+    assert move["compare"] == f"{github}/compare/{old}...{good}"

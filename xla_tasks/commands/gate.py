@@ -34,6 +34,7 @@ from ..shell import run_shell, tail_lines
 from ..workspace import Workspace
 from .gate_files import TrialFiles
 from .roll import RollPlan, summary_lines
+from .rolllog import compare_url
 from .sync import sync
 
 LOG_DIR = Path(".xla-tasks") / "roll-logs"
@@ -348,6 +349,8 @@ def _dep_move_at(run: GateRun, move: dict[str, object], rev: str) -> dict[str, o
     log = move.get("log")
     if isinstance(log, list):  # the roll message's commit log: entries newer than `rev` go
         cut["log"] = [e for e in log if repo.is_ancestor(str(e.get("sha")), rev)]
+    if move.get("compare"):  # the GitHub link ends where the dep was rolled to
+        cut["compare"] = compare_url(run.plan.pins.deps[str(move["name"])].url, move["old"], rev)
     return cut
 
 
