@@ -55,6 +55,7 @@ import json  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
+from gitserver import git_http_server  # noqa: E402, F401  (the fixture, for every test)
 from upstreams import Upstreams  # noqa: E402
 
 from xla_tasks.demo import registry_text  # noqa: E402

@@ -28,7 +28,7 @@ def test_demo_runs_the_whole_story_offline(tmp_path: Path) -> None:
         "sync_deps.py is up to date with sync_deps.toml",
         "Roll nightly: xla",
         "xla: fetched",
-        "xla: checked out",  # the standalone sync_deps.py
+        "xla: already at pin",  # the standalone sync_deps.py, after sync
         "jax: fast-forwarded main",
         "demo done",
     ):

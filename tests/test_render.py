@@ -19,6 +19,7 @@ def test_empty_pins_render_the_template_block_verbatim() -> None:
         "ORIGINS = {}",
         "SUBMODULES = {}",
         "BRANCHES = {}",
+        "EXCLUDE_SUBMODULES = {}",
     ]
     assert text.count(render.BEGIN_MARKER) == 1
     assert text.endswith('if __name__ == "__main__":\n    sys.exit(main())\n')

@@ -1,5 +1,5 @@
 """`python -m xla_tasks TASK ...`: the same program as the `xla-tasks` command."""
 
-from xla_tasks.cli import program
+from xla_tasks.entry import main
 
-program.run()
+main()

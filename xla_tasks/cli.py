@@ -3,14 +3,28 @@
 A bundled-namespace Program does not read `./invoke.yaml` (invoke only loads project
 config next to a discovered tasks.py), so we load it from the workspace root ourselves;
 env vars (INVOKE_XLA_TASKS_*) and flags still override it.
+
+`run` keeps invoke's steps but owns their ending: invoke's own `Program.run` exits 1 on
+Ctrl-C and prints a traceback for a bad setting. Here every way a run can end is one
+line on stderr and a contract exit code (1 bad input, 3 a bug, 130/143 interrupted), and
+with `--json` one object on stdout (`endings.print_failure_json`).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
-from invoke import Program
+from invoke import Exit, ParseError, Program
 
+from . import endings
+from .settings import (
+    CONFIG_DEFAULTS,
+    check_env_settings,
+    check_file_settings,
+    settings_error,
+)
 from .tasks import ns
 from .workspace import find_workspace_root
 
@@ -23,7 +37,80 @@ class XlaTasksProgram(Program):
         root = find_workspace_root(Path.cwd())
         if root is not None and self.config is not None:
             self.config.set_project_location(str(root))
-            self.config.load_project()
+            try:
+                self.config.load_project()
+            except Exception as err:  # yaml's ParserError, invoke's AmbiguousMergeError, ...
+                raise settings_error(root / "invoke.yaml", err) from None
+            check_file_settings(self.config._project.get("xla_tasks"), root / "invoke.yaml")
+
+    def parse_tasks(self) -> None:
+        """`demo --help` and `checkout -h` show the task's help: invoke hands a pending
+        positional any word, so they used to run the demo into a folder named `--help`."""
+        super().parse_tasks()
+        for context in self.tasks:
+            if context.name and any(a.value in ("-h", "--help") for a in context.positional_args):
+                self.print_task_help(context.name)
+                raise Exit()
+
+    def execute(self) -> None:
+        """Check the settings as invoke will merge and cast them, before any task runs."""
+        if self.config is not None:
+            files = self.config.get("xla_tasks")
+            check_file_settings(files, "invoke's config files")
+            check_env_settings({**CONFIG_DEFAULTS, **(files or {})})
+        super().execute()
+
+    def update_config(self, merge: bool = True) -> None:
+        try:
+            super().update_config(merge)
+        except Exception as err:  # invoke's AmbiguousEnvVar, UncastableEnvVar, ...
+            raise settings_error("INVOKE_* environment variables", err) from None
+
+    def create_config(self) -> None:
+        try:
+            super().create_config()
+        except Exception as err:  # ~/.invoke.yaml or /etc/invoke.yaml
+            where = "invoke's config files (~/.invoke.yaml, /etc/invoke.yaml)"
+            raise settings_error(where, err) from None
+
+    def run(self, argv: Any = None, exit: bool = True) -> None:  # noqa: A002 (invoke's name)
+        endings.start_run()
+        words = sys.argv if argv is None else (argv.split() if isinstance(argv, str) else argv)
+        previous = None
+        try:
+            previous = endings.install_signal_handlers()
+            self._steps(argv)
+            return
+        except ParseError as err:
+            message, code = str(err), 1
+        except Exit as err:
+            message, code = err.message or "", err.code
+        except BaseException as err:  # interrupts, settings errors, bugs
+            message, code = endings.ending_of(err)
+        finally:
+            endings.restore_signal_handlers(previous)
+        _end(message, code, endings.wants_json(words), exit)
+
+    def _steps(self, argv: Any) -> None:
+        """Program.run's steps, in its order, without its exception handling."""
+        self.create_config()
+        self.parse_core(argv)
+        self.parse_collection()
+        self.parse_tasks()
+        self.parse_cleanup()
+        self.update_config()
+        self.execute()
+
+
+def _end(message: str, code: int, as_json: bool, exit: bool) -> None:  # noqa: A002
+    from .engine import redact
+
+    if as_json and code != 0:
+        endings.print_failure_json(None, redact(message), code)
+    if message:
+        print(redact(message), file=sys.stderr)
+    if exit:
+        sys.exit(code)
 
 
 program = XlaTasksProgram(

@@ -35,6 +35,21 @@ def is_inside(path: Path, root: Path) -> bool:
     return True
 
 
+def file_in_repo(repo: Path, rel: str) -> Path:
+    """The real file `repo/rel` names, links followed: it must stay inside the repo and
+    outside its `.git`. Writing to the returned path writes through an in-repo link
+    (the link is kept, its target updated). ValueError says why otherwise."""
+    top = repo.resolve()
+    target = (repo / rel).resolve()
+    try:
+        inside = target.relative_to(top)
+    except ValueError:
+        raise ValueError(f"{rel} leads outside the repo (to {target})") from None
+    if inside.parts and inside.parts[0].lower() == ".git":
+        raise ValueError(f"{rel} leads into .git (to {target})")
+    return target
+
+
 # -- helpers for update-repos ---------------------------------------------------------------
 
 

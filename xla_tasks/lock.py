@@ -13,6 +13,7 @@ itself. Nothing is re-entrant by accident: an unrelated in-process caller still 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import LockHeldError
+from .errors import ConfigError, LockHeldError
 
 LOCK_NAME = ".xla-tasks.lock"
 
@@ -60,6 +61,8 @@ def workspace_lock(
         return
     path = root / LOCK_NAME
     info = root / f"{LOCK_NAME}.holder"
+    _refuse_odd_file(path)
+    _refuse_odd_file(info)
     lock = FileLock(str(path), timeout=timeout, is_singleton=False)
     try:
         if timeout > 0:
@@ -75,11 +78,40 @@ def workspace_lock(
     except Timeout:
         raise LockHeldError(path, _holder(info)) from None
     try:
-        info.write_text(f"pid {os.getpid()} ({task}) since {time.strftime('%H:%M:%S')}\n")
+        _write_holder(info, f"pid {os.getpid()} ({task}) since {time.strftime('%H:%M:%S')}\n")
         yield
     finally:
         info.unlink(missing_ok=True)
         lock.release()
+
+
+def _refuse_odd_file(path: Path) -> None:
+    """The lock and holder files must be plain files: a link would make us open (and write)
+    whatever it points to, and a folder there made filelock fail with a traceback."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    what = (
+        "a symbolic link"
+        if stat.S_ISLNK(mode)
+        else "a directory"
+        if stat.S_ISDIR(mode)
+        else "not a regular file"
+    )
+    raise ConfigError(
+        path, f"is {what}, not xla-tasks' lock file", hint="remove it, then run again"
+    )
+
+
+def _write_holder(info: Path, text: str) -> None:
+    """Like write_text, but never through a link planted after the check above."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(info, flags, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _holder(info: Path) -> str:

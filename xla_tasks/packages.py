@@ -9,17 +9,22 @@ pin is for the project's users, not for the interpreter running xla-tasks.
 
 Every failure a user can cause or meet (bad URL, network down, unknown project, nothing
 acceptable) is a one-line `PackageIndexError` naming the package and the URL.
+
+Reads are bounded: `timeout` seconds per network read, MAX_PAGE_BYTES per page and
+`deadline` seconds for the whole lookup. A server that streams links forever once grew
+roll to 21 GB in 90 s, and one that trickles a byte at a time never hits a read timeout.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import requests
@@ -39,6 +44,7 @@ from pypi_simple.errors import (
     UnsupportedRepoVersionError,
 )
 
+from .engine import redact
 from .errors import PackageIndexError
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
@@ -51,6 +57,12 @@ _ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 # Parse failures of a page we were served: bad JSON (pydantic's errors are ValueErrors),
 # an unknown content type or a newer major API version than pypi-simple knows.
 _BAD_PAGE_ERRORS = (ValueError, UnsupportedContentTypeError, UnsupportedRepoVersionError)
+# PyPI's largest project pages are a few MB; JAX's nightly find-links page is ~1 MB.
+MAX_PAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_DEADLINE = 120.0
+_CHUNK = 256 * 1024
+# Links pip could download from; a `javascript:` (or `data:`) link is never a file.
+_LINK_SCHEMES = {"http", "https", "file"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,7 @@ def find_latest_version(
     find_links: Sequence[str] = (),
     pre: bool = False,
     timeout: float = 30.0,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> PackageChoice:
     """Newest non-yanked version of `name` over the index and every find-links page.
 
@@ -89,6 +102,7 @@ def find_latest_version(
     best: _Candidate | None = None
     with requests.Session() as session:
         session.headers["User-Agent"] = _USER_AGENT
+        session.hooks["response"].append(_bounded_body(time.monotonic() + deadline, deadline))
         for source, packages in _read_sources(name, indexes, find_links, session, timeout):
             for version in _acceptable_versions(packages, canonical, pre):
                 if best is None or version > best.version:
@@ -113,12 +127,48 @@ def _read_sources(
         yield url, _read_find_links(name, url, session, timeout)
 
 
+class _PageLimitError(requests.RequestException):
+    """A page over MAX_PAGE_BYTES, or a lookup past its deadline; str() is the reason."""
+
+
+def _bounded_body(ends_at: float, deadline: float) -> Callable[..., requests.Response]:
+    """A response hook that reads the body itself, within the bounds.
+
+    requests runs response hooks before it reads a non-streamed body, so this also
+    bounds pypi-simple's own `get`; the body it sets is what `.content` returns.
+    `read1` returns what has arrived: a trickling server cannot hold one read past the
+    deadline (urllib3's `read(n)` waits for all n bytes).
+    """
+    from urllib3.exceptions import HTTPError
+
+    def read(response: requests.Response, *args: object, **kwargs: object) -> requests.Response:
+        chunks, size = [], 0
+        try:
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
+                size += len(chunk)
+                if size > MAX_PAGE_BYTES:
+                    raise _PageLimitError(f"page larger than {MAX_PAGE_BYTES // 2**20} MiB")
+                if time.monotonic() > ends_at:
+                    raise _PageLimitError(f"not read within {deadline:g} s")
+                chunks.append(chunk)
+        except HTTPError as err:  # what requests' own body reading turns into these
+            response.close()
+            raise requests.ConnectionError(err) from err
+        except _PageLimitError:
+            response.close()
+            raise
+        response._content = b"".join(chunks)  # what requests itself stores for .content
+        return response
+
+    return read
+
+
 def _acceptable_versions(
     packages: Iterable[DistributionPackage], canonical: NormalizedName, pre: bool
 ) -> Iterator[Version]:
     """Versions of this project's non-yanked wheels and sdists; unparsable names skipped."""
     for package in packages:
-        if package.is_yanked:
+        if package.is_yanked or urlsplit(package.url).scheme.lower() not in _LINK_SCHEMES:
             continue
         version = _file_version(package, canonical)
         if version is not None and (pre or not version.is_prerelease):
@@ -236,7 +286,9 @@ def _local_path(url: str) -> Path:
 
 def _reason(err: Exception, timeout: float) -> str:
     """requests' messages run to 300 characters of pool internals; keep the cause."""
-    if isinstance(err, requests.Timeout):
+    if isinstance(err, _PageLimitError):
+        return str(err)
+    if isinstance(err, requests.Timeout) or _is_read_timeout(err):
         return f"no answer within {timeout:g} s"
     if isinstance(err, requests.HTTPError) and err.response is not None:
         return f"HTTP {err.response.status_code} {err.response.reason}".rstrip()
@@ -248,17 +300,20 @@ def _reason(err: Exception, timeout: float) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _is_read_timeout(err: Exception) -> bool:
+    """A stall mid-body: requests wraps urllib3's ReadTimeoutError in a ConnectionError."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(arg, ReadTimeoutError) for arg in err.args)
+
+
 def _cannot_read(name: str, url: str, reason: str) -> PackageIndexError:
     return PackageIndexError(f"{name}: cannot read {_shown(url)}: {reason}")
 
 
 def _shown(url: str) -> str:
-    """The URL with any password masked: messages end up in CI logs and commit messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    """The URL with its secrets masked: messages end up in CI logs and commit messages."""
+    return redact(url)
 
 
 def _no_release_message(name: str, urls: Sequence[str], pre: bool) -> str:

@@ -18,7 +18,7 @@ from .tomlfile import TomlDoc, check_keys, dump_toml, field_of, read_toml, schem
 
 PIN_FILE = "sync_deps.toml"
 SCRIPT_FILE = "sync_deps.py"
-_DEP_KEYS = {"rev", "url", "branch", "submodules"}
+_DEP_KEYS = {"rev", "url", "branch", "submodules", "exclude_submodules"}
 _SCHEDULE_KEYS = {"deps", "packages", "verify"}
 _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}
 
@@ -30,6 +30,9 @@ class Dep:
     url: str
     branch: str = "main"
     submodules: bool = False
+    # Submodule path regexes (`re.search`, path relative to the dep's top) nobody syncs:
+    # the project-wide form of `--exclude-submodule NAME:PATH-RE` (contract 5.1).
+    exclude_submodules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,12 @@ def _dep(doc: TomlDoc, name: str, raw: object) -> Dep:
         url=field_of(doc, key, table, "url", str, check=validate.url),
         branch=field_of(doc, key, table, "branch", str, default="main", check=validate.branch),
         submodules=field_of(doc, key, table, "submodules", bool, default=False),
+        exclude_submodules=_string_list(
+            doc,
+            f"{key}.exclude_submodules",
+            field_of(doc, key, table, "exclude_submodules", list, default=[]),
+            validate.regex,
+        ),
     )
 
 
@@ -149,7 +158,7 @@ def _package(doc: TomlDoc, key: str, raw: object) -> PackageRule:
     find_links = field_of(doc, key, table, "find_links", list, default=[])
     return PackageRule(
         name=field_of(doc, key, table, "name", str, check=validate.name),
-        requirements=_string_list(doc, f"{key}.requirements", requirements, validate.relative_path),
+        requirements=_string_list(doc, f"{key}.requirements", requirements, validate.repo_file),
         index_url=field_of(doc, key, table, "index_url", str, default=None, check=_index_url),
         find_links=_string_list(doc, f"{key}.find_links", find_links, _index_url),
         pre=field_of(doc, key, table, "pre", bool, default=False),
@@ -167,6 +176,8 @@ def pins_to_dict(pins: Pins) -> dict[str, Any]:
             "branch": dep.branch,
             "submodules": dep.submodules,
         }
+        if dep.exclude_submodules:  # written only when set: existing files keep their bytes
+            data["deps"][name]["exclude_submodules"] = list(dep.exclude_submodules)
     if pins.schedules:
         data["schedules"] = {
             name: _schedule_dict(pins.schedules[name]) for name in sorted(pins.schedules)
@@ -242,5 +253,6 @@ def missing_pin_file_error(project_dir: Path) -> ConfigError:
     return ConfigError(
         project_dir / PIN_FILE,
         f"file not found, but {SCRIPT_FILE} beside it was generated from it",
-        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`); {SCRIPT_FILE} is only its rendering",
+        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`), or rebuild its deps from "
+        f"{SCRIPT_FILE} with `xla-tasks pin --from-script` (schedules are not in the script)",
     )

@@ -2,7 +2,8 @@
 
 With `--json`, stdout holds exactly one JSON object and nothing else (warnings and
 failures are inside it). Failures always come last, so the end of a long CI log says
-what went wrong.
+what went wrong. Every line and the JSON text pass through `redact` on the way out: the
+last line of defence for a URL secret that some message kept (contract 5.8).
 """
 
 from __future__ import annotations
@@ -11,19 +12,16 @@ import json
 import sys
 from typing import TextIO
 
+from .endings import note_json_printed
+from .engine import redact
 from .results import CommandResult, RepoOutcome
 
 
 def outcome_line(outcome: RepoOutcome) -> str:
-    text = f"{outcome.name}: {outcome.action}" if outcome.action else f"{outcome.name}:"
-    old, new = (outcome.old or "")[:12], (outcome.new or "")[:12]
-    if old and new and old != new:
-        text += f" {old} -> {new}"
-    elif new or old:
-        text += f" {new or old}"
-    if outcome.notes:
-        text += f" ({'; '.join(outcome.notes)})"
-    return text
+    """The one line per repo; the engine's format, so the generated script prints the same."""
+    from .engine import outcome_line as line
+
+    return line(outcome.name, outcome.action, outcome.old, outcome.new, outcome.notes)
 
 
 def failure_lines(result: CommandResult) -> list[str]:
@@ -46,15 +44,16 @@ def print_result(
     out = out or sys.stdout
     err = err or sys.stderr
     if as_json:
-        out.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        out.write(redact(json.dumps(result.to_json(), indent=2, sort_keys=True)) + "\n")
+        note_json_printed()
         return
     for line in result.messages:
-        out.write(line + "\n")
+        out.write(redact(line) + "\n")
     for outcome in result.outcomes:
         if not outcome.failed:
-            out.write(outcome_line(outcome) + "\n")
+            out.write(redact(outcome_line(outcome)) + "\n")
     for warning in result.warnings:
-        err.write(f"warning: {warning}\n")
+        err.write(redact(f"warning: {warning}") + "\n")
     for line in failure_lines(result):
-        err.write(line + "\n")
+        err.write(redact(line) + "\n")
     out.flush()

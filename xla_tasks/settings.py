@@ -7,9 +7,11 @@ invoke config, which a chain of tasks shares.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import validate
@@ -18,7 +20,15 @@ from .errors import UsageError
 DEFAULT_LOCK_TIMEOUT = 30.0
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
 # overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
-CONFIG_DEFAULTS: dict[str, Any] = {"jobs": 0, "lock_timeout": DEFAULT_LOCK_TIMEOUT}
+# Empty/0 for history, cache and stall_timeout mean "the workspace's [settings], else the default".
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "jobs": 0,
+    "lock_timeout": DEFAULT_LOCK_TIMEOUT,
+    "history": "",
+    "cache": "",
+    "stall_timeout": 0.0,
+}
+HISTORY_MODES = ("full", "blobless", "shallow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,15 @@ class Options:
     dry_run: bool = False
     exclude_deps: tuple[re.Pattern[str], ...] = ()
     exclude_submodules: tuple[re.Pattern[str], ...] = ()
+    history: str | None = None  # None: the workspace's setting, else "full"
+    cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
+    stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
+
+    def stall_seconds(self, workspace_setting: float | None = None) -> float:
+        """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
+        from .engine import DEFAULT_STALL_TIMEOUT
+
+        return self.stall_timeout or workspace_setting or DEFAULT_STALL_TIMEOUT
 
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
@@ -69,6 +88,8 @@ def options_from(
     dry_run: bool = False,
     exclude_dep: Iterable[str] = (),
     exclude_submodule: Iterable[str] = (),
+    history: str = "",
+    cache: str = "",
 ) -> Options:
     """Merge invoke config (`xla_tasks` mapping) and flag values into Options."""
     section: Mapping[str, Any] = {}
@@ -81,6 +102,9 @@ def options_from(
         dry_run=bool(dry_run),
         exclude_deps=compile_patterns(exclude_dep, "--exclude-dep"),
         exclude_submodules=compile_patterns(exclude_submodule, "--exclude-submodule"),
+        history=_history(history, section.get("history", "")),
+        cache=_cache(cache, section.get("cache", "")),
+        stall_timeout=_stall_timeout(section.get("stall_timeout", 0.0)),
     )
 
 
@@ -106,6 +130,110 @@ def _lock_timeout(value: object) -> float:
     if seconds < 0:
         raise UsageError(f"xla_tasks.lock_timeout expects seconds >= 0, got {value!r}")
     return seconds
+
+
+def _history(flag: str, configured: object) -> str | None:
+    value = flag or str(configured or "")
+    if not value:
+        return None
+    if value not in HISTORY_MODES:
+        where = "--history" if flag else "xla_tasks.history"
+        raise UsageError(f"{where} expects one of {', '.join(HISTORY_MODES)}, got {value!r}")
+    return value
+
+
+def _cache(flag: str, configured: object) -> Path | None:
+    """--cache, else invoke config, else XLA_TASKS_CACHE; None leaves it to the workspace."""
+    value = flag or str(configured or "") or os.environ.get("XLA_TASKS_CACHE", "")
+    if not value:
+        return None
+    if value.startswith("-") or "\0" in value:
+        raise UsageError(f"--cache expects a directory, got {value!r}")
+    return Path(value).expanduser().absolute()
+
+
+def _stall_timeout(value: object) -> float | None:
+    try:
+        seconds = float(str(value or 0))
+    except ValueError:
+        raise UsageError(
+            f"xla_tasks.stall_timeout expects seconds, got {value!r}",
+            "fix invoke.yaml or INVOKE_XLA_TASKS_STALL_TIMEOUT",
+        ) from None
+    if seconds < 0:
+        raise UsageError(f"xla_tasks.stall_timeout expects seconds >= 0, got {value!r}")
+    return seconds or None
+
+
+# -- bad settings are bad input: one line naming the variable or file ---------------------
+
+ENV_PREFIX = "INVOKE_XLA_TASKS_"
+
+
+def check_env_settings(section: object) -> None:
+    """Refuse an `INVOKE_XLA_TASKS_*` value invoke cannot cast, naming the variable.
+
+    invoke casts an env value to the type of the setting it overrides (`int("abc")` for
+    jobs) and lets the ValueError escape; we try the same cast first, for every setting
+    declared (whatever keys CONFIG_DEFAULTS grows).
+    """
+    import os
+
+    keys = section.keys() if _is_table(section) else ()  # type: ignore[attr-defined]
+    for key in keys:
+        variable = ENV_PREFIX + str(key).upper()
+        if variable not in os.environ:
+            continue
+        current = section[key]  # type: ignore[index]
+        value = os.environ[variable]
+        if isinstance(current, (bool, str)) or current is None:
+            continue
+        try:
+            if isinstance(current, (list, tuple)) or _is_table(current):
+                raise TypeError("a list or table cannot come from an environment variable")
+            current.__class__(value)
+        except (TypeError, ValueError):
+            kind = type(current).__name__
+            raise UsageError(
+                f"{variable}={value!r}: xla_tasks.{key} expects {_KINDS.get(kind, kind)}",
+                f"fix or unset {variable}",
+            ) from None
+
+
+_KINDS = {"int": "a whole number", "float": "a number of seconds", "dict": "a table"}
+
+
+def check_file_settings(section: object, where: object) -> None:
+    """Refuse an `xla_tasks` entry of an invoke.yaml that invoke cannot merge with ours.
+
+    invoke merges config files key by key and raises AmbiguousMergeError (a traceback, at
+    task time) when a table meets a plain value: `xla_tasks: 5`, or `jobs: {a: 1}`.
+    """
+    if section is None:
+        return
+    if not _is_table(section):
+        raise UsageError(
+            f"{where}: xla_tasks: expects a table of settings, got {section!r}",
+            "write `xla_tasks:` then indented `jobs: 4`-style lines",
+        )
+    for key, value in section.items():  # type: ignore[attr-defined]
+        if _is_table(value) != _is_table(CONFIG_DEFAULTS.get(key)):
+            raise UsageError(f"{where}: xla_tasks.{key}: expects a plain value, got {value!r}")
+
+
+def _is_table(value: object) -> bool:
+    return isinstance(value, Mapping) or hasattr(value, "keys")
+
+
+def settings_error(where: object, err: BaseException) -> UsageError:
+    """A settings file invoke could not read or merge, as one line (yaml's are 4 lines)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if mark is not None and problem:
+        text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    else:
+        text = " ".join(f"{type(err).__name__}: {err}".split())
+    return UsageError(f"{where}: {text}", "fix the file, or move it away")
 
 
 @dataclass(frozen=True, slots=True)

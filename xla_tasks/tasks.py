@@ -9,14 +9,13 @@ invoke. Each task here only (1) turns flags and `ctx.config.xla_tasks` into Opti
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from invoke import Collection, Exit, Task, task
 
-from .errors import XlaTasksError
+from .errors import UsageError
 from .results import CommandResult
 from .settings import CONFIG_DEFAULTS, Options, gate_options_from, options_from, split_names
 
@@ -25,6 +24,8 @@ JSON_HELP = "print one JSON object on stdout instead of text"
 DRY_HELP = "say what would change, change nothing"
 EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
 EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
+HISTORY_HELP = "MODE for new clones: full (default), blobless or shallow"
+CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
 
 
 class XlaTask(Task):
@@ -43,34 +44,60 @@ class XlaTask(Task):
 
 
 def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
-    """@task with our Task class and our error policy around the body."""
+    """@task with our Task class and our error policy around the body.
+
+    Every ending is one line and a contract exit code; with `--json` also one object on
+    stdout (`{"ok": false, ...}` when the body printed none), for plain `invoke` too
+    (SIGTERM included: the body runs with the handlers `xla-tasks` itself installs).
+    """
 
     def decorate(body: Callable[..., Any]) -> Task:
         @functools.wraps(body)
         def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
-            debug = os.environ.get("XLA_TASKS_DEBUG", "") not in ("", "0")
+            from . import endings
+
+            previous = endings.install_signal_handlers()
             try:
+                _refuse_option_words(body, task_kwargs.get("positional", ()), kwargs)
                 body(ctx, *args, **kwargs)
-            except XlaTasksError as err:
-                if debug:
-                    raise
-                raise Exit(f"xla-tasks: {err}", code=err.exit_code) from None
-            except KeyboardInterrupt:
-                raise Exit("xla-tasks: interrupted", code=130) from None
-            except Exit:
+            except Exit as err:
+                if err.code:
+                    _fail_json(body, kwargs, err.message or "", err.code)
                 raise
-            except Exception as err:
-                if debug:
-                    raise
-                raise Exit(
-                    f"xla-tasks: internal error: {type(err).__name__}: {err} "
-                    "(set XLA_TASKS_DEBUG=1 for the traceback)",
-                    code=3,
-                ) from None
+            except BaseException as err:
+                message, code = endings.ending_of(err)
+                _fail_json(body, kwargs, message, code)
+                raise Exit(message, code=code) from None
+            finally:
+                endings.restore_signal_handlers(previous)
 
         return task(klass=XlaTask, **task_kwargs)(guarded)
 
     return decorate
+
+
+def _refuse_option_words(
+    body: Callable[..., Any], positional: Sequence[str], kwargs: dict[str, Any]
+) -> None:
+    """A positional never takes an option-like word as a path or name (`demo --help` under
+    plain invoke, `demo -x`): write `./-x` for such a folder."""
+    name = body.__name__.replace("_", "-")
+    for arg in positional:
+        value = kwargs.get(arg)
+        if isinstance(value, str) and value.startswith("-"):
+            folder = f"; for a folder of that name write ./{value}" if arg == "directory" else ""
+            raise UsageError(
+                f"{name}: {value!r} looks like an option, not {arg.upper()}",
+                f"help: xla-tasks --help {name}{folder}",
+            )
+
+
+def _fail_json(body: Callable[..., Any], kwargs: dict[str, Any], message: str, code: int) -> None:
+    if kwargs.get("json_"):
+        from . import endings
+        from .engine import redact
+
+        endings.print_failure_json(body.__name__.replace("_", "-"), redact(message), code)
 
 
 def _finish(result: CommandResult, as_json: bool) -> None:
@@ -104,6 +131,8 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
         "ro": "clone from the read-only url even when push_url is set",
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
         "jobs": JOBS_HELP,
         "json": JSON_HELP,
     },
@@ -117,6 +146,8 @@ def checkout(
     ro: bool = False,
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
     jobs: str = "",
     json_: bool = False,
 ) -> None:
@@ -124,7 +155,12 @@ def checkout(
     from .commands.checkout import checkout as run_checkout
 
     options = _options(
-        ctx, jobs=jobs, exclude_dep=exclude_dep or [], exclude_submodule=exclude_submodule or []
+        ctx,
+        jobs=jobs,
+        exclude_dep=exclude_dep or [],
+        exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
     )
     result = run_checkout(
         Path.cwd(),
@@ -143,6 +179,8 @@ def checkout(
     help={
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
@@ -152,6 +190,8 @@ def sync(
     ctx: Any,
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
     jobs: str = "",
     dry_run: bool = False,
     json_: bool = False,
@@ -165,6 +205,8 @@ def sync(
         dry_run=dry_run,
         exclude_dep=exclude_dep or [],
         exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
     )
     _finish(run_sync(Path.cwd(), options), json_)
 
@@ -175,6 +217,9 @@ def sync(
         "add": "NAME: start pinning this registered repo (repeatable)",
         "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
         "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
+        "from_script": "take sync_deps.py's pins into sync_deps.toml (another tool rewrote it)",
+        "from_toml": "regenerate sync_deps.py from sync_deps.toml as it is (no git)",
+        "import": "FILE: write sync_deps.toml from a west.yml or vcstool .repos manifest",
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
     },
@@ -184,6 +229,9 @@ def pin(
     add: list[str] | None = None,
     require_upstream: bool = False,
     check: bool = False,
+    from_script: bool = False,
+    from_toml: bool = False,
+    import_: str = "",
     dry_run: bool = False,
     json_: bool = False,
 ) -> None:
@@ -192,7 +240,16 @@ def pin(
 
     options = _options(ctx, dry_run=dry_run)
     names = [name for value in add or [] for name in split_names(value)]
-    result = run_pin(Path.cwd(), options, add=names, require_upstream=require_upstream, check=check)
+    result = run_pin(
+        Path.cwd(),
+        options,
+        add=names,
+        require_upstream=require_upstream,
+        check=check,
+        from_script=from_script,
+        from_toml=from_toml,
+        import_file=import_ or None,
+    )
     _finish(result, json_)
 
 

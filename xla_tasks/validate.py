@@ -12,6 +12,10 @@ import re
 from pathlib import PurePosixPath
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# GitHub's limit for repo names; a clone's temp folder adds ~16 characters to it, and file
+# systems stop at 255 bytes per path component ("File name too long").
+MAX_NAME = 100
+MAX_PATH_PART = 200
 _REV_RE = re.compile(r"^[0-9a-f]{40}$")
 _SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")
 _SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@?[A-Za-z0-9._~-]*:[^/\\].*$|^[A-Za-z0-9._~-]+@[^:]+:.+$")
@@ -27,6 +31,10 @@ def name(value: object) -> str:
         )
     if ".." in value:
         raise ValueError(f"invalid name {value!r}: must not contain '..'")
+    if len(value) > MAX_NAME:
+        raise ValueError(
+            f"invalid name {value[:24]!r}... ({len(value)} characters): at most {MAX_NAME}"
+        )
     return value
 
 
@@ -34,12 +42,27 @@ def relative_path(value: object) -> str:
     """A path inside the workspace: relative, forward slashes, no `..` parts."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"invalid path {value!r}: expected a non-empty relative path")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        raise ValueError(f"invalid path {value!r}: contains a control character")
     if "\\" in value or value.startswith(("/", "-", "~")) or re.match(r"^[A-Za-z]:", value):
         raise ValueError(f"invalid path {value!r}: must be relative and inside the workspace")
     parts = PurePosixPath(value).parts
     if any(part in {"..", "."} for part in parts) or not parts:
         raise ValueError(f"invalid path {value!r}: must not contain '.' or '..' parts")
+    if any(len(part.encode()) > MAX_PATH_PART for part in parts):
+        raise ValueError(
+            f"invalid path {value[:24]!r}...: a part is longer than {MAX_PATH_PART} bytes"
+        )
     return str(PurePosixPath(*parts))
+
+
+def repo_file(value: object) -> str:
+    """A file of the project named by its pin file (requirements): a relative path that
+    never goes into `.git` (`.git/HEAD` would break the repo; any case, for macOS)."""
+    cleaned = relative_path(value)
+    if any(part.lower() == ".git" for part in PurePosixPath(cleaned).parts):
+        raise ValueError(f"invalid path {value!r}: must not be inside .git")
+    return cleaned
 
 
 def url(value: object) -> str:

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import engine
+from ..engine import EventCallback, is_repo_top
 from ..errors import XlaTasksError
-from ..gitrepo import clone, is_repo_top
 from ..lock import workspace_lock
-from ..parallel import default_jobs, run_nested_last
 from ..pins import read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, open_workspace
-from .place import has_clone
+from .place import engine_options, place_repos
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ def checkout(
     submodules: bool = True,
     read_only: bool = False,
     then_sync: bool = False,
+    on_event: EventCallback | None = None,
 ) -> CommandResult:
     """Clone `names` (and their deps) into the workspace around `start`."""
     workspace = open_workspace(start)
@@ -50,20 +51,21 @@ def checkout(
         raise XlaTasksError("checkout needs at least one NAME", "e.g. checkout iree,jax")
     for name in names:
         workspace.require(name)
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    opts = engine_options(options, workspace, submodules=submodules)
     result = CommandResult(command="checkout")
     with workspace_lock(workspace.root, "checkout", options.lock_timeout):
         level = [_registry_target(workspace, name, read_only) for name in names]
         seen = set(names)
         while level:
             level = _with_containers(workspace, level, seen, read_only)
-            outcomes = _clone_level(workspace, level, options, jobs, submodules)
+            targets = [_engine_repo(target) for target in level]
+            outcomes = place_repos(workspace, targets, opts, on_event)
             result.outcomes.extend(outcomes)
             if not with_deps:
                 break
             level = _next_level(workspace, level, outcomes, seen, options, read_only)
     if then_sync and result.ok:
-        _sync_named(workspace, names, options, result)
+        _sync_named(workspace, names, options, result, on_event)
     return result
 
 
@@ -128,48 +130,29 @@ def _deps_of(workspace: Workspace, target: Target, read_only: bool) -> list[Targ
     return targets
 
 
-def _clone_level(
-    workspace: Workspace, level: list[Target], options: Options, jobs: int, submodules: bool
-) -> list[RepoOutcome]:
-    """Clone a level in waves: containers before the repos nested inside them."""
-    return run_nested_last(
-        level,
-        lambda target: _clone_one(workspace, target, options, submodules),
-        lambda target: target.name,
-        lambda target: target.path,
-        jobs,
+def _engine_repo(target: Target) -> engine.Repo:
+    """A clone on the tracking branch; an existing clone is left exactly as it is."""
+    return engine.Repo(
+        name=target.name,
+        path=str(target.path),
+        url=target.url,
+        branch=target.branch,
+        submodules=target.submodules,
     )
 
 
-def _clone_one(
-    workspace: Workspace, target: Target, options: Options, submodules: bool
-) -> RepoOutcome:
-    rel = str(target.path.relative_to(workspace.root))
-    outcome = RepoOutcome(name=target.name, path=rel)
-    if has_clone(target.name, target.path, workspace.root):
-        outcome.action = "present, left as it is"
-        return outcome
-    repo = clone(target.url, target.path, repo=target.name, branch=target.branch)
-    outcome.action = "cloned"
-    outcome.new = repo.rev_parse("HEAD")  # a fresh clone: no need for a full status
-    outcome.notes.append(f"{target.branch} from {target.url}")
-    if target.submodules and submodules:
-        paths = [
-            p for p in repo.submodule_paths() if not options.excludes_submodule(target.name, p)
-        ]
-        repo.update_submodules(paths)
-        outcome.notes.append(f"{len(paths)} submodule(s)")
-    return outcome
-
-
 def _sync_named(
-    workspace: Workspace, names: list[str], options: Options, result: CommandResult
+    workspace: Workspace,
+    names: list[str],
+    options: Options,
+    result: CommandResult,
+    on_event: EventCallback | None,
 ) -> None:
     """`checkout --sync`: run sync in each named repo, after the checkout lock is released."""
     from .sync import sync
 
     for name in names:
-        synced = sync(workspace.path_of(name), options)
+        synced = sync(workspace.path_of(name), options, on_event=on_event)
         result.messages.extend(synced.messages)
         result.warnings.extend(synced.warnings)
         for outcome in synced.outcomes:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..engine import is_repo_top
 from ..errors import XlaTasksError
-from ..gitrepo import toplevel
 
 
 def find_project_dir(start: Path) -> Path:
-    """The innermost repo holding `start` (so `pytorch/xla` is torch_xla, not pytorch)."""
+    """The innermost repo holding `start` (so `pytorch/xla` is torch_xla, not pytorch).
+
+    Found on disk, the way git looks for `.git` (no process); git is asked only when the
+    disk says nothing (say, a work tree whose `.git` lives elsewhere).
+    """
+    here = start.absolute()
+    for folder in (here, *here.parents):
+        if is_repo_top(folder):
+            return folder
+    from ..gitrepo import toplevel
+
     top = toplevel(start)
     if top is None:
         raise XlaTasksError(

@@ -9,21 +9,22 @@ be pasted as a commit message: a title naming the schedule, one bullet per move.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, UsageError, XlaTasksError
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, file_in_repo
 from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
 from ..parallel import default_jobs, run_each
-from ..pinfiles import save_pin_files
-from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
+from ..pinfiles import read_root_pins, save_pin_files
+from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
 from ..settings import GateOptions, Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .gate_files import recover_gate
 from .project import find_project_dir
 
@@ -63,19 +64,16 @@ def _roll(
     project_dir: Path, workspace: Workspace, schedule: str, options: Options, gate: GateOptions
 ) -> CommandResult:
     """Decide every move, then write both pin files and the requirements, or nothing."""
-    pins = read_project_pins(project_dir)
+    pins = read_root_pins(project_dir)[0]  # refuses a script another tool rewrote
     if pins is None:
-        raise XlaTasksError(
-            f"{project_dir}: no {PIN_FILE}", "pin deps first: xla-tasks pin --add NAME"
-        )
+        raise XlaTasksError(f"{project_dir}: no {PIN_FILE}", start_pinning_hint(project_dir))
     chosen = _schedule(pins, schedule, project_dir)
     verify = gate.command_for(chosen.verify, schedule)
     requirement_texts = _read_requirements(project_dir, chosen)
     jobs = options.jobs or workspace.jobs or default_jobs()
     result = CommandResult(command="roll")
-    heads = run_each(
-        [pins.deps[name] for name in chosen.deps], _head_of, lambda dep: dep.name, jobs
-    )
+    head_of = functools.partial(_head_of, stall=options.stall_seconds(workspace.stall_timeout))
+    heads = run_each([pins.deps[name] for name in chosen.deps], head_of, lambda dep: dep.name, jobs)
     versions = run_each(list(chosen.packages), _latest_of, lambda rule: rule.name, jobs)
     failures = [o for o in heads + versions if o.failed]
     if failures:
@@ -119,11 +117,14 @@ def _schedule(pins: Pins, name: str, project_dir: Path) -> Schedule:
 
 
 def _read_requirements(project_dir: Path, schedule: Schedule) -> dict[Path, str]:
-    """Every listed requirements file, read up front: a missing one fails before any lookup."""
+    """Every listed requirements file, read up front: a missing one fails before any lookup.
+
+    Keys are the real files (`_requirements_path`), so writing them writes through links.
+    """
     texts: dict[Path, str] = {}
     for rule in schedule.packages:
         for rel in rule.requirements:
-            path = project_dir / rel
+            path = _requirements_path(project_dir, schedule, rel)
             if path not in texts:
                 try:
                     texts[path] = path.read_bytes().decode("utf-8")
@@ -137,8 +138,21 @@ def _read_requirements(project_dir: Path, schedule: Schedule) -> dict[Path, str]
     return texts
 
 
-def _head_of(dep: Dep) -> RepoOutcome:
-    head = ls_remote_branch(dep.url, dep.branch, repo=dep.name)
+def _requirements_path(project_dir: Path, schedule: Schedule, rel: str) -> Path:
+    """Refuse a file (or a link) that leads out of the repo or into .git: bad input."""
+    try:
+        return file_in_repo(project_dir, rel)
+    except ValueError as err:
+        raise ConfigError(
+            project_dir / PIN_FILE,
+            f"requirements file {err}",
+            key=f"schedules.{schedule.name}.packages",
+            hint="name a file of this repo, outside .git",
+        ) from None
+
+
+def _head_of(dep: Dep, stall: float) -> RepoOutcome:
+    head = ls_remote_branch(dep.url, dep.branch, repo=dep.name, stall_timeout=stall)
     return RepoOutcome(name=dep.name, action="head", old=dep.rev, new=head)
 
 
@@ -184,7 +198,7 @@ def _plan_packages(
     for rule in schedule.packages:
         version = chosen[rule.name].new or ""
         for rel in rule.requirements:
-            path = project_dir / rel
+            path = _requirements_path(project_dir, schedule, rel)
             current = plan.files.get(path, texts[path])
             new_text, change = set_requirement_version(current, rule.name, version, str(path))
             if new_text == current:

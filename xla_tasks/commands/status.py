@@ -16,10 +16,18 @@ from ..depgraph import Wanted, walk_pins
 from ..errors import XlaTasksError
 from ..gitrepo import GitRepo, is_repo_top, toplevel
 from ..parallel import default_jobs, run_each
-from ..pins import Pins, read_project_pins
+from ..pinfiles import read_root_pins
+from ..pins import Pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, find_workspace_root, load_workspace, workspace_for_project
+from ..workspace import (
+    LEGACY_WORKSPACE_FILE,
+    WORKSPACE_FILE,
+    Workspace,
+    find_workspace_root,
+    load_workspace,
+    workspace_for_project,
+)
 from .sync import project_name, read_pins_at
 
 
@@ -55,7 +63,7 @@ def status(start: Path, options: Options) -> CommandResult:
     rows = _rows(workspace, project_dir, jobs, result)
     details: dict[str, dict[str, Any]] = {}
     result.outcomes = run_each(rows, lambda row: _inspect(workspace, row, details), _name, jobs)
-    implicit = "" if workspace.file else " (no xla-workspace.toml: the project's parent)"
+    implicit = _implicit_note(workspace)
     result.messages.append(f"workspace {workspace.root}{implicit}")
     result.messages.append(summary([details[row.name] for row in rows]))
     result.data.update(
@@ -64,6 +72,18 @@ def status(start: Path, options: Options) -> CommandResult:
         repos=[details[row.name] for row in rows],
     )
     return result
+
+
+def _implicit_note(workspace: Workspace) -> str:
+    """How the workspace was found, when it was not from its xla-workspace.toml."""
+    if workspace.file is None:
+        return f" (no {WORKSPACE_FILE}: the project's parent)"
+    if workspace.file.name == LEGACY_WORKSPACE_FILE:
+        return (
+            f" (made by openxla-workspace: the openxla preset's repos; "
+            f"`xla-tasks init` there writes {WORKSPACE_FILE})"
+        )
+    return ""
 
 
 def _name(row: Row) -> str:
@@ -106,7 +126,8 @@ def _pinned_deps(
 ) -> dict[str, Wanted]:
     """The transitive pins, read without network; unreadable pin files become warnings."""
     try:
-        root_pins = read_project_pins(project_dir)
+        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
+        result.warnings.extend(script_warnings)
     except XlaTasksError as err:
         result.warnings.append(str(err))
         return {}

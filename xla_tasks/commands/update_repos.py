@@ -34,6 +34,8 @@ from ..workspace import (
     dependency_order,
     dependents_closure,
     open_workspace,
+    pytorch_layout_note,
+    pytorch_layout_workspace,
 )
 
 UPSTREAM = "upstream"
@@ -85,12 +87,14 @@ def update_repos(
     """Fast-forward the selected clones' tracking branches; never move or lose the user's work."""
     if base and every:
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
-    workspace = open_workspace(start)
+    workspace = pytorch_layout_workspace(start) or open_workspace(start)
     names = select_repos(workspace, start, base=base, every=every)
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
     )
+    if workspace.file is None:
+        result.messages.append(pytorch_layout_note(workspace.root))
     if options.dry_run:
         result.messages.append(DRY_RUN_NOTE)
     timeout = options.lock_timeout
