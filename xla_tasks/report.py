@@ -33,9 +33,17 @@ def failure_lines(result: CommandResult) -> list[str]:
     if failed:
         names = ", ".join(o.name for o in failed)
         lines.append(f"xla-tasks {result.command}: {len(failed)} repo(s) failed: {names}")
+    lines.extend(result.problems)
     if result.failed_check:
         lines.append(f"xla-tasks {result.command}: {result.failed_check}")
     return lines
+
+
+def block_text(name: str, path: str, output: str) -> str:
+    """One repo's captured output under its `== NAME (PATH) ==` line (foreach), ending in \\n."""
+    if output and not output.endswith("\n"):
+        output += "\n"
+    return f"== {name} ({path}) ==\n{output}"
 
 
 def print_result(

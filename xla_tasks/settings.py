@@ -18,6 +18,7 @@ from . import validate
 from .errors import UsageError
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+DEFAULT_LOG_LIMIT = 10  # commit subjects per dep in a roll message (contract 5.5)
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
 # overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
 # Empty/0 for history, cache and stall_timeout mean "the workspace's [settings], else the default".
@@ -40,6 +41,7 @@ class Options:
     dry_run: bool = False
     exclude_deps: tuple[re.Pattern[str], ...] = ()
     exclude_submodules: tuple[re.Pattern[str], ...] = ()
+    log_limit: int = DEFAULT_LOG_LIMIT  # roll: commit subjects per moved dep
     history: str | None = None  # None: the workspace's setting, else "full"
     cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
     stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
@@ -88,6 +90,7 @@ def options_from(
     dry_run: bool = False,
     exclude_dep: Iterable[str] = (),
     exclude_submodule: Iterable[str] = (),
+    log_limit: str | None = None,
     history: str = "",
     cache: str = "",
 ) -> Options:
@@ -102,6 +105,7 @@ def options_from(
         dry_run=bool(dry_run),
         exclude_deps=compile_patterns(exclude_dep, "--exclude-dep"),
         exclude_submodules=compile_patterns(exclude_submodule, "--exclude-submodule"),
+        log_limit=_log_limit(log_limit),
         history=_history(history, section.get("history", "")),
         cache=_cache(cache, section.get("cache", "")),
         stall_timeout=_stall_timeout(section.get("stall_timeout", 0.0)),
@@ -130,6 +134,16 @@ def _lock_timeout(value: object) -> float:
     if seconds < 0:
         raise UsageError(f"xla_tasks.lock_timeout expects seconds >= 0, got {value!r}")
     return seconds
+
+
+def _log_limit(flag: str | None) -> int:
+    """`roll --log-limit N`: how many commit subjects per dep; 0 keeps only the count."""
+    if flag in (None, ""):
+        return DEFAULT_LOG_LIMIT
+    text = str(flag).strip()
+    if not text.isdigit():
+        raise UsageError(f"--log-limit expects a number >= 0, got {flag!r}")
+    return int(text)
 
 
 def _history(flag: str, configured: object) -> str | None:

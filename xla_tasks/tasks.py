@@ -31,10 +31,19 @@ CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE
 class XlaTask(Task):
     """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
 
-    def __init__(self, *args: Any, shorts: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        shorts: dict[str, str] | None = None,
+        extra_word: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["auto_shortflags"] = False
         super().__init__(*args, **kwargs)
         self.shorts = shorts or {}
+        # What to say when a second bare word follows the positional (cli.py formats it
+        # with task, given and extra); None: the generic "neither a task nor a flag".
+        self.extra_word = extra_word
 
     def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
@@ -122,6 +131,7 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
 
 @xla_task(
     positional=["names"],
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     iterable=["exclude_dep", "exclude_submodule"],
     help={
         "names": "NAME[,NAME...] registered repos to clone",
@@ -255,8 +265,10 @@ def pin(
 
 @xla_task(
     positional=["schedule"],
+    extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
     help={
         "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
+        "log_limit": "N newest commit subjects per moved dep in the message (default 10)",
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
@@ -269,6 +281,7 @@ def pin(
 def roll(
     ctx: Any,
     schedule: str,
+    log_limit: str = "",
     jobs: str = "",
     dry_run: bool = False,
     json_: bool = False,
@@ -280,7 +293,7 @@ def roll(
     """Advance pins on a schedule: git heads and package versions."""
     from .commands.roll import roll as run_roll
 
-    options = _options(ctx, jobs=jobs, dry_run=dry_run)
+    options = _options(ctx, jobs=jobs, dry_run=dry_run, log_limit=log_limit)
     gate = gate_options_from(verify, bisect, max_tries, verify_timeout)
     _finish(run_roll(Path.cwd(), schedule, options, gate), json_)
 
@@ -313,12 +326,46 @@ def update_repos(
     _finish(result, json_)
 
 
-@xla_task(help={"json": JSON_HELP})
-def status(ctx: Any, json_: bool = False) -> None:
+@xla_task(
+    help={
+        "check": "exit 1 naming each pinned dep that is missing, off its pin or dirty (for CI)",
+        "json": JSON_HELP,
+    }
+)
+def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     """Show each repo: branch, HEAD, pin, dirty, missing."""
     from .commands.status import status as run_status
 
-    _finish(run_status(Path.cwd(), _options(ctx)), json_)
+    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
+
+
+@xla_task(
+    positional=["cmd"],
+    extra_word="{task} takes CMD as one word: quote it, `{task} '{given} {rest}'`",
+    iterable=["exclude_dep"],
+    help={
+        "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
+        "exclude_dep": EXCL_DEP_HELP,
+        "jobs": "N repos at a time (default: workspace [settings] jobs, else the machine's)",
+        "json": JSON_HELP,
+    },
+)
+def foreach(
+    ctx: Any, cmd: str, exclude_dep: list[str] | None = None, jobs: str = "", json_: bool = False
+) -> None:
+    """Run CMD in every present repo status lists; each repo's output as one block."""
+    import sys
+
+    from .commands.foreach import Block
+    from .commands.foreach import foreach as run_foreach
+    from .report import block_text
+
+    def show(block: Block) -> None:
+        sys.stdout.write(block_text(block.name, block.path, block.output))
+        sys.stdout.flush()
+
+    options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [])
+    _finish(run_foreach(Path.cwd(), cmd, options, None if json_ else show), json_)
 
 
 @xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
@@ -329,5 +376,5 @@ def demo(ctx: Any, directory: str) -> None:
     run_demo(Path(directory))
 
 
-ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, demo)
+ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, foreach, demo)
 ns.configure({"xla_tasks": dict(CONFIG_DEFAULTS)})

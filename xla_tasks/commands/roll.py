@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, UsageError, XlaTasksError
 from ..fsutil import atomic_write, file_in_repo
-from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
+from ..gitrepo import ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
 from ..parallel import default_jobs, run_each
@@ -27,6 +27,7 @@ from ..settings import GateOptions, Options
 from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .gate_files import recover_gate
 from .project import find_project_dir
+from .rolllog import add_histories, move_lines
 
 
 @dataclass(slots=True)
@@ -81,7 +82,8 @@ def _roll(
         result.messages.append(f"roll {schedule}: nothing written")
         return result
     plan = RollPlan(pins=pins)
-    _plan_deps(plan, workspace, heads)
+    _plan_deps(plan, heads)
+    result.warnings += add_histories(plan.dep_moves, workspace, pins, options, jobs)
     _plan_packages(plan, chosen, versions, requirement_texts, project_dir)
     result.messages.extend(summary_lines(schedule, plan, options.dry_run))
     result.data.update(
@@ -161,30 +163,12 @@ def _latest_of(rule: PackageRule) -> RepoOutcome:
     return RepoOutcome(name=rule.name, action="latest", new=choice.version, notes=[choice.source])
 
 
-def _plan_deps(plan: RollPlan, workspace: Workspace, heads: list[RepoOutcome]) -> None:
+def _plan_deps(plan: RollPlan, heads: list[RepoOutcome]) -> None:
     for head in heads:
         if head.new == head.old or head.new is None or head.old is None:
             continue
         plan.pins = plan.pins.with_rev(head.name, head.new)
-        plan.dep_moves.append(
-            {
-                "name": head.name,
-                "old": head.old,
-                "new": head.new,
-                "commits": _count_locally(workspace, head.name, head.old, head.new),
-            }
-        )
-
-
-def _count_locally(workspace: Workspace, name: str, old: str, new: str) -> int | None:
-    """Commits between two pins, when a local clone already has both (no fetch for this)."""
-    path = workspace.path_of(name)
-    if not is_repo_top(path):
-        return None
-    repo = GitRepo(path, name)
-    if not (repo.has_commit(old) and repo.has_commit(new)):
-        return None
-    return repo.count_commits(old, new)
+        plan.dep_moves.append({"name": head.name, "old": head.old, "new": head.new})
 
 
 def _plan_packages(
@@ -224,9 +208,7 @@ def summary_lines(schedule: str, plan: RollPlan, dry_run: bool) -> list[str]:
     title = f"Roll {schedule}: {', '.join(names)}"
     lines = [f"(dry run: nothing written) {title}" if dry_run else title, ""]
     for move in plan.dep_moves:
-        count = move["commits"]
-        commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
-        lines.append(f"- {move['name']}: {str(move['old'])[:12]}..{str(move['new'])[:12]}{commits}")
+        lines.extend(move_lines(move))
     for move in plan.package_moves:
         old = move["old"] or "(not pinned)"
         lines.append(f"- {move['name']}: {old} -> {move['new']} in {move['file']}")
