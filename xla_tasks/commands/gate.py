@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import XlaTasksError
+from ..fsutil import file_in_repo
 from ..gatesearch import Culprit, Item, Moves, SearchResult, find_passing_set
 from ..gitrepo import GitRepo, is_repo_top
 from ..lock import lock_lent_to_nested
@@ -143,7 +144,7 @@ def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]
         text = run.files.old[path] or ""
         for move in run.plan.package_moves:
             name = str(move["name"])
-            if name in moves and run.project_dir / str(move["file"]) == path:
+            if name in moves and file_in_repo(run.project_dir, str(move["file"])) == path:
                 text = set_requirement_version(text, name, moves[name], str(path))[0]
         texts[path] = text
     pins = _pins_for(run.plan, moves)
