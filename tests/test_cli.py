@@ -12,7 +12,7 @@ import pytest
 
 from xla_tasks.workspace import WORKSPACE_FILE
 
-TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status"]
+TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status", "foreach"]
 
 
 def test_list_shows_every_contract_task(cli, tmp_path: Path) -> None:
@@ -42,11 +42,88 @@ def test_version(cli, tmp_path: Path) -> None:
     assert "xla-tasks 0.1.0" in cli("--version", cwd=tmp_path).out
 
 
-def test_extra_positional_word_is_a_parse_error(cli, workspace: Path) -> None:
-    result = cli("checkout", "iree", "jax", cwd=workspace)
+def test_several_names_as_words_get_a_one_line_hint_to_join_them(cli, workspace: Path) -> None:
+    result = cli("checkout", "iree", "jax", "xla", "--jobs", "2", cwd=workspace)
     assert result.code == 1
-    assert "No idea what 'jax' is!" in result.err
+    assert result.err == (
+        "xla-tasks: checkout takes one NAMES word: write several names as `checkout iree,jax,xla`\n"
+    )
     assert not (workspace / "iree").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["foreach", "git", "log", "-1"],
+            "foreach takes CMD as one word: quote it, `foreach 'git log -1'`",
+        ),
+        (["roll", "nightly", "weekly"], "roll takes one SCHEDULE ('nightly'); 'weekly' is neither"),
+        (
+            ["sync", "jax"],
+            "sync got an extra word 'jax', which is neither a task nor a flag of sync",
+        ),
+        (
+            ["pin", "--add", "jax", "xla"],
+            "--add takes one value per use: repeat it, `--add jax --add xla`",
+        ),
+        (
+            ["sync", "--exclude-dep=a", "b", "--jobs", "2"],
+            "--exclude-dep takes one value per use: repeat it, `--exclude-dep a --exclude-dep b`",
+        ),
+    ],
+)
+def test_an_extra_word_after_any_task_is_a_one_line_hint(
+    cli, workspace: Path, argv: list[str], message: str
+) -> None:
+    result = cli(*argv, cwd=workspace)
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert result.err.startswith(f"xla-tasks: {message}")
+
+
+def test_unknown_flag_keeps_invokes_message(cli, workspace: Path) -> None:
+    result = cli("checkout", "jax", "--bogus", cwd=workspace)
+    assert result.code == 1
+    assert result.err == "No idea what '--bogus' is!\n"
+
+
+def test_a_task_name_after_a_positional_still_chains(cli, workspace: Path) -> None:
+    """`checkout xla status`: status is a task, so it runs after checkout, no hint."""
+    result = cli("checkout", "xla", "status", cwd=workspace)
+    assert result.code == 0, result.err
+    assert (workspace / "xla" / ".git").exists()
+    assert "xla: on main" in result.out
+
+
+def test_invoke_front_refuses_extra_words_too(tmp_path: Path, workspace: Path) -> None:
+    """`invoke` runs its own Program (no hook for our hint): it still fails cleanly."""
+    (workspace / "tasks.py").write_text("from xla_tasks import ns  # noqa: F401\n")
+    done = _run([sys.executable, "-m", "invoke", "checkout", "jax", "xla"], workspace)
+    assert done.returncode == 1
+    assert done.stderr == "No idea what 'xla' is!\n"
+    assert not (workspace / "jax").exists()
+    chained = _run([sys.executable, "-m", "invoke", "checkout", "jax", "status"], workspace)
+    assert chained.returncode == 0, chained.stderr
+    assert "jax: on main" in chained.stdout
+
+
+def test_bash_completion_script_completes_our_tasks(tmp_path: Path) -> None:
+    """The README's `source <(xla-tasks --print-completion-script bash)` works with our Program."""
+    script = _run(
+        [sys.executable, "-m", "xla_tasks", "--print-completion-script", "bash"], tmp_path
+    )
+    assert script.returncode == 0, script.stderr
+    assert "complete -F _complete_xla-tasks -o default xla-tasks" in script.stdout
+    done = _run(
+        [sys.executable, "-m", "xla_tasks", "--complete", "--", "xla-tasks", "fo"], tmp_path
+    )
+    assert "foreach" in done.stdout.split()
+    flags = _run(
+        [sys.executable, "-m", "xla_tasks", "--complete", "--", "xla-tasks", "status", "--"],
+        tmp_path,
+    )
+    assert "--check" in flags.stdout.split()
 
 
 def test_chained_tasks_run_in_order_and_stop_at_first_failure(cli, workspace: Path) -> None:

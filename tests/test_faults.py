@@ -237,7 +237,7 @@ def test_json_internal_error_prints_one_failure_object(
     """A bug (here: a command that raises) still ends in one object and exit 3."""
     import xla_tasks.commands.status as status_module
 
-    def broken(*_: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(status_module, "status", broken)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,66 @@ def test_status_outside_workspace_and_project_is_an_error(isolated_env: Path, cl
 
     assert result.code == 1
     assert "neither in a workspace nor in a project checkout" in result.err
+
+
+def test_status_check_names_each_missing_off_pin_and_dirty_dep_and_exits_one(
+    synced: Path, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    """Given xla off its pin and dirty, jax dirty and iree gone, --check fails naming each."""
+    xla = history(upstreams, "xla")
+    git(workspace / "xla", "checkout", "--quiet", "--detach", xla[1])
+    (workspace / "xla" / "README.md").write_text("edited\n")
+    (workspace / "jax" / "README.md").write_text("edited\n")
+    shutil.rmtree(workspace / "iree")
+
+    result = cli("status", "--check", cwd=synced)
+
+    assert result.code == 1
+    lines = [line for line in result.err.splitlines() if not line.startswith("warning: ")]
+    assert lines[:-1] == [
+        f"xla: NOT at pin: HEAD {xla[1][:12]}, pin {xla[2][:12]} (at xla)",
+        "xla: dirty: 1 file(s): README.md (at xla)",
+        "jax: dirty: 1 file(s): README.md (at jax)",
+        f"iree: missing, pinned at {upstreams.head('iree')[:12]} (at iree)",
+    ]
+    assert lines[-1].startswith(
+        "xla-tasks status: check failed: 3 of 3 pinned dep(s) not ready: xla, jax, iree"
+    )
+    assert "xla: detached, NOT at pin" in result.out  # the usual report is still there
+
+
+def test_status_check_passes_when_every_pinned_dep_is_ready(
+    synced: Path, workspace: Path, cli
+) -> None:
+    """A dirty project (not a dep) and an unpinned clone do not fail the check."""
+    (synced / "notes.txt").write_text("mine\n")
+    git(synced, "add", "notes.txt")
+
+    result = cli("status", "--check", cwd=synced)
+
+    assert result.code == 0, result.err
+    assert "status --check: ok, 3 pinned dep(s) present, at their pins and clean" in result.out
+    assert all(line.startswith("warning: ") for line in result.err.splitlines())
+
+
+def test_status_check_json_is_one_object_with_ok_false_and_the_problems(
+    synced: Path, workspace: Path, cli
+) -> None:
+    (workspace / "jax" / "README.md").write_text("edited\n")
+
+    result = cli("status", "--check", "--json", cwd=synced)
+
+    assert result.code == 1
+    data = result.json()
+    assert data["ok"] is False
+    assert data["problems"] == ["jax: dirty: 1 file(s): README.md (at jax)"]
+    assert data["data"]["problems"] == data["problems"]
+    assert "check failed: 1 of 3" in data["failed_check"]
+
+
+def test_status_check_outside_a_project_is_a_one_line_error(workspace: Path, cli) -> None:
+    result = cli("status", "--check", cwd=workspace)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert "status --check needs a project" in result.err

@@ -12,6 +12,7 @@ with `--json` one object on stdout (`endings.print_failure_json`).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,59 @@ class XlaTasksProgram(Program):
             check_file_settings(self.config._project.get("xla_tasks"), root / "invoke.yaml")
 
     def parse_tasks(self) -> None:
-        """`demo --help` and `checkout -h` show the task's help: invoke hands a pending
-        positional any word, so they used to run the demo into a folder named `--help`."""
-        super().parse_tasks()
+        """Two fixes to invoke's task parsing.
+
+        `demo --help` and `checkout -h` show the task's help: invoke hands a pending
+        positional any word, so they used to run the demo into a folder named `--help`.
+        invoke's "No idea what 'xla' is!" becomes a hint when it is an extra bare word:
+        a task takes one word per positional (STYLE A3), so `checkout jax xla` leaves
+        `xla` over. Task names never get there (the parser switches task on them), so
+        chains such as `sync pin --check` are untouched; unknown flags keep invoke's
+        message.
+        """
+        try:
+            super().parse_tasks()
+        except ParseError as err:
+            hint = self._extra_word_hint(err)
+            if hint is None:
+                raise
+            raise ParseError(hint, err.context) from None
         for context in self.tasks:
             if context.name and any(a.value in ("-h", "--help") for a in context.positional_args):
                 self.print_task_help(context.name)
                 raise Exit()
+
+    def _extra_word_hint(self, err: ParseError) -> str | None:
+        found = _UNKNOWN_WORD.fullmatch(str(err))
+        context = err.context
+        if found is None or found[1].startswith("-") or context is None or not context.name:
+            return None
+        try:
+            task = self.collection[context.name] if self.collection is not None else None
+        except KeyError:
+            return None
+        given = " ".join(str(arg.value) for arg in context.positional_args)
+        tokens = list(self.core.unparsed) if self.core is not None else []
+        at = tokens.index(found[1]) if found[1] in tokens else len(tokens)
+        rest = tokens[at:] or [found[1]]
+        words = self._bare(rest)
+        repeat = _list_flag_hint(context, tokens[max(0, at - 2) : at], words)
+        if repeat:
+            return f"xla-tasks: {repeat}"
+        template = getattr(task, "extra_word", None) or _DEFAULT_EXTRA_WORD
+        return "xla-tasks: " + template.format(
+            task=context.name, given=given, extra=",".join(words), rest=" ".join(rest)
+        )
+
+    def _bare(self, words: list[str]) -> list[str]:
+        """The leading words that are neither flags nor task names (`b c --jobs 2` -> b, c)."""
+        names = self.collection.task_names if self.collection is not None else {}
+        taken = []
+        for word in words:
+            if word.startswith("-") or word in names:
+                break
+            taken.append(word)
+        return taken
 
     def execute(self) -> None:
         """Check the settings as invoke will merge and cast them, before any task runs."""
@@ -111,6 +158,29 @@ def _end(message: str, code: int, as_json: bool, exit: bool) -> None:  # noqa: A
         print(redact(message), file=sys.stderr)
     if exit:
         sys.exit(code)
+
+
+def _list_flag_hint(context: Any, before: list[str], words: list[str]) -> str | None:
+    """For `--exclude-dep a b`: a repeatable flag takes one value per use, so say repeat it."""
+    if not before:
+        return None
+    flag, _, value = before[-1].partition("=")
+    if not value:
+        if len(before) < 2:
+            return None
+        flag, value = before[0], before[1]
+    arg = context.flags.get(flag) if flag.startswith("-") else None
+    if arg is None or arg.kind is not list:
+        return None
+    repeated = " ".join(f"{flag} {word}" for word in [value, *words])
+    return f"{flag} takes one value per use: repeat it, `{repeated}`"
+
+
+_UNKNOWN_WORD = re.compile(r"No idea what '(.*)' is!", re.DOTALL)
+_DEFAULT_EXTRA_WORD = (
+    "{task} got an extra word {extra!r}, which is neither a task nor a flag of {task} "
+    "(see: xla-tasks --help {task})"
+)
 
 
 program = XlaTasksProgram(

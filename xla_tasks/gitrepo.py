@@ -5,9 +5,11 @@ Putting a repo on a pin (clone, fetch, checkout, submodules) is the engine's job
 GitPython's process runner. Network verbs (fetch, push, ls-remote) run under the engine's
 stall watchdog.
 
-Why plumbing over GitPython's object model: one `git status --porcelain=v2` answers
-"branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
-spawn several and leave `cat-file` children behind. Every call here:
+Why plumbing over GitPython's object model for state: one `git status --porcelain=v2`
+answers "branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
+spawn several and leave `cat-file` children behind. Commit logs (roll messages) do use
+the object model (`Repo.iter_commits`, `Commit.summary`): one `cat-file --batch` serves a
+whole walk, and the Repo is always closed. Every call here:
 - passes user-derived operands after `--` / `--end-of-options` (no option injection);
 - adds `-c protocol.ext.allow=never` and never prompts (`GIT_TERMINAL_PROMPT=0`);
 - turns failure into a GitError naming the repo, the action, the URL and git's first
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,14 +32,25 @@ from .engine import (
     DEFAULT_STALL_TIMEOUT,
     SyncError,
     Watch,
+    common_dir_of,
     first_error,
+    git_dir_of,
+    has_object,
     is_repo_top,
     redact,
     run_network,
 )
 from .errors import GitError, GitNotFoundError
 
-__all__ = ["GitRepo", "RepoState", "is_repo_top", "ls_remote_branch", "redact", "toplevel"]
+__all__ = [
+    "GitRepo",
+    "RepoState",
+    "history_of",
+    "is_repo_top",
+    "ls_remote_branch",
+    "redact",
+    "toplevel",
+]
 
 # Variables that make git act on another repository than the one we name (set by hooks).
 _HIJACKING_ENV = (
@@ -66,6 +81,15 @@ def _git_class() -> Any:
     if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:
         raise GitNotFoundError()
     return git.Git
+
+
+def _git_errors() -> tuple[type[Exception], ...]:
+    """GitPython's failures when reading objects: a bad rev, a missing or odd object."""
+    _git_class()
+    import git
+    from gitdb.exc import BadName, BadObject
+
+    return (git.GitCommandError, BadName, BadObject, ValueError)
 
 
 def run_git(
@@ -196,6 +220,18 @@ class GitRepo:
         status, out = self.try_git("rev-list", "--count", "--end-of-options", f"{old}..{new}")
         return int(out.strip()) if status == 0 else None
 
+    def first_parent_commits(self, old: str, new: str) -> list[str]:
+        """`old..new` along first parents, oldest first: the steps a roll bisects over."""
+        out = self.git(
+            "rev-list",
+            "--first-parent",
+            "--reverse",
+            "--end-of-options",
+            f"{old}..{new}",
+            action=f"list commits {old[:12]}..{new[:12]}",
+        )
+        return out.split()
+
     def remotes(self) -> dict[str, str]:
         _, out = self.try_git("remote", "-v")
         found: dict[str, str] = {}
@@ -212,6 +248,42 @@ class GitRepo:
         )
         date, _, subject = out.strip().partition("\0")
         return date, subject
+
+    def holds(self, sha: str) -> bool:
+        """True when object `sha` is on disk here (loose, packed or in an alternate), read
+        without git: unlike `cat-file -e`, never a lazy fetch in a partial clone."""
+        bare = (self.path / "objects").is_dir() and (self.path / "HEAD").is_file()
+        git_dir = str(self.path) if bare else git_dir_of(str(self.path))
+        return bool(git_dir and has_object(git_dir, sha))
+
+    def commit_log(self, old: str, new: str, limit: int) -> list[tuple[str, str]]:
+        """The newest `limit` commits of `old..new` as (sha, subject), newest first.
+
+        GitPython's object model: `iter_commits` walks `rev-list`, and each Commit's
+        `summary` (the subject line) is read through one `cat-file --batch` process for the
+        whole walk instead of one `git log` per commit.
+        """
+        if limit <= 0:
+            return []
+        with self._objects() as repo:
+            try:
+                commits = repo.iter_commits(f"{old}..{new}", max_count=limit)
+                return [(c.hexsha, str(c.summary)) for c in commits]
+            except _git_errors() as err:
+                raise GitError(self.name, "read commit log", first_error(str(err))) from None
+
+    @contextmanager
+    def _objects(self) -> Iterator[Any]:
+        """A GitPython Repo on this repo, always closed: its `cat-file` children end with it."""
+        _git_class()
+        import git
+
+        repo = git.Repo(str(self.path))
+        repo.git.update_environment(**_CHILD_ENV)
+        try:
+            yield repo
+        finally:
+            repo.close()
 
     # -- actions -------------------------------------------------------------------------
 
@@ -357,3 +429,50 @@ def toplevel(start: Path) -> Path | None:
         start, ["rev-parse", "--show-toplevel"], repo=start.name, action="find repo", check=False
     )
     return Path(out.strip()) if status == 0 and out.strip() else None
+
+
+# -- verbs for roll messages -------------------------------------------------------------
+
+
+@contextmanager
+def history_of(
+    url: str,
+    branch: str,
+    *,
+    repo: str,
+    borrow: Path | None = None,
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+) -> Iterator[GitRepo]:
+    """A temporary bare repo holding the commits of `branch` on `url`, but no trees or blobs.
+
+    Enough to count and list commits without cloning pytorch: `--filter=tree:0` fetches
+    commits only (a server that refuses the filter gets a plain fetch). `borrow`, a local
+    clone of the same project, becomes an alternate object store: fetch-pack counts its refs
+    as already had, so only the commits it lacks cross the network. It is only read.
+    """
+    with tempfile.TemporaryDirectory(prefix="xla-tasks-history-") as tmp:
+        path = Path(tmp)
+        run_git(path, ["init", "--quiet", "--bare"], repo=repo, action="make a temporary repo")
+        temp = GitRepo(path, repo)
+        temp.git("config", "remote.origin.url", url, action="set the temporary repo's url")
+        lender = git_dir_of(str(borrow)) if borrow else None
+        if lender is not None:
+            objects = Path(common_dir_of(lender), "objects").resolve()
+            (path / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+        fetch = ["fetch", "--progress", "--no-tags"]  # progress feeds the stall watchdog
+        refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
+        for filtered in (["--filter=tree:0"], []):
+            try:
+                run_network_git(
+                    path,
+                    [*fetch, *filtered, "origin", refspec],
+                    repo=repo,
+                    action="fetch history",
+                    url=url,
+                    stall_timeout=stall_timeout,
+                )
+                break
+            except GitError:
+                if not filtered:
+                    raise
+        yield temp

@@ -1,7 +1,11 @@
 """Read an old-format OpenXLA `sync_deps.py` as data: never imported, never executed.
 
 Those files hold three dict literals, `PINNED_VERSIONS` (name -> sha), `ORIGINS`
-(name -> url) and `SUBMODULES` (name -> 1), followed by arbitrary code. We parse the
+(name -> url) and `SUBMODULES` (name -> 1, or a set of names, as iree-amd-aie's last
+format had), followed by arbitrary code. That format's `EXCLUDED_SUBMODULES` (a set of
+submodule paths skipped in every dep with submodules) becomes each such dep's
+`exclude_submodules`, as anchored regexes (`^PATH$`) so it matches the exact path only,
+as the old script's `in` test did. We parse the
 module with `ast` and read only top-level assignments of those names, so code in a
 repository we read cannot run (contract 4). Anything that is not plain data (a call, a
 name, an f-string, a later mutation) is a ConfigError naming the file and line.
@@ -11,6 +15,7 @@ name, an f-string, a later mutation) is a ConfigError naming the file and line.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +28,10 @@ _PINNED = "PINNED_VERSIONS"
 _ORIGINS = "ORIGINS"
 _SUBMODULES = "SUBMODULES"
 _BRANCHES = "BRANCHES"
-_NAMES = (_PINNED, _ORIGINS, _SUBMODULES, _BRANCHES)
+_EXCLUDED = "EXCLUDED_SUBMODULES"
+_EXCLUDE = "EXCLUDE_SUBMODULES"  # ours: name -> [PATH-RE, ...], as sync_deps.toml has it
+_NAMES = (_PINNED, _ORIGINS, _SUBMODULES, _BRANCHES, _EXCLUDED, _EXCLUDE)
+_SETS_ALLOWED = {_SUBMODULES, _EXCLUDED}  # may be written as a set (or list) of strings
 _MUTATORS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 # A dict value with the line that defined it, for errors.
@@ -53,6 +61,8 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
     origins = found.get(_ORIGINS, {})
     submodules = found.get(_SUBMODULES, {})
     branches = found.get(_BRANCHES, {})
+    excluded = _excluded_regexes(path, found.get(_EXCLUDED, {}))
+    per_dep = found.get(_EXCLUDE, {})
     deps: dict[str, Dep] = {}
     for name, (rev, line) in pinned.items():
         where = f"{_PINNED}.{name}"
@@ -72,8 +82,34 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
             url=_check(path, f"{_ORIGINS}.{name}", url_line, validate.url, url),
             branch=_check(path, f"{_BRANCHES}.{name}", branch_line, validate.branch, branch),
             submodules=bool(flag),
+            exclude_submodules=_dep_excludes(path, name, per_dep, excluded if flag else ()),
         )
     return Pins(deps=deps)
+
+
+def _dep_excludes(
+    path: Path, name: str, per_dep: _Entries, shared: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The dep's own `EXCLUDE_SUBMODULES` regexes (our rendering), then the shared ones."""
+    value, line = per_dep.get(name, ((), 0))
+    if not isinstance(value, tuple):
+        raise ConfigError(path, "expected a list of regexes", f"{_EXCLUDE}.{name}", line)
+    own = tuple(str(regex) for regex in value)
+    for regex in own:
+        try:
+            validate.regex(regex)
+        except ValueError as err:
+            raise ConfigError(path, str(err), f"{_EXCLUDE}.{name}", line) from None
+    return own + tuple(regex for regex in shared if regex not in own)
+
+
+def _excluded_regexes(path: Path, entries: _Entries) -> tuple[str, ...]:
+    """`EXCLUDED_SUBMODULES` paths as anchored regexes, sorted (a set has no order)."""
+    out = []
+    for sub_path, (_, line) in entries.items():
+        _check(path, f"{_EXCLUDED}.{sub_path}", line, validate.relative_path, sub_path)
+        out.append(f"^{re.escape(sub_path)}$")
+    return tuple(sorted(out))
 
 
 def _check(path: Path, key: str, line: int, check: Callable[[object], str], value: object) -> str:
@@ -95,8 +131,24 @@ def _top_level_dicts(tree: ast.Module, path: Path) -> dict[str, _Entries]:
                     name,
                     stmt.lineno,
                 )
-            found[name] = _dict_value(value, name, path)
+            found[name] = _collection_value(value, name, path)
     return found
+
+
+def _collection_value(node: ast.expr, name: str, path: Path) -> _Entries:
+    """A dict literal, or for `SUBMODULES`/`EXCLUDED_SUBMODULES` a set of strings (-> 1)."""
+    if name in _SETS_ALLOWED and _is_empty_set_call(node):
+        return {}
+    if name not in _SETS_ALLOWED or not isinstance(node, ast.Set | ast.List | ast.Tuple):
+        if name == _EXCLUDED:
+            raise ConfigError(path, "expected a literal set of submodule paths", name, node.lineno)
+        return _dict_value(node, name, path)
+    entries: _Entries = {}
+    for element in node.elts:
+        if not (isinstance(element, ast.Constant) and isinstance(element.value, str)):
+            raise ConfigError(path, "set members must be string literals", name, element.lineno)
+        entries[element.value] = (1, element.lineno)
+    return entries
 
 
 def _assigned(stmt: ast.stmt, path: Path) -> list[tuple[str, ast.expr]]:
@@ -159,6 +211,17 @@ def _mutating_call(expr: ast.expr) -> str | None:
     return None
 
 
+def _is_empty_set_call(node: ast.expr) -> bool:
+    """`set()`: how Python spells an empty set literal."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "set"
+        and not node.args
+        and not node.keywords
+    )
+
+
 def _dict_value(node: ast.expr, name: str, path: Path) -> _Entries:
     """A `{...}` literal or `dict(key=value, ...)` call with literal string keys."""
     if isinstance(node, ast.Dict):
@@ -187,6 +250,9 @@ def _dict_value(node: ast.expr, name: str, path: Path) -> _Entries:
         key = key_node.value
         if key in entries:
             raise ConfigError(path, f"duplicate key {key!r}", f"{name}.{key}", line)
+        if name == _EXCLUDE and isinstance(value_node, ast.List | ast.Tuple):
+            entries[key] = (_strings(value_node, f"{name}.{key}", path), line)
+            continue
         if not isinstance(value_node, ast.Constant) or isinstance(value_node.value, bytes):
             raise ConfigError(
                 path,
@@ -196,3 +262,13 @@ def _dict_value(node: ast.expr, name: str, path: Path) -> _Entries:
             )
         entries[key] = (value_node.value, line)
     return entries
+
+
+def _strings(node: ast.List | ast.Tuple, key: str, path: Path) -> tuple[str, ...]:
+    """A list literal of string literals."""
+    out = []
+    for element in node.elts:
+        if not (isinstance(element, ast.Constant) and isinstance(element.value, str)):
+            raise ConfigError(path, "list members must be string literals", key, element.lineno)
+        out.append(element.value)
+    return tuple(out)

@@ -3,6 +3,11 @@
 `filelock` takes an OS lock (flock on POSIX) that the kernel drops when the holder dies,
 so a killed run never leaves a stale lock. Beside the lock we write who holds it
 (pid and task) so a second run can name the holder in its message.
+
+A gated `roll` holds the lock for its whole run and calls `sync` in-process for each try.
+Two flocks of one file conflict even in one process, so the holder says so explicitly
+(`lock_lent_to_nested`): the inner `sync` then passes through instead of waiting on
+itself. Nothing is re-entrant by accident: an unrelated in-process caller still waits.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +26,22 @@ from filelock import FileLock, Timeout
 from .errors import ConfigError, LockHeldError
 
 LOCK_NAME = ".xla-tasks.lock"
+
+_lent = threading.local()  # .roots: workspace roots whose lock this thread's holder lent
+
+
+@contextmanager
+def lock_lent_to_nested(root: Path) -> Iterator[None]:
+    """Inside `workspace_lock(root)`: let commands called in-process here take it as held."""
+    roots: set[Path] = _lent.__dict__.setdefault("roots", set())
+    key = root.resolve()
+    added = key not in roots
+    roots.add(key)
+    try:
+        yield
+    finally:
+        if added:
+            roots.discard(key)
 
 
 @contextmanager
@@ -32,6 +54,9 @@ def workspace_lock(
     never creates the lock file.
     """
     if dry_run:
+        yield
+        return
+    if root.resolve() in _lent.__dict__.get("roots", ()):  # our caller holds it (gated roll)
         yield
         return
     path = root / LOCK_NAME

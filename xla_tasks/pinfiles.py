@@ -4,13 +4,19 @@ The TOML is the source of truth; the script is derived from it byte for byte, so
 script current?" is a string comparison (`pin --check`, which CI runs, needs no git).
 Writes go TOML first, then the script, each atomically: an interruption between the two
 leaves a stale script that `pin --check` reports and `pin` repairs.
+
+Teams migrate one developer at a time, so the script may also have been rewritten by an
+older tool (`openxla-workspace pin`, a hand edit) after the TOML was written: then the two
+files disagree and neither can silently win (contract 5.7). `script_drift` tells the cases
+apart, and `read_root_pins` is the one place sync, roll, pin and status ask.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import XlaTasksError
+from .errors import ConfigError, XlaTasksError
 from .fsutil import atomic_write
 from .pins import (
     PIN_FILE,
@@ -19,8 +25,13 @@ from .pins import (
     dump_pins,
     is_generated_script,
     load_pin_file,
+    read_project_pins,
 )
-from .render import render_sync_deps_script
+from .render import BEGIN_MARKER, END_MARKER, render_sync_deps_script
+from .workspace import start_pinning_hint
+
+FROM_SCRIPT = "xla-tasks pin --from-script"
+FROM_TOML = "xla-tasks pin --from-toml"
 
 
 def render_for(pins: Pins) -> str:
@@ -65,26 +76,151 @@ def check_pin_files(project_dir: Path) -> str | None:
         if not script_path.is_file():
             return (
                 f"no {PIN_FILE} or {SCRIPT_FILE} in {project_dir} "
-                "(start pinning with `xla-tasks pin --add NAME`)"
+                f"({start_pinning_hint(project_dir)})"
             )
         if is_generated_script(script_path):
             return (
                 f"{toml_path} is missing ({SCRIPT_FILE} was generated from it; "
-                f"restore it, e.g. `git checkout -- {PIN_FILE}`)"
+                f"restore it, e.g. `git checkout -- {PIN_FILE}`, or rebuild it with "
+                f"`{FROM_SCRIPT}`)"
             )
         return (
-            f"{script_path} is a legacy file with no {PIN_FILE} (run `xla-tasks pin` to migrate it)"
+            f"{script_path} is a legacy file with no {PIN_FILE} (run `xla-tasks pin` to migrate "
+            f"it at the deps' HEADs, or `{FROM_SCRIPT}` to keep its pins)"
         )
-    expected = render_for(load_pin_file(toml_path))
-    existing = _read(script_path)
-    if existing is None:
-        return f"{script_path} is missing (run `xla-tasks pin` to generate it)"
-    if existing != expected:
+    pins = load_pin_file(toml_path)
+    if _read(script_path) is None:
+        return f"{script_path} is missing (run `{FROM_TOML}` to generate it)"
+    drift = script_drift(project_dir, pins)
+    if drift is None:
+        return None
+    if drift.refuses:
+        return f"{script_path} is stale: {drift.message(project_dir)}"
+    return (
+        f"{script_path} is stale: not the rendering of {PIN_FILE} "
+        f"(hand-edited, or the toml changed; run `{FROM_TOML}` to regenerate it)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptDrift:
+    """How a `sync_deps.py` differs from the rendering of the `sync_deps.toml` beside it.
+
+    `rewritten`: not our rendering of any pins (another tool or a hand edit wrote it) and
+    its pins differ, or cannot be read: sync, roll and pin refuse. Otherwise it is merely
+    stale (the TOML was edited, or a newer xla-tasks renders differently): the TOML wins.
+    """
+
+    rewritten: bool
+    differing: tuple[str, ...] = ()  # "NAME (sync_deps.py X, sync_deps.toml Y)"
+    unreadable: str = ""  # why the script cannot be read as data, when it cannot
+
+    @property
+    def refuses(self) -> bool:
+        return self.rewritten and bool(self.differing or self.unreadable)
+
+    def message(self, project_dir: Path) -> str:
+        script, toml = project_dir / SCRIPT_FILE, project_dir / PIN_FILE
+        if self.refuses and self.unreadable:
+            return (
+                f"{script} was rewritten by another tool and cannot be read as data "
+                f"({self.unreadable}), so it may disagree with {toml}; "
+                f"keep the TOML's pins and regenerate it with `{FROM_TOML}`"
+            )
+        if self.refuses:
+            return (
+                f"{script} was rewritten by another tool and its pins differ from {toml}: "
+                f"{'; '.join(self.differing)}; take the script's pins with `{FROM_SCRIPT}`, "
+                f"or keep the TOML's and regenerate the script with `{FROM_TOML}`"
+            )
+        moved = f" (pins differ: {'; '.join(self.differing)})" if self.differing else ""
         return (
-            f"{script_path} is stale: not the rendering of {PIN_FILE} "
-            "(hand-edited, or the toml changed; run `xla-tasks pin` to regenerate it)"
+            f"{script} is stale: not the rendering of {toml}{moved}; "
+            f"used {PIN_FILE}; run `{FROM_TOML}` to regenerate the script"
         )
-    return None
+
+
+def script_drift(project_dir: Path, pins: Pins) -> ScriptDrift | None:
+    """None when the script is missing or is exactly the rendering of `pins`; else how not."""
+    from .legacy import legacy_pins_from_text
+
+    script = project_dir / SCRIPT_FILE
+    text = _read(script)
+    if text is None or text == render_for(pins):
+        return None
+    ours = is_generated_script(script)
+    try:
+        script_pins = legacy_pins_from_text(text, script)
+    except ConfigError as err:
+        return ScriptDrift(rewritten=not ours, unreadable=err.message)
+    differing = tuple(_differing(script_pins, pins))
+    ours = ours and _pins_block(text) == _pins_block(render_for(_merged(pins, script_pins)))
+    return ScriptDrift(rewritten=not ours, differing=differing)
+
+
+def _differing(script: Pins, toml: Pins) -> list[str]:
+    """Each dep whose commit or URL differs between the two files, with both values."""
+    out = []
+    for name in sorted(set(script.deps) | set(toml.deps)):
+        left, right = script.deps.get(name), toml.deps.get(name)
+        if left is None or right is None:
+            out.append(f"{name} (only in {SCRIPT_FILE if left else PIN_FILE})")
+        elif left.rev != right.rev:
+            out.append(f"{name} ({SCRIPT_FILE} {left.rev[:12]}, {PIN_FILE} {right.rev[:12]})")
+        elif left.url != right.url:
+            out.append(f"{name} ({SCRIPT_FILE} {left.url}, {PIN_FILE} {right.url})")
+    return out
+
+
+def _pins_block(text: str) -> str | None:
+    """The text between the generated-pins markers, None when they are not both there."""
+    _, begin, rest = text.partition(BEGIN_MARKER)
+    block, end, _ = rest.partition(END_MARKER)
+    return block if begin and end else None
+
+
+def _merged(toml: Pins, script: Pins) -> Pins:
+    """The script's pins, keeping what only the TOML records (branches the old format
+    lacks, submodule exclusions, schedules whose deps are still pinned)."""
+    deps = {}
+    for name, dep in script.deps.items():
+        known = toml.deps.get(name)
+        if known is not None:
+            branch = dep.branch if dep.branch != "main" else known.branch
+            excludes = dep.exclude_submodules or known.exclude_submodules
+            dep = replace(dep, branch=branch, exclude_submodules=excludes)
+        deps[name] = dep
+    schedules = {
+        name: replace(schedule, deps=tuple(d for d in schedule.deps if d in deps))
+        for name, schedule in toml.schedules.items()
+    }
+    return Pins(deps=deps, schedules=schedules)
+
+
+def pins_from_script(project_dir: Path) -> Pins:
+    """`pin --from-script`: the script's pins, merged into the TOML's other settings."""
+    from .legacy import load_legacy_script
+
+    script = load_legacy_script(project_dir / SCRIPT_FILE)
+    toml_path = project_dir / PIN_FILE
+    return _merged(load_pin_file(toml_path), script) if toml_path.is_file() else script
+
+
+def read_root_pins(project_dir: Path, *, strict: bool = True) -> tuple[Pins | None, list[str]]:
+    """A project's own pins for sync, roll, pin and status, and warnings about its script.
+
+    A script another tool rewrote with other pins is an error when `strict` (sync, roll,
+    pin), a warning otherwise (status); a merely stale script is a warning.
+    """
+    pins = read_project_pins(project_dir)
+    if pins is None or not (project_dir / PIN_FILE).is_file():
+        return pins, []
+    drift = script_drift(project_dir, pins)
+    if drift is None:
+        return pins, []
+    if drift.refuses and strict:
+        raise XlaTasksError(drift.message(project_dir))
+    return pins, [drift.message(project_dir)]
 
 
 def _read(path: Path) -> str | None:

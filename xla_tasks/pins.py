@@ -18,8 +18,8 @@ from .tomlfile import TomlDoc, check_keys, dump_toml, field_of, read_toml, schem
 
 PIN_FILE = "sync_deps.toml"
 SCRIPT_FILE = "sync_deps.py"
-_DEP_KEYS = {"rev", "url", "branch", "submodules"}
-_SCHEDULE_KEYS = {"deps", "packages"}
+_DEP_KEYS = {"rev", "url", "branch", "submodules", "exclude_submodules"}
+_SCHEDULE_KEYS = {"deps", "packages", "verify"}
 _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}
 
 
@@ -30,6 +30,9 @@ class Dep:
     url: str
     branch: str = "main"
     submodules: bool = False
+    # Submodule path regexes (`re.search`, path relative to the dep's top) nobody syncs:
+    # the project-wide form of `--exclude-submodule NAME:PATH-RE` (contract 5.1).
+    exclude_submodules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class Schedule:
     name: str
     deps: tuple[str, ...] = ()
     packages: tuple[PackageRule, ...] = ()
+    verify: str | None = None  # a shell line that gates the roll (`roll --verify`, contract 5.6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,12 @@ def _dep(doc: TomlDoc, name: str, raw: object) -> Dep:
         url=field_of(doc, key, table, "url", str, check=validate.url),
         branch=field_of(doc, key, table, "branch", str, default="main", check=validate.branch),
         submodules=field_of(doc, key, table, "submodules", bool, default=False),
+        exclude_submodules=_string_list(
+            doc,
+            f"{key}.exclude_submodules",
+            field_of(doc, key, table, "exclude_submodules", list, default=[]),
+            validate.regex,
+        ),
     )
 
 
@@ -114,7 +124,14 @@ def _schedule(doc: TomlDoc, name: str, raw: object, deps: dict[str, Dep]) -> Sch
             )
     packages = field_of(doc, key, table, "packages", list, default=[])
     rules = tuple(_package(doc, f"{key}.packages", raw_rule) for raw_rule in packages)
-    return Schedule(name=name, deps=tuple(dep_names), packages=rules)
+    verify = field_of(doc, key, table, "verify", str, default=None, check=_command)
+    return Schedule(name=name, deps=tuple(dep_names), packages=rules, verify=verify)
+
+
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a shell command, got an empty string")
+    return value
 
 
 def _index_url(value: str) -> str:
@@ -159,6 +176,8 @@ def pins_to_dict(pins: Pins) -> dict[str, Any]:
             "branch": dep.branch,
             "submodules": dep.submodules,
         }
+        if dep.exclude_submodules:  # written only when set: existing files keep their bytes
+            data["deps"][name]["exclude_submodules"] = list(dep.exclude_submodules)
     if pins.schedules:
         data["schedules"] = {
             name: _schedule_dict(pins.schedules[name]) for name in sorted(pins.schedules)
@@ -170,6 +189,8 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
     out: dict[str, Any] = {"deps": list(schedule.deps)}
     if schedule.packages:
         out["packages"] = [_package_dict(rule) for rule in schedule.packages]
+    if schedule.verify is not None:
+        out["verify"] = schedule.verify
     return out
 
 
@@ -232,5 +253,6 @@ def missing_pin_file_error(project_dir: Path) -> ConfigError:
     return ConfigError(
         project_dir / PIN_FILE,
         f"file not found, but {SCRIPT_FILE} beside it was generated from it",
-        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`); {SCRIPT_FILE} is only its rendering",
+        hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`), or rebuild its deps from "
+        f"{SCRIPT_FILE} with `xla-tasks pin --from-script` (schedules are not in the script)",
     )

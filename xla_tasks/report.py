@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from typing import TextIO
 
 from .endings import note_json_printed
@@ -37,6 +38,24 @@ def outcome_event(outcome: RepoOutcome) -> Event:
     return Event(outcome.name, "done", outcome_line(outcome))
 
 
+def in_order(outcomes: list[RepoOutcome], events: EventCallback) -> Callable[[RepoOutcome], None]:
+    """A callback for finished outcomes that reports each one (`events`) once it and every
+    outcome before it in `outcomes` are finished: streamed, yet in the list's order."""
+    where = {id(outcome): index for index, outcome in enumerate(outcomes)}
+    finished: set[int] = set()
+    state = {"next": 0}
+    lock = threading.Lock()
+
+    def done(outcome: RepoOutcome) -> None:
+        with lock:
+            finished.add(where[id(outcome)])
+            while state["next"] in finished:
+                events(outcome_event(outcomes[state["next"]]))
+                state["next"] += 1
+
+    return done
+
+
 def no_events(event: Event) -> None:
     """The callback of a caller who wants no events (library use, tests)."""
 
@@ -51,9 +70,17 @@ def failure_lines(result: CommandResult) -> list[str]:
     if failed:
         names = ", ".join(o.name for o in failed)
         lines.append(f"xla-tasks {result.command}: {len(failed)} repo(s) failed: {names}")
+    lines.extend(result.problems)
     if result.failed_check:
         lines.append(f"xla-tasks {result.command}: {result.failed_check}")
     return lines
+
+
+def block_text(name: str, path: str, output: str) -> str:
+    """One repo's captured output under its `== NAME (PATH) ==` line (foreach), ending in \\n."""
+    if output and not output.endswith("\n"):
+        output += "\n"
+    return f"== {name} ({path}) ==\n{output}"
 
 
 def print_result(

@@ -21,7 +21,10 @@ backslash are read as one requirement, as pip reads them. What happens to a matc
 - `name @ URL`: a `ConfigError`; a direct reference has no version to set.
 
 No matching line: `name==version` is appended on a new line, in the file's line-ending
-style. When every matching line already pins the version, the text is returned unchanged.
+style, unless the file uses `--hash` (or `--require-hashes`) anywhere: pip's hash-checking
+mode is all or nothing, so one unhashed line would make `pip install -r` fail; that is a
+`ConfigError` with the same pip-compile advice. When every matching line already pins the
+version, the text is returned unchanged.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ _REST_RE = re.compile(r"\s*(?:;.*|\\)?|\s+--.*", re.DOTALL)
 # pip's COMMENT_RE: a `#` starts a comment at the start of a line or after whitespace.
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _LINE_RE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+_HASH_OPTION_RE = re.compile(r"(^|\s)--(hash|require-hashes)\b")
+_HASH_HINT = "regenerate the file with pip-compile --generate-hashes, or remove the hashes"
 _REWRITABLE_OPS = frozenset({"==", "===", ">=", ">"})
 _PIN_OPS = frozenset({"==", "==="})
 
@@ -94,6 +99,7 @@ def set_requirement_version(
             found, old = True, line_old
         lines[start] = _Line(body, lines[start].eol)
     if not found:
+        _refuse_unhashed_line(lines, name, path)
         return _append(text, name, version), RequirementChange(name, None, version, True)
     new_text = "".join(line.body + line.eol for line in lines)
     return new_text, RequirementChange(name, old, version, False)
@@ -142,7 +148,7 @@ def _match_requirement(
             f"{whole['name']} carries --hash; hashed requirements can't be rewritten, "
             "the new version's hashes are unknown here",
             line=number,
-            hint="regenerate the file with pip-compile --generate-hashes, or remove the hashes",
+            hint=_HASH_HINT,
         )
     if not _REST_RE.fullmatch(whole["rest"]):
         return None  # not a requirement line for this package (a path such as `jaxlib/`)
@@ -157,6 +163,19 @@ def _match_requirement(
             hint="put the name, extras and version on the first line",
         )
     return first
+
+
+def _refuse_unhashed_line(lines: list[_Line], name: str, path: str) -> None:
+    """Adding `name==V` to a file in pip's hash-checking mode would break `pip install -r`."""
+    for number, line in enumerate(lines, start=1):
+        if _HASH_OPTION_RE.search(_COMMENT_RE.sub("", line.body)):
+            raise ConfigError(
+                path,
+                f"{name} is not in this file, and adding it without hashes would break "
+                f"`pip install -r`: the file uses --hash (line {number}), and pip checks "
+                "hashes for every line or none",
+                hint=_HASH_HINT,
+            )
 
 
 def _squash(match: re.Match[str], *groups: str) -> str:

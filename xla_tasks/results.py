@@ -37,6 +37,7 @@ class CommandResult:
     warnings: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     failed_check: str | None = None  # a non-repo failure, e.g. `pin --check` found a stale file
+    problems: list[str] = field(default_factory=list)  # lines before failed_check (status --check)
 
     @property
     def ok(self) -> bool:

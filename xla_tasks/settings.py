@@ -18,6 +18,7 @@ from . import validate
 from .errors import UsageError
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+DEFAULT_LOG_LIMIT = 10  # commit subjects per dep in a roll message (contract 5.5)
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
 # overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
 # Empty/0 for history, cache and stall_timeout mean "the workspace's [settings], else the default".
@@ -40,6 +41,7 @@ class Options:
     dry_run: bool = False
     exclude_deps: tuple[re.Pattern[str], ...] = ()
     exclude_submodules: tuple[re.Pattern[str], ...] = ()
+    log_limit: int = DEFAULT_LOG_LIMIT  # roll: commit subjects per moved dep
     history: str | None = None  # None: the workspace's setting, else "full"
     cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
     stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
@@ -88,6 +90,7 @@ def options_from(
     dry_run: bool = False,
     exclude_dep: Iterable[str] = (),
     exclude_submodule: Iterable[str] = (),
+    log_limit: str | None = None,
     history: str = "",
     cache: str = "",
 ) -> Options:
@@ -102,6 +105,7 @@ def options_from(
         dry_run=bool(dry_run),
         exclude_deps=compile_patterns(exclude_dep, "--exclude-dep"),
         exclude_submodules=compile_patterns(exclude_submodule, "--exclude-submodule"),
+        log_limit=_log_limit(log_limit),
         history=_history(history, section.get("history", "")),
         cache=_cache(cache, section.get("cache", "")),
         stall_timeout=_stall_timeout(section.get("stall_timeout", 0.0)),
@@ -130,6 +134,16 @@ def _lock_timeout(value: object) -> float:
     if seconds < 0:
         raise UsageError(f"xla_tasks.lock_timeout expects seconds >= 0, got {value!r}")
     return seconds
+
+
+def _log_limit(flag: str | None) -> int:
+    """`roll --log-limit N`: how many commit subjects per dep; 0 keeps only the count."""
+    if flag in (None, ""):
+        return DEFAULT_LOG_LIMIT
+    text = str(flag).strip()
+    if not text.isdigit():
+        raise UsageError(f"--log-limit expects a number >= 0, got {flag!r}")
+    return int(text)
 
 
 def _history(flag: str, configured: object) -> str | None:
@@ -234,3 +248,51 @@ def settings_error(where: object, err: BaseException) -> UsageError:
     else:
         text = " ".join(f"{type(err).__name__}: {err}".split())
     return UsageError(f"{where}: {text}", "fix the file, or move it away")
+
+
+@dataclass(frozen=True, slots=True)
+class GateOptions:
+    """`roll --verify CMD` and its limits (contract 5.6); unset means "no gate from flags"."""
+
+    verify: str | None = None
+    bisect: bool = False
+    max_tries: int | None = None
+    verify_timeout: float | None = None
+
+    def command_for(self, schedule_verify: str | None, schedule: str) -> str | None:
+        """The verify command: the flag wins over the schedule's `verify`; limits need one."""
+        command = self.verify or schedule_verify
+        if command is None and (self.bisect or self.max_tries or self.verify_timeout):
+            raise UsageError(
+                "--bisect, --max-tries and --verify-timeout need a verify command",
+                f'pass --verify CMD, or set verify = "CMD" in [schedules.{schedule}]',
+            )
+        return command
+
+
+def gate_options_from(
+    verify: str = "", bisect: bool = False, max_tries: str = "", verify_timeout: str = ""
+) -> GateOptions:
+    """Parse the gate's flags ourselves (invoke's casts show tracebacks on bad numbers)."""
+    if verify and not verify.strip():
+        raise UsageError("--verify expects a shell command, got only spaces")
+    try:
+        tries = validate.positive_int(max_tries, "--max-tries") if max_tries else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return GateOptions(
+        verify=verify or None,
+        bisect=bool(bisect),
+        max_tries=tries,
+        verify_timeout=_seconds(verify_timeout, "--verify-timeout") if verify_timeout else None,
+    )
+
+
+def _seconds(value: str, flag: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UsageError(f"{flag} expects seconds, got {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"{flag} expects seconds > 0, got {value!r}")
+    return seconds

@@ -18,7 +18,7 @@ from invoke import Collection, Exit, Task, task
 from .engine import EventCallback
 from .errors import UsageError
 from .results import CommandResult
-from .settings import CONFIG_DEFAULTS, Options, options_from, split_names
+from .settings import CONFIG_DEFAULTS, Options, gate_options_from, options_from, split_names
 
 JOBS_HELP = "N parallel git operations (default: workspace [settings] jobs, else the machine's)"
 JSON_HELP = "print one JSON object on stdout instead of text"
@@ -32,10 +32,19 @@ CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE
 class XlaTask(Task):
     """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
 
-    def __init__(self, *args: Any, shorts: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        shorts: dict[str, str] | None = None,
+        extra_word: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["auto_shortflags"] = False
         super().__init__(*args, **kwargs)
         self.shorts = shorts or {}
+        # What to say when a second bare word follows the positional (cli.py formats it
+        # with task, given and extra); None: the generic "neither a task nor a flag".
+        self.extra_word = extra_word
 
     def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
@@ -133,6 +142,7 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
 
 @xla_task(
     positional=["names"],
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     iterable=["exclude_dep", "exclude_submodule"],
     help={
         "names": "NAME[,NAME...] registered repos to clone",
@@ -231,6 +241,9 @@ def sync(
         "add": "NAME: start pinning this registered repo (repeatable)",
         "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
         "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
+        "from_script": "take sync_deps.py's pins into sync_deps.toml (another tool rewrote it)",
+        "from_toml": "regenerate sync_deps.py from sync_deps.toml as it is (no git)",
+        "import": "FILE: write sync_deps.toml from a west.yml or vcstool .repos manifest",
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
     },
@@ -240,6 +253,9 @@ def pin(
     add: list[str] | None = None,
     require_upstream: bool = False,
     check: bool = False,
+    from_script: bool = False,
+    from_toml: bool = False,
+    import_: str = "",
     dry_run: bool = False,
     json_: bool = False,
 ) -> None:
@@ -248,27 +264,52 @@ def pin(
 
     options = _options(ctx, dry_run=dry_run)
     names = [name for value in add or [] for name in split_names(value)]
-    result = run_pin(Path.cwd(), options, add=names, require_upstream=require_upstream, check=check)
+    result = run_pin(
+        Path.cwd(),
+        options,
+        add=names,
+        require_upstream=require_upstream,
+        check=check,
+        from_script=from_script,
+        from_toml=from_toml,
+        import_file=import_ or None,
+    )
     _finish(result, json_)
 
 
 @xla_task(
     positional=["schedule"],
+    extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
     help={
         "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
+        "log_limit": "N newest commit subjects per moved dep in the message (default 10)",
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
+        "verify": "CMD: roll only what `sh -c CMD` passes with, holding back the culprits",
+        "bisect": "narrow a culprit dep to its first bad commit; roll it to the one before",
+        "max_tries": "N: run CMD at most N times (default: as often as the search needs)",
+        "verify_timeout": "S: end a run of CMD (its whole process group) after S seconds",
     },
 )
 def roll(
-    ctx: Any, schedule: str, jobs: str = "", dry_run: bool = False, json_: bool = False
+    ctx: Any,
+    schedule: str,
+    log_limit: str = "",
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+    verify: str = "",
+    bisect: bool = False,
+    max_tries: str = "",
+    verify_timeout: str = "",
 ) -> None:
     """Advance pins on a schedule: git heads and package versions."""
     from .commands.roll import roll as run_roll
 
-    options = _options(ctx, jobs=jobs, dry_run=dry_run)
-    _finish(run_roll(Path.cwd(), schedule, options), json_)
+    options = _options(ctx, jobs=jobs, dry_run=dry_run, log_limit=log_limit)
+    gate = gate_options_from(verify, bisect, max_tries, verify_timeout)
+    _finish(run_roll(Path.cwd(), schedule, options, gate), json_)
 
 
 @xla_task(
@@ -303,12 +344,46 @@ def update_repos(
     )
 
 
-@xla_task(help={"json": JSON_HELP})
-def status(ctx: Any, json_: bool = False) -> None:
+@xla_task(
+    help={
+        "check": "exit 1 naming each pinned dep that is missing, off its pin or dirty (for CI)",
+        "json": JSON_HELP,
+    }
+)
+def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
     """Show each repo: branch, HEAD, pin, dirty, missing."""
     from .commands.status import status as run_status
 
-    _finish(run_status(Path.cwd(), _options(ctx)), json_)
+    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
+
+
+@xla_task(
+    positional=["cmd"],
+    extra_word="{task} takes CMD as one word: quote it, `{task} '{given} {rest}'`",
+    iterable=["exclude_dep"],
+    help={
+        "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
+        "exclude_dep": EXCL_DEP_HELP,
+        "jobs": "N repos at a time (default: workspace [settings] jobs, else the machine's)",
+        "json": JSON_HELP,
+    },
+)
+def foreach(
+    ctx: Any, cmd: str, exclude_dep: list[str] | None = None, jobs: str = "", json_: bool = False
+) -> None:
+    """Run CMD in every present repo status lists; each repo's output as one block."""
+    import sys
+
+    from .commands.foreach import Block
+    from .commands.foreach import foreach as run_foreach
+    from .report import block_text
+
+    def show(block: Block) -> None:
+        sys.stdout.write(block_text(block.name, block.path, block.output))
+        sys.stdout.flush()
+
+    options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [])
+    _finish(run_foreach(Path.cwd(), cmd, options, None if json_ else show), json_)
 
 
 @xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
@@ -319,5 +394,5 @@ def demo(ctx: Any, directory: str) -> None:
     run_demo(Path(directory))
 
 
-ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, demo)
+ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, foreach, demo)
 ns.configure({"xla_tasks": dict(CONFIG_DEFAULTS)})

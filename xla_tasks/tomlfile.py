@@ -100,7 +100,11 @@ def read_limited_text(path: Path) -> str:
 
 def read_toml(path: Path) -> TomlDoc:
     """Parse `path`; a syntax error becomes a ConfigError naming file and line."""
-    text = read_limited_text(path)
+    return parse_toml(read_limited_text(path), path)
+
+
+def parse_toml(text: str, path: Path) -> TomlDoc:
+    """Parse TOML `text` (read from `path`, or shipped data labelled by it)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -8,15 +8,18 @@ it as `file:line: key: message` before any git runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from . import validate
 from .errors import ConfigError, UsageError
-from .tomlfile import check_keys, field_of, read_toml, schema_of, table_of
+from .tomlfile import TomlDoc, check_keys, field_of, parse_toml, read_toml, schema_of, table_of
 
 WORKSPACE_FILE = "xla-workspace.toml"
+# openxla-workspace marks its workspace root with this file (its registry was built in: the
+# openxla preset's repos). Recognised so a team can switch one developer at a time.
+LEGACY_WORKSPACE_FILE = ".openxla_workspace.json"
 PRESETS = ("openxla", "pytorch-xla", "none")
 _REPO_KEYS = {"url", "push_url", "branch", "path", "submodules", "deps"}
 
@@ -65,18 +68,31 @@ class Workspace:
 
 
 def find_workspace_root(start: Path) -> Path | None:
-    """The nearest directory at or above `start` that holds xla-workspace.toml."""
+    """The nearest directory at or above `start` that holds xla-workspace.toml (or, made by
+    openxla-workspace, .openxla_workspace.json)."""
     start = start.resolve()
     for folder in (start, *start.parents):
-        if (folder / WORKSPACE_FILE).is_file():
+        if (folder / WORKSPACE_FILE).is_file() or (folder / LEGACY_WORKSPACE_FILE).is_file():
             return folder
     return None
 
 
 def load_workspace(root: Path) -> Workspace:
-    """Read and validate `<root>/xla-workspace.toml`."""
+    """Read and validate `<root>/xla-workspace.toml`; openxla-workspace's root gets the
+    openxla preset's registry, which is what that tool had built in."""
     path = root / WORKSPACE_FILE
-    doc = read_toml(path)
+    if not path.is_file() and (root / LEGACY_WORKSPACE_FILE).is_file():
+        return preset_workspace("openxla", root, file=root / LEGACY_WORKSPACE_FILE)
+    return _parse_workspace(read_toml(path), root)
+
+
+def preset_workspace(preset: str, root: Path, file: Path | None = None) -> Workspace:
+    """A workspace at `root` whose registry is the shipped `preset` (no file written)."""
+    doc = parse_toml(preset_text(preset), Path(f"<preset {preset}>"))
+    return replace(_parse_workspace(doc, root), file=file)
+
+
+def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
     schema_of(doc)
     settings = table_of(doc, "settings", doc.data.get("settings", {}))
@@ -121,7 +137,7 @@ def load_workspace(root: Path) -> Workspace:
         root=root,
         repos=repos,
         jobs=jobs,
-        file=path,
+        file=doc.path,
         history=history,
         cache=(root / Path(cache).expanduser()) if cache else None,
         stall_timeout=float(stall) if stall is not None else None,
@@ -150,12 +166,49 @@ def open_workspace(start: Path) -> Workspace:
     """The workspace around `start`, or a clear error saying how to make one."""
     root = find_workspace_root(start)
     if root is None:
-        raise ConfigError(
-            start,
-            f"no {WORKSPACE_FILE} here or in any parent directory",
-            hint="run `xla-tasks init` at the workspace root first",
+        layout = pytorch_layout_workspace(start)
+        hint = (
+            f"run `xla-tasks init --preset pytorch-xla` in {layout.root} first"
+            if layout
+            else "run `xla-tasks init` at the workspace root first"
         )
+        raise ConfigError(start, f"no {WORKSPACE_FILE} here or in any parent directory", hint=hint)
     return load_workspace(root)
+
+
+def pytorch_layout_workspace(start: Path) -> Workspace | None:
+    """Outside any workspace, the PyTorch/XLA layout around `start` as a pytorch-xla workspace.
+
+    PyTorch/XLA's `git_sync_main.py` needs no registry: torch_xla is the clone at
+    `pytorch/xla`, pytorch the clone holding it, vision (optional) the folder beside pytorch.
+    `update-repos` finds them the same way, so a developer who never ran `init` can use it.
+    """
+    if find_workspace_root(start) is not None:
+        return None
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        pytorch = folder / "pytorch"
+        if (pytorch / ".git").exists() and (pytorch / "xla" / ".git").exists():
+            return preset_workspace("pytorch-xla", folder)
+    return None
+
+
+def start_pinning_hint(project_dir: Path) -> str:
+    """How to start pinning here: `pin --add` needs a registry naming the repo to add."""
+    if find_workspace_root(project_dir) is not None:
+        return "start pinning a registered repo with `xla-tasks pin --add NAME`"
+    return (
+        f"no {WORKSPACE_FILE} to name the repos: run `xla-tasks init` in "
+        f"{project_dir.resolve().parent}, then `xla-tasks pin --add NAME`"
+    )
+
+
+def pytorch_layout_note(root: Path) -> str:
+    return (
+        f"no {WORKSPACE_FILE}: found pytorch, vision and torch_xla in {root} the way "
+        "PyTorch/XLA's git_sync_main.py does; to make it permanent, run "
+        f"`xla-tasks init --preset pytorch-xla` in {root}"
+    )
 
 
 def preset_text(preset: str) -> str:

@@ -1,6 +1,8 @@
 """`init`: write `xla-workspace.toml` from a preset, unless a workspace already holds us.
 
-Idempotent like `git init`: inside an existing workspace it only names the root.
+Idempotent like `git init`: inside an existing workspace it only names the root. In a
+workspace `openxla-workspace` made (its `.openxla_workspace.json` at the root), it writes
+`xla-workspace.toml` at that root and keeps the old file, so both tools keep working there.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from ..fsutil import atomic_write
 from ..results import CommandResult
-from ..workspace import WORKSPACE_FILE, find_workspace_root, preset_text
+from ..workspace import LEGACY_WORKSPACE_FILE, WORKSPACE_FILE, find_workspace_root, preset_text
 
 
 def init_workspace(directory: Path, preset: str = "openxla") -> CommandResult:
@@ -17,6 +19,15 @@ def init_workspace(directory: Path, preset: str = "openxla") -> CommandResult:
     text = preset_text(preset)  # validates the preset name before anything else
     result = CommandResult(command="init")
     root = find_workspace_root(directory)
+    if root is not None and not (root / WORKSPACE_FILE).is_file():
+        path = root / WORKSPACE_FILE
+        atomic_write(path, text)
+        result.messages.append(
+            f"created {path} (preset {preset}) in the workspace openxla-workspace made; "
+            f"its {LEGACY_WORKSPACE_FILE} is kept, so both tools work here"
+        )
+        result.data.update(root=str(root), created=True, preset=preset, kept=LEGACY_WORKSPACE_FILE)
+        return result
     if root is not None:
         result.messages.append(
             f"already in a workspace: {root} ({WORKSPACE_FILE}); nothing changed"

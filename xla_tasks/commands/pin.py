@@ -5,6 +5,9 @@ Everything is decided before anything is written: every dep's HEAD is read (and,
 neither file is touched. A project with only a legacy `sync_deps.py` is migrated: its
 pins are parsed (never run), moved to the deps' HEADs, and both files are written.
 `--check` is the CI gate: it compares text only, runs no git and writes nothing.
+`--from-script`, `--from-toml` and `--import FILE` take the pins from a file instead of
+the deps' HEADs (no git either): the two ways out when another tool rewrote `sync_deps.py`
+(contract 5.7), and the way in from a west or vcstool manifest.
 """
 
 from __future__ import annotations
@@ -17,13 +20,29 @@ from typing import Any
 from ..errors import UsageError, XlaTasksError
 from ..gitrepo import GitRepo, is_repo_top
 from ..lock import workspace_lock
+from ..migrate import with_legacy_schedules, without_self
 from ..parallel import default_jobs, run_each
-from ..pinfiles import check_pin_files, pin_files_differ, save_pin_files
-from ..pins import PIN_FILE, SCRIPT_FILE, Dep, Pins, is_legacy_project, read_project_pins
+from ..pinfiles import (
+    check_pin_files,
+    pin_files_differ,
+    pins_from_script,
+    read_root_pins,
+    save_pin_files,
+)
+from ..pins import (
+    PIN_FILE,
+    SCRIPT_FILE,
+    Dep,
+    Pins,
+    Schedule,
+    is_legacy_project,
+    load_pin_file,
+)
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .project import find_project_dir
+from .sync import project_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +52,7 @@ class _Target:
     dep: Dep
     path: Path
     added: bool = False
+    fetch_hint: str = ""  # the command that puts a missing dep there, where the user stands
 
 
 def pin(
@@ -42,18 +62,40 @@ def pin(
     add: Sequence[str] = (),
     require_upstream: bool = False,
     check: bool = False,
+    from_script: bool = False,
+    from_toml: bool = False,
+    import_file: str | None = None,
 ) -> CommandResult:
     """Pin the deps of the project around `start` at their HEADs (or only check, with --check)."""
+    mode = _mode(check, from_script, from_toml, import_file)
+    if mode and (add or require_upstream):
+        what = "writes nothing" if mode == "--check" else "reads the pins from a file"
+        raise UsageError(f"{mode} {what}; it cannot be combined with --add or --require-upstream")
     if check:
-        if add or require_upstream:
-            raise UsageError(
-                "--check writes nothing; it cannot be combined with --add or --require-upstream"
-            )
         return check_project(start)
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     with workspace_lock(workspace.root, "pin", options.lock_timeout, dry_run=options.dry_run):
+        if mode:
+            return _pin_from_file(project_dir, workspace, options, mode, import_file)
         return _pin(project_dir, workspace, options, list(add), require_upstream)
+
+
+def _mode(check: bool, from_script: bool, from_toml: bool, import_file: str | None) -> str:
+    """The one file-based mode asked for ("" for none); two at once is a usage error."""
+    modes = [
+        flag
+        for flag, on in (
+            ("--check", check),
+            ("--from-script", from_script),
+            ("--from-toml", from_toml),
+            ("--import", bool(import_file)),
+        )
+        if on
+    ]
+    if len(modes) > 1:
+        raise UsageError(f"{modes[0]} and {modes[1]} exclude each other", "give one of them")
+    return modes[0] if modes else ""
 
 
 def check_project(start: Path) -> CommandResult:
@@ -87,10 +129,12 @@ def _pin(
     add: list[str],
     require_upstream: bool,
 ) -> CommandResult:
-    migrated = is_legacy_project(project_dir)
-    pins = read_project_pins(project_dir) or Pins()
-    targets = _targets(project_dir, workspace, pins, add)
     result = CommandResult(command="pin", data={"project": str(project_dir)})
+    migrated = is_legacy_project(project_dir)
+    pins = read_root_pins(project_dir)[0] or Pins()
+    if migrated:
+        pins = _drop_self(result, workspace, project_dir, pins)
+    targets = _targets(project_dir, workspace, pins, add)
     warnings: dict[str, str] = {}
     outcomes = run_each(
         targets,
@@ -105,16 +149,104 @@ def _pin(
         result.messages.append(f"nothing written: {PIN_FILE} and {SCRIPT_FILE} left as they were")
         return result
     new_pins = _with_heads(pins, targets, outcomes)
+    if migrated:
+        new_pins = _add_legacy_schedules(result, workspace, project_dir, new_pins)
     changes = [o for o in outcomes if o.old != o.new]
     result.outcomes = changes
     _describe(result, project_dir, new_pins, changes, migrated, options.dry_run)
     return result
 
 
+def _drop_self(result: CommandResult, workspace: Workspace, project_dir: Path, pins: Pins) -> Pins:
+    """Old files may pin the project itself (iree's did): sync never applies that pin."""
+    name = project_name(workspace, project_dir)
+    new_pins, dropped = without_self(name, pins)
+    if dropped:
+        result.messages.append(
+            f"dropped the pin of {name} itself from {SCRIPT_FILE}: a project is never its own dep"
+        )
+    return new_pins
+
+
+def _add_legacy_schedules(
+    result: CommandResult, workspace: Workspace, project_dir: Path, pins: Pins
+) -> Pins:
+    """On migration, the rolling schedules openxla-workspace had for this project."""
+    name = project_name(workspace, project_dir)
+    new_pins, added = with_legacy_schedules(name, project_dir, pins)
+    if added:
+        result.messages.append(
+            f"added schedule(s) {', '.join(added)}: what openxla-workspace rolled for {name}"
+        )
+    result.data["schedules_added"] = added
+    return new_pins
+
+
+def _pin_from_file(
+    project_dir: Path, workspace: Workspace, options: Options, mode: str, import_file: str | None
+) -> CommandResult:
+    """`--from-script`, `--from-toml`, `--import FILE`: new pins from a file, no git run."""
+    result = CommandResult(command="pin", data={"project": str(project_dir), "source": mode})
+    toml_path = project_dir / PIN_FILE
+    old = load_pin_file(toml_path) if toml_path.is_file() else None
+    if mode == "--from-toml":
+        if old is None:
+            script_there = (project_dir / SCRIPT_FILE).is_file()
+            raise XlaTasksError(
+                f"{toml_path}: file not found; --from-toml has nothing to regenerate from",
+                f"take {SCRIPT_FILE}'s pins with `xla-tasks pin --from-script`"
+                if script_there
+                else start_pinning_hint(project_dir),
+            )
+        new_pins = old
+    elif mode == "--from-script":
+        if not (project_dir / SCRIPT_FILE).is_file():
+            raise XlaTasksError(
+                f"{project_dir / SCRIPT_FILE}: file not found; --from-script has nothing to read",
+                "regenerate it from the TOML with `xla-tasks pin --from-toml`"
+                if old is not None
+                else start_pinning_hint(project_dir),
+            )
+        new_pins = pins_from_script(project_dir)
+    else:
+        from ..manifests import import_manifest
+
+        manifest = Path(import_file or "")
+        imported = import_manifest(manifest if manifest.is_absolute() else Path.cwd() / manifest)
+        new_pins = Pins(deps={**(old or Pins()).deps, **imported.deps}, schedules=_schedules(old))
+        result.messages.append(f"imported {len(imported.deps)} dep(s) from {import_file}")
+    if mode != "--from-toml":
+        new_pins = _drop_self(result, workspace, project_dir, new_pins)
+    migrated = old is None and mode == "--from-script"
+    if old is None:
+        new_pins = _add_legacy_schedules(result, workspace, project_dir, new_pins)
+    result.outcomes = _moves(old or Pins(), new_pins)
+    _describe(result, project_dir, new_pins, result.outcomes, migrated, options.dry_run)
+    return result
+
+
+def _schedules(pins: Pins | None) -> dict[str, Schedule]:
+    return dict(pins.schedules) if pins else {}
+
+
+def _moves(old: Pins, new: Pins) -> list[RepoOutcome]:
+    """One outcome per dep whose commit the new pins change, add or drop."""
+    outcomes = []
+    for name in sorted(set(old.deps) | set(new.deps)):
+        before, after = old.deps.get(name), new.deps.get(name)
+        if before is None or after is None or before.rev != after.rev:
+            outcome = RepoOutcome(name, old=before.rev if before else None)
+            outcome.new = after.rev if after else None
+            outcome.action = "added" if before is None else ("dropped" if after is None else "")
+            outcomes.append(outcome)
+    return outcomes
+
+
 def _targets(project_dir: Path, workspace: Workspace, pins: Pins, add: list[str]) -> list[_Target]:
     """The pinned deps plus the `--add`ed ones (registered, not the project itself)."""
     targets = {
-        name: _Target(dep, workspace.path_of(name)) for name, dep in sorted(pins.deps.items())
+        name: _Target(dep, workspace.path_of(name), fetch_hint=_fetch_hint(workspace, name))
+        for name, dep in sorted(pins.deps.items())
     }
     for name in add:
         spec = workspace.require(name)
@@ -123,13 +255,19 @@ def _targets(project_dir: Path, workspace: Workspace, pins: Pins, add: list[str]
             raise UsageError(f"{name} is this project; a project cannot pin itself")
         if name not in targets:
             dep = Dep(name, rev="", url=spec.url, branch=spec.branch, submodules=spec.submodules)
-            targets[name] = _Target(dep, path, added=True)
+            targets[name] = _Target(dep, path, True, _fetch_hint(workspace, name))
     if not targets:
         raise XlaTasksError(
-            f"nothing to pin: {project_dir} has no {PIN_FILE}",
-            "start pinning a registered repo with `xla-tasks pin --add NAME`",
+            f"nothing to pin: {project_dir} has no {PIN_FILE}", start_pinning_hint(project_dir)
         )
     return [targets[name] for name in sorted(targets)]
+
+
+def _fetch_hint(workspace: Workspace, name: str) -> str:
+    """`checkout NAME` needs a registry that knows NAME; `sync` clones any pinned dep."""
+    if workspace.file is not None and name in workspace.repos:
+        return f"xla-tasks checkout {name}"
+    return "xla-tasks sync"
 
 
 def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -> RepoOutcome:
@@ -137,7 +275,7 @@ def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -
     name, path = target.dep.name, target.path
     outcome = RepoOutcome(name=name, path=str(path), old=target.dep.rev or None)
     if not path.is_dir():
-        outcome.error = f"{name}: not checked out at {path} (run `xla-tasks checkout {name}`)"
+        outcome.error = f"{name}: not checked out at {path} (run `{target.fetch_hint}`)"
         return outcome
     if not is_repo_top(path):
         outcome.error = f"{name}: {path} is not the top of a git repository"

@@ -15,17 +15,19 @@ from pathlib import Path
 
 from ..errors import ConfigError, UsageError, XlaTasksError
 from ..fsutil import atomic_write, file_in_repo
-from ..gitrepo import GitRepo, is_repo_top, ls_remote_branch
+from ..gitrepo import ls_remote_branch
 from ..lock import workspace_lock
 from ..packages import find_latest_version
 from ..parallel import default_jobs, run_each
-from ..pinfiles import save_pin_files
-from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule, read_project_pins
+from ..pinfiles import read_root_pins, save_pin_files
+from ..pins import PIN_FILE, Dep, PackageRule, Pins, Schedule
 from ..requirements import set_requirement_version
 from ..results import CommandResult, RepoOutcome
-from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..settings import GateOptions, Options
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
+from .gate_files import recover_gate
 from .project import find_project_dir
+from .rolllog import add_histories, move_lines
 
 
 @dataclass(slots=True)
@@ -42,24 +44,32 @@ class RollPlan:
         return bool(self.dep_moves or self.package_moves or self.files)
 
 
-def roll(start: Path, schedule: str, options: Options) -> CommandResult:
-    """Apply `schedule`; with `options.dry_run`, only say what would move."""
+def roll(
+    start: Path, schedule: str, options: Options, gate: GateOptions | None = None
+) -> CommandResult:
+    """Apply `schedule`; with `options.dry_run`, only say what would move.
+
+    With a verify command (`gate.verify` or the schedule's `verify`), only the moves it
+    passes with are written (`gate.py`). First, files a killed gated roll left are undone.
+    """
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     with workspace_lock(workspace.root, "roll", options.lock_timeout, dry_run=options.dry_run):
-        return _roll(project_dir, workspace, schedule, options)
+        recovered = [] if options.dry_run else recover_gate(workspace.root, project_dir, options)
+        result = _roll(project_dir, workspace, schedule, options, gate or GateOptions())
+        result.warnings[:0] = recovered
+        return result
 
 
 def _roll(
-    project_dir: Path, workspace: Workspace, schedule: str, options: Options
+    project_dir: Path, workspace: Workspace, schedule: str, options: Options, gate: GateOptions
 ) -> CommandResult:
     """Decide every move, then write both pin files and the requirements, or nothing."""
-    pins = read_project_pins(project_dir)
+    pins = read_root_pins(project_dir)[0]  # refuses a script another tool rewrote
     if pins is None:
-        raise XlaTasksError(
-            f"{project_dir}: no {PIN_FILE}", "pin deps first: xla-tasks pin --add NAME"
-        )
+        raise XlaTasksError(f"{project_dir}: no {PIN_FILE}", start_pinning_hint(project_dir))
     chosen = _schedule(pins, schedule, project_dir)
+    verify = gate.command_for(chosen.verify, schedule)
     requirement_texts = _read_requirements(project_dir, chosen)
     jobs = options.jobs or workspace.jobs or default_jobs()
     result = CommandResult(command="roll")
@@ -72,7 +82,8 @@ def _roll(
         result.messages.append(f"roll {schedule}: nothing written")
         return result
     plan = RollPlan(pins=pins)
-    _plan_deps(plan, workspace, heads)
+    _plan_deps(plan, heads)
+    result.warnings += add_histories(plan.dep_moves, workspace, pins, options, jobs)
     _plan_packages(plan, chosen, versions, requirement_texts, project_dir)
     result.messages.extend(summary_lines(schedule, plan, options.dry_run))
     result.data.update(
@@ -82,6 +93,15 @@ def _roll(
         deps=plan.dep_moves,
         packages=plan.package_moves,
     )
+    if verify and plan.changed:
+        result.data["verify"] = verify
+        if options.dry_run:
+            result.messages.append(f"(dry run: `{verify}` would gate these moves)")
+        else:
+            from .gate import GateRun, gated_roll
+
+            run = GateRun(project_dir, workspace, schedule, verify, gate, options, plan)
+            return gated_roll(run, result)
     if plan.changed and not options.dry_run:
         for path, text in plan.files.items():
             atomic_write(path, text)
@@ -143,30 +163,12 @@ def _latest_of(rule: PackageRule) -> RepoOutcome:
     return RepoOutcome(name=rule.name, action="latest", new=choice.version, notes=[choice.source])
 
 
-def _plan_deps(plan: RollPlan, workspace: Workspace, heads: list[RepoOutcome]) -> None:
+def _plan_deps(plan: RollPlan, heads: list[RepoOutcome]) -> None:
     for head in heads:
         if head.new == head.old or head.new is None or head.old is None:
             continue
         plan.pins = plan.pins.with_rev(head.name, head.new)
-        plan.dep_moves.append(
-            {
-                "name": head.name,
-                "old": head.old,
-                "new": head.new,
-                "commits": _count_locally(workspace, head.name, head.old, head.new),
-            }
-        )
-
-
-def _count_locally(workspace: Workspace, name: str, old: str, new: str) -> int | None:
-    """Commits between two pins, when a local clone already has both (no fetch for this)."""
-    path = workspace.path_of(name)
-    if not is_repo_top(path):
-        return None
-    repo = GitRepo(path, name)
-    if not (repo.has_commit(old) and repo.has_commit(new)):
-        return None
-    return repo.count_commits(old, new)
+        plan.dep_moves.append({"name": head.name, "old": head.old, "new": head.new})
 
 
 def _plan_packages(
@@ -206,9 +208,7 @@ def summary_lines(schedule: str, plan: RollPlan, dry_run: bool) -> list[str]:
     title = f"Roll {schedule}: {', '.join(names)}"
     lines = [f"(dry run: nothing written) {title}" if dry_run else title, ""]
     for move in plan.dep_moves:
-        count = move["commits"]
-        commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
-        lines.append(f"- {move['name']}: {str(move['old'])[:12]}..{str(move['new'])[:12]}{commits}")
+        lines.extend(move_lines(move))
     for move in plan.package_moves:
         old = move["old"] or "(not pinned)"
         lines.append(f"- {move['name']}: {old} -> {move['new']} in {move['file']}")

@@ -8,18 +8,26 @@ as `sync`). Each repo costs one `git status --porcelain=v2`, run in parallel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..depgraph import Wanted, walk_pins
-from ..errors import XlaTasksError
+from ..errors import UsageError, XlaTasksError
 from ..gitrepo import GitRepo, is_repo_top, toplevel
 from ..parallel import default_jobs, run_each
-from ..pins import Pins, read_project_pins
+from ..pinfiles import read_root_pins
+from ..pins import Pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, find_workspace_root, load_workspace, workspace_for_project
+from ..workspace import (
+    LEGACY_WORKSPACE_FILE,
+    WORKSPACE_FILE,
+    Workspace,
+    find_workspace_root,
+    load_workspace,
+    workspace_for_project,
+)
 from .sync import project_name, read_pins_at
 
 
@@ -36,8 +44,19 @@ class Row:
     project: bool = False
 
 
-def status(start: Path, options: Options) -> CommandResult:
-    """Report every repo of the workspace and the project's deps; exit 0 whatever their state."""
+@dataclass(slots=True)
+class Listing:
+    """The repos `status` lists, in its order; `foreach` walks the same list."""
+
+    workspace: Workspace
+    project_dir: Path | None
+    rows: list[Row]
+    jobs: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def list_repos(start: Path, options: Options) -> Listing:
+    """The project first, then the registry, then deps only pin files know (no network)."""
     project_dir = toplevel(start)
     ws_root = find_workspace_root(start)
     if project_dir is None and ws_root is None:
@@ -51,19 +70,89 @@ def status(start: Path, options: Options) -> CommandResult:
         assert project_dir is not None
         workspace = workspace_for_project(project_dir)
     jobs = options.jobs or workspace.jobs or default_jobs()
-    result = CommandResult(command="status")
-    rows = _rows(workspace, project_dir, jobs, result)
+    listing = Listing(workspace, project_dir, [], jobs)
+    listing.rows = _rows(workspace, project_dir, jobs, listing.warnings)
+    return listing
+
+
+def status(start: Path, options: Options, check: bool = False) -> CommandResult:
+    """Report every repo of the workspace and the project's deps.
+
+    Exit 0 whatever their state, unless `check`: then any pinned dep that is missing, off
+    its pin or dirty fails the result (CI's "are we on our pins?").
+    """
+    listing = list_repos(start, options)
+    workspace, rows = listing.workspace, listing.rows
+    result = CommandResult(command="status", warnings=listing.warnings)
     details: dict[str, dict[str, Any]] = {}
-    result.outcomes = run_each(rows, lambda row: _inspect(workspace, row, details), _name, jobs)
-    implicit = "" if workspace.file else " (no xla-workspace.toml: the project's parent)"
+    result.outcomes = run_each(
+        rows, lambda row: _inspect(workspace, row, details), _name, listing.jobs
+    )
+    implicit = _implicit_note(workspace)
     result.messages.append(f"workspace {workspace.root}{implicit}")
     result.messages.append(summary([details[row.name] for row in rows]))
+    project_dir = listing.project_dir
     result.data.update(
         workspace=str(workspace.root),
         project=str(project_dir) if project_dir else None,
         repos=[details[row.name] for row in rows],
     )
+    if check:
+        _check(result, [details[row.name] for row in rows], project_dir)
     return result
+
+
+def _implicit_note(workspace: Workspace) -> str:
+    """How the workspace was found, when it was not from its xla-workspace.toml."""
+    if workspace.file is None:
+        return f" (no {WORKSPACE_FILE}: the project's parent)"
+    if workspace.file.name == LEGACY_WORKSPACE_FILE:
+        return (
+            f" (made by openxla-workspace: the openxla preset's repos; "
+            f"`xla-tasks init` there writes {WORKSPACE_FILE})"
+        )
+    return ""
+
+
+def _check(result: CommandResult, repos: list[dict[str, Any]], project_dir: Path | None) -> None:
+    """One problem line per missing, off-pin or dirty pinned dep, then a one-line verdict."""
+    if project_dir is None:
+        raise UsageError(
+            "status --check needs a project: there are no pins to check here",
+            "run it inside the project's checkout (the repo with sync_deps.toml)",
+        )
+    deps = [r for r in repos if r["pin"] is not None and not r["project"]]
+    problems = [line for r in deps for line in problem_lines(r)]
+    bad = [r["name"] for r in deps if problem_lines(r)]
+    result.data["problems"] = problems
+    if not problems:
+        result.messages.append(
+            f"status --check: ok, {len(deps)} pinned dep(s) present, at their pins and clean"
+        )
+        return
+    result.problems.extend(problems)
+    result.failed_check = (
+        f"check failed: {len(bad)} of {len(deps)} pinned dep(s) not ready: {', '.join(bad)}"
+        " (xla-tasks sync puts deps on their pins; commit or stash changes first)"
+    )
+
+
+def problem_lines(repo: dict[str, Any]) -> list[str]:
+    """Why one pinned dep is not ready for a build, one line per reason (empty: it is)."""
+    name, pin = repo["name"], str(repo["pin"])[:12]
+    where = f"(at {repo['path']})"
+    if not repo["present"]:
+        return [f"{name}: missing, pinned at {pin} {where}"]
+    lines = []
+    if repo["at_pin"] is None:
+        lines.append(f"{name}: not a readable git repository, pinned at {pin} {where}")
+    elif not repo["at_pin"]:
+        head = str(repo["head"] or "no commit")[:12]
+        lines.append(f"{name}: NOT at pin: HEAD {head}, pin {pin} {where}")
+    if repo["dirty"]:
+        shown = ", ".join(repo["changed"][:3]) + (" ..." if repo["dirty"] > 3 else "")
+        lines.append(f"{name}: dirty: {repo['dirty']} file(s): {shown} {where}")
+    return lines
 
 
 def _name(row: Row) -> str:
@@ -71,7 +160,7 @@ def _name(row: Row) -> str:
 
 
 def _rows(
-    workspace: Workspace, project_dir: Path | None, jobs: int, result: CommandResult
+    workspace: Workspace, project_dir: Path | None, jobs: int, warnings: list[str]
 ) -> list[Row]:
     """The project first, then registered repos, then deps only pin files know, in walk order."""
     pinned: dict[str, Wanted] = {}
@@ -80,7 +169,7 @@ def _rows(
     if project_dir is not None:
         root = project_name(workspace, project_dir)
         rows.append(Row(root, project_dir, registered=root in workspace.repos, project=True))
-        pinned = _pinned_deps(workspace, root, project_dir, jobs, result)
+        pinned = _pinned_deps(workspace, root, project_dir, jobs, warnings)
     for name in workspace.repos:
         if name != root:
             rows.append(_row(workspace, name, pinned.get(name)))
@@ -102,13 +191,14 @@ def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
 
 
 def _pinned_deps(
-    workspace: Workspace, root: str, project_dir: Path, jobs: int, result: CommandResult
+    workspace: Workspace, root: str, project_dir: Path, jobs: int, warnings: list[str]
 ) -> dict[str, Wanted]:
     """The transitive pins, read without network; unreadable pin files become warnings."""
     try:
-        root_pins = read_project_pins(project_dir)
+        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
+        warnings.extend(script_warnings)
     except XlaTasksError as err:
-        result.warnings.append(str(err))
+        warnings.append(str(err))
         return {}
     if root_pins is None:
         return {}
@@ -117,11 +207,11 @@ def _pinned_deps(
     def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
         for outcome in run_each(level, lambda w: _read_dep_pins(workspace, w, read), _wname, jobs):
             if outcome.error:
-                result.warnings.append(outcome.error)
+                warnings.append(outcome.error)
         return [(w.name, read[w.name]) for w in level if w.name in read]
 
     walk = walk_pins(root, root_pins, read_level)
-    result.warnings.extend(conflict.message() for conflict in walk.conflicts)
+    warnings.extend(conflict.message() for conflict in walk.conflicts)
     return walk.settled
 
 
@@ -140,7 +230,7 @@ def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) 
 
 def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]]) -> RepoOutcome:
     """One row: its state from one `git status`, as a line and as JSON fields."""
-    rel = _rel(workspace, row.path)
+    rel = rel_path(workspace, row.path)
     info: dict[str, Any] = {
         "name": row.name,
         "path": rel,
@@ -190,7 +280,8 @@ def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]])
     return outcome
 
 
-def _rel(workspace: Workspace, path: Path) -> str:
+def rel_path(workspace: Workspace, path: Path) -> str:
+    """A repo's path as status shows it: relative to the workspace root when inside it."""
     try:
         return str(path.resolve().relative_to(workspace.root.resolve()))
     except ValueError:

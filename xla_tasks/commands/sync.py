@@ -20,10 +20,11 @@ from ..depgraph import Wanted, walk_pins
 from ..engine import EventCallback
 from ..errors import XlaTasksError
 from ..lock import workspace_lock
+from ..pinfiles import read_root_pins
 from ..pins import PIN_FILE, SCRIPT_FILE, Pins, read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
-from ..workspace import Workspace, workspace_for_project
+from ..workspace import Workspace, start_pinning_hint, workspace_for_project
 from .place import engine_options, place_repos, relative
 from .project import find_project_dir
 
@@ -50,11 +51,11 @@ def sync(start: Path, options: Options, *, on_event: EventCallback | None = None
     """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
-    root_pins = read_project_pins(project_dir)
+    root_pins, script_warnings = read_root_pins(project_dir)  # refuses a rewritten script
     if root_pins is None:
         raise XlaTasksError(
             f"{project_dir} has no {PIN_FILE} (nor a legacy {SCRIPT_FILE}): nothing to sync",
-            "run sync in a project checkout, or start pinning with `xla-tasks pin --add NAME`",
+            f"run sync in a project checkout, or {start_pinning_hint(project_dir)}",
         )
     run = SyncRun(
         project_dir=project_dir,
@@ -64,7 +65,7 @@ def sync(start: Path, options: Options, *, on_event: EventCallback | None = None
         engine=engine_options(options, workspace),
         on_event=on_event,
     )
-    result = CommandResult(command="sync")
+    result = CommandResult(command="sync", warnings=script_warnings)
     with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
         _walk(run, root_pins, result)
     return result

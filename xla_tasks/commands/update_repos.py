@@ -27,7 +27,7 @@ from ..fsutil import foreign_owner
 from ..gitrepo import GitRepo, RepoState, is_repo_top, redact
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_each
-from ..report import events_to, outcome_event
+from ..report import events_to, in_order
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import (
@@ -36,6 +36,8 @@ from ..workspace import (
     dependency_order,
     dependents_closure,
     open_workspace,
+    pytorch_layout_note,
+    pytorch_layout_workspace,
 )
 
 UPSTREAM = "upstream"
@@ -90,12 +92,14 @@ def update_repos(
     `on_event` hears each repo start and finish as it happens (progress.py prints them)."""
     if base and every:
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
-    workspace = open_workspace(start)
+    workspace = pytorch_layout_workspace(start) or open_workspace(start)
     names = select_repos(workspace, start, base=base, every=every)
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
     )
+    if workspace.file is None:
+        result.messages.append(pytorch_layout_note(workspace.root))
     if options.dry_run:
         result.messages.append(DRY_RUN_NOTE)
     timeout = options.lock_timeout
@@ -179,8 +183,9 @@ def _update_all(
     workspace: Workspace, names: list[str], options: Options, push: bool, events: EventCallback
 ) -> list[RepoOutcome]:
     """Check every repo, then fetch and advance the good ones in parallel; each repo is
-    reported (`events`) the moment it is done, the outcomes keep dependency order."""
+    reported (`events`) once it and the repos before it are done (dependency order, 5.7)."""
     outcomes = [RepoOutcome(name=name, path=workspace.repos[name].rel_path) for name in names]
+    finished = in_order(outcomes, events)
     plans: list[_Plan] = []
     for outcome in outcomes:
         try:
@@ -189,7 +194,7 @@ def _update_all(
             outcome.error = str(err)
             plan = None
         if plan is None:
-            events(outcome_event(outcome))
+            finished(outcome)
         else:
             plans.append(plan)
 
@@ -206,7 +211,7 @@ def _update_all(
         return plan.outcome
 
     jobs = options.jobs or workspace.jobs or default_jobs()
-    run_each(plans, update, lambda p: p.name, jobs, on_done=lambda o: events(outcome_event(o)))
+    run_each(plans, update, lambda p: p.name, jobs, on_done=finished)
     return outcomes
 
 

@@ -1,0 +1,133 @@
+"""`foreach CMD`: run one shell command in every present repo that `status` lists.
+
+The repo list is status's own (`list_repos`), so the two never disagree about which repos
+a project has or in which order. Each command's stdout and stderr go into one pipe, so a
+repo's output is kept whole and in the order it was written; blocks are handed to the
+caller in status order, each as soon as it and every block before it are done, so output
+streams under `--jobs N` without two repos' lines ever mixing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UsageError
+from ..gitrepo import is_repo_top
+from ..parallel import run_each
+from ..results import CommandResult, RepoOutcome
+from ..settings import Options
+from .status import Row, list_repos, rel_path
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One repo's finished command: where it ran, its exit code and everything it printed."""
+
+    name: str
+    path: str  # as status shows it, relative to the workspace root
+    pin: str | None
+    exit_code: int
+    output: str
+
+
+BlockCallback = Callable[[Block], None]
+
+
+class _InOrder:
+    """Hands blocks to `emit` in input order, each as soon as all before it are done."""
+
+    def __init__(self, emit: BlockCallback | None) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._next = 0
+        self._waiting: dict[int, Block] = {}
+
+    def done(self, index: int, block: Block) -> None:
+        with self._lock:
+            self._waiting[index] = block
+            while self._next in self._waiting:
+                ready = self._waiting.pop(self._next)
+                self._next += 1
+                if self._emit is not None:
+                    self._emit(ready)
+
+
+def foreach(
+    start: Path, command: str, options: Options, on_block: BlockCallback | None = None
+) -> CommandResult:
+    """Run `sh -c COMMAND` in each present repo; the result fails if any command did."""
+    if not command.strip():
+        raise UsageError(
+            "foreach needs a command", "quote it as one word: xla-tasks foreach 'git status -s'"
+        )
+    listing = list_repos(start, options)
+    chosen = [row for row in listing.rows if not options.excludes_dep(row.name)]
+    present = [row for row in chosen if is_repo_top(row.path)]
+    absent = [row.name for row in chosen if not is_repo_top(row.path)]
+    blocks: dict[str, Block] = {}
+    order = _InOrder(on_block)
+
+    def work(item: tuple[int, Row]) -> RepoOutcome:
+        index, row = item
+        block = _run_in(row, command, rel_path(listing.workspace, row.path))
+        blocks[row.name] = block
+        order.done(index, block)
+        return RepoOutcome(name=row.name, path=block.path, action=f"exit {block.exit_code}")
+
+    run_each(list(enumerate(present)), work, lambda item: item[1].name, listing.jobs)
+    result = CommandResult(command="foreach", warnings=listing.warnings)
+    _report(result, command, [blocks[row.name] for row in present], absent)
+    return result
+
+
+def _report(result: CommandResult, command: str, ran: list[Block], absent: list[str]) -> None:
+    """Only failures are outcomes: the blocks already said everything about the others."""
+    failed = [b for b in ran if b.exit_code != 0]
+    result.outcomes = [
+        RepoOutcome(name=b.name, path=b.path, error=f"{_verdict(b.exit_code)} (at {b.path})")
+        for b in failed
+    ]
+    line = f"foreach: ran in {len(ran)} repo(s), {len(failed)} failed"
+    if absent:
+        line += f"; skipped {len(absent)} not present: {', '.join(absent)}"
+    result.messages.append(line)
+    result.data.update(
+        command=command,
+        repos=[dataclasses.asdict(block) for block in ran],
+        skipped=absent,
+    )
+
+
+def _run_in(row: Row, command: str, rel: str) -> Block:
+    """One repo's run, its output captured whole (stdout and stderr through one pipe)."""
+    env = {
+        **os.environ,
+        "XLA_TASKS_REPO_NAME": row.name,
+        "XLA_TASKS_REPO_PATH": str(row.path.resolve()),
+        "XLA_TASKS_REPO_PIN": row.pin or "",
+    }
+    try:
+        done = subprocess.run(
+            ["sh", "-c", command],
+            cwd=row.path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    except OSError as err:  # the repo vanished meanwhile, or no `sh`: 127 as a shell says
+        return Block(row.name, rel, row.pin, 127, f"xla-tasks: cannot run sh: {err}\n")
+    output = done.stdout.decode("utf-8", errors="replace")
+    return Block(row.name, rel, row.pin, done.returncode, output)
+
+
+def _verdict(code: int) -> str:
+    """`exit 3`, or `killed by signal 9` (subprocess gives a signal as a negative code)."""
+    return f"killed by signal {-code}" if code < 0 else f"exit {code}"
