@@ -439,8 +439,8 @@ def test_update_repos_base_vision_also_updates_torch_xla_in_that_order(
     result = cli("update-repos", "-b", "vision", cwd=pytorch_layout / "vision")
 
     assert result.code == 0, result.err
-    lines = result.out.splitlines()  # repos as they land (in order), then the layout notice
-    assert [line.split(":")[0] for line in lines[:-1]] == ["vision", "torch_xla"]
+    repo_lines = result.out.splitlines()[:-1]  # each repo's line as it lands, headline last
+    assert [line.split(":")[0] for line in repo_lines] == ["vision", "torch_xla"]
     assert updated(upstreams, pytorch_layout) == ["vision", "torch_xla"]
 
 
@@ -452,7 +452,7 @@ def test_update_repos_without_a_workspace_file_finds_the_layout_and_says_how_to_
     result = cli("update-repos", "-a", cwd=pytorch_layout / "pytorch" / "xla")
 
     assert result.code == 0, result.err
-    lines = result.out.splitlines()  # repos as they land (in order), then the layout notice
+    lines = result.out.splitlines()
     assert f"run `xla-tasks init --preset pytorch-xla` in {pytorch_layout}" in lines[-1]
     assert [line.split(":")[0] for line in lines[:-1]] == ["pytorch", "vision", "torch_xla"]
     assert updated(upstreams, pytorch_layout) == ["pytorch", "vision", "torch_xla"]
