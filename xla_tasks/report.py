@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from typing import TextIO
 
 from .endings import note_json_printed
@@ -35,6 +36,24 @@ def outcome_event(outcome: RepoOutcome) -> Event:
     if outcome.failed:
         return Event(outcome.name, "failed", outcome.error or "")
     return Event(outcome.name, "done", outcome_line(outcome))
+
+
+def in_order(outcomes: list[RepoOutcome], events: EventCallback) -> Callable[[RepoOutcome], None]:
+    """A callback for finished outcomes that reports each one (`events`) once it and every
+    outcome before it in `outcomes` are finished: streamed, yet in the list's order."""
+    where = {id(outcome): index for index, outcome in enumerate(outcomes)}
+    finished: set[int] = set()
+    state = {"next": 0}
+    lock = threading.Lock()
+
+    def done(outcome: RepoOutcome) -> None:
+        with lock:
+            finished.add(where[id(outcome)])
+            while state["next"] in finished:
+                events(outcome_event(outcomes[state["next"]]))
+                state["next"] += 1
+
+    return done
 
 
 def no_events(event: Event) -> None:

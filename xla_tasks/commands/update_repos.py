@@ -27,7 +27,7 @@ from ..fsutil import foreign_owner
 from ..gitrepo import GitRepo, RepoState, is_repo_top, redact
 from ..lock import workspace_lock
 from ..parallel import default_jobs, run_each
-from ..report import events_to, outcome_event
+from ..report import events_to, in_order
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import (
@@ -183,8 +183,9 @@ def _update_all(
     workspace: Workspace, names: list[str], options: Options, push: bool, events: EventCallback
 ) -> list[RepoOutcome]:
     """Check every repo, then fetch and advance the good ones in parallel; each repo is
-    reported (`events`) the moment it is done, the outcomes keep dependency order."""
+    reported (`events`) once it and the repos before it are done (dependency order, 5.7)."""
     outcomes = [RepoOutcome(name=name, path=workspace.repos[name].rel_path) for name in names]
+    finished = in_order(outcomes, events)
     plans: list[_Plan] = []
     for outcome in outcomes:
         try:
@@ -193,7 +194,7 @@ def _update_all(
             outcome.error = str(err)
             plan = None
         if plan is None:
-            events(outcome_event(outcome))
+            finished(outcome)
         else:
             plans.append(plan)
 
@@ -210,7 +211,7 @@ def _update_all(
         return plan.outcome
 
     jobs = options.jobs or workspace.jobs or default_jobs()
-    run_each(plans, update, lambda p: p.name, jobs, on_done=lambda o: events(outcome_event(o)))
+    run_each(plans, update, lambda p: p.name, jobs, on_done=finished)
     return outcomes
 
 
