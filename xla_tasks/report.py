@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from collections.abc import Callable, Collection
 from typing import TextIO
 
@@ -41,19 +40,11 @@ def outcome_event(outcome: RepoOutcome) -> Event:
 def in_order(outcomes: list[RepoOutcome], events: EventCallback) -> Callable[[RepoOutcome], None]:
     """A callback for finished outcomes that reports each one (`events`) once it and every
     outcome before it in `outcomes` are finished: streamed, yet in the list's order."""
+    from .parallel import InOrder
+
     where = {id(outcome): index for index, outcome in enumerate(outcomes)}
-    finished: set[int] = set()
-    state = {"next": 0}
-    lock = threading.Lock()
-
-    def done(outcome: RepoOutcome) -> None:
-        with lock:
-            finished.add(where[id(outcome)])
-            while state["next"] in finished:
-                events(outcome_event(outcomes[state["next"]]))
-                state["next"] += 1
-
-    return done
+    order: InOrder[RepoOutcome] = InOrder(lambda outcome: events(outcome_event(outcome)))
+    return lambda outcome: order.done(where[id(outcome)], outcome)
 
 
 def no_events(event: Event) -> None:
