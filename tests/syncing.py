@@ -7,6 +7,8 @@ from pathlib import Path
 from upstreams import Upstreams, git
 
 from xla_tasks.demo import pin_file_text
+from xla_tasks.pinfiles import save_pin_files
+from xla_tasks.pins import load_pin_file
 
 PROJECT = "openxla-pjrt-plugin"
 
@@ -44,3 +46,15 @@ def repin(project: Path, upstreams: Upstreams, **revs: str) -> None:
         _, url, subs = pins.get(name, ("", upstreams.url(name), False))
         pins[name] = (rev, url, subs)
     write_pins(project, pins)
+
+
+def pinned_project(root: Path, pins: dict[str, tuple[str, str, bool]]) -> Path:
+    """A committed project checkout at `<root>/proj` whose pin files pin `pins`."""
+    project = root / "proj"
+    project.mkdir(parents=True)
+    git(project, "init", "-q")
+    (project / "sync_deps.toml").write_text(pin_file_text(pins))
+    save_pin_files(project, load_pin_file(project / "sync_deps.toml"))
+    git(project, "add", "sync_deps.toml", "sync_deps.py")
+    git(project, "commit", "-q", "-m", "pins")
+    return project

@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from syncing import pinned_project
 from upstreams import Upstreams, git, head
 
 from xla_tasks.demo import Gitlink, pin_file_text
-from xla_tasks.pinfiles import save_pin_files
-from xla_tasks.pins import load_pin_file
 
 # --- a project pinning a superproject with nested submodules --------------------------
 
@@ -61,16 +60,7 @@ def _nested_world(upstreams: Upstreams) -> dict[str, str]:
     return shas
 
 
-def _project(root: Path, pins: dict[str, tuple[str, str, bool]]) -> Path:
-    """A project checkout at `<root>/proj` whose sync_deps.toml pins `pins`."""
-    project = root / "proj"
-    project.mkdir(parents=True)
-    git(project, "init", "-q")
-    (project / "sync_deps.toml").write_text(pin_file_text(pins))
-    save_pin_files(project, load_pin_file(project / "sync_deps.toml"))
-    git(project, "add", "sync_deps.toml", "sync_deps.py")
-    git(project, "commit", "-q", "-m", "pins")
-    return project
+_project = pinned_project
 
 
 @pytest.fixture

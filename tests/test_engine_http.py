@@ -9,21 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitserver import GitHttpServer
-from syncing import history
+from syncing import history, pinned_project
 from upstreams import Upstreams, git, head
 
 from xla_tasks.demo import pin_file_text
-from xla_tasks.pinfiles import save_pin_files
-from xla_tasks.pins import load_pin_file
 
-
-def _project(root: Path, pins: dict[str, tuple[str, str, bool]]) -> Path:
-    project = root / "proj"
-    project.mkdir(parents=True)
-    git(project, "init", "-q")
-    (project / "sync_deps.toml").write_text(pin_file_text(pins))
-    save_pin_files(project, load_pin_file(project / "sync_deps.toml"))
-    return project
+_project = pinned_project
 
 
 def _xla_project(tmp_path: Path, upstreams: Upstreams, server: GitHttpServer, rev: str) -> Path:

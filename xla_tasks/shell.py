@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -30,12 +31,23 @@ class ShellRun:
         return self.code == 0 and not self.timed_out
 
 
-def run_shell(command: str, cwd: Path, out: BinaryIO, timeout: float | None = None) -> ShellRun:
-    """`sh -c command` in `cwd`, stdout and stderr to `out`, killed (group) after `timeout`."""
+def run_shell(
+    command: str,
+    cwd: Path,
+    out: BinaryIO,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ShellRun:
+    """`sh -c command` in `cwd`, stdout and stderr to `out`, killed (group) after `timeout`.
+
+    Used by `roll --verify` and `foreach`: both run a user's line and must leave nothing
+    of it running after a timeout or a Ctrl-C.
+    """
     out.flush()
     proc = subprocess.Popen(
         ["sh", "-c", command],
         cwd=cwd,
+        env=dict(env) if env is not None else None,
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=subprocess.STDOUT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from ..gitrepo import is_repo_top
 from ..parallel import InOrder, run_each
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
+from ..shell import run_shell
 from .status import Row, list_repos, rel_path
 
 
@@ -92,20 +93,14 @@ def _run_in(row: Row, command: str, rel: str) -> Block:
         "XLA_TASKS_REPO_PATH": str(row.path.resolve()),
         "XLA_TASKS_REPO_PIN": row.pin or "",
     }
-    try:
-        done = subprocess.run(
-            ["sh", "-c", command],
-            cwd=row.path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    except OSError as err:  # the repo vanished meanwhile, or no `sh`: 127 as a shell says
-        return Block(row.name, rel, row.pin, 127, f"xla-tasks: cannot run sh: {err}\n")
-    output = done.stdout.decode("utf-8", errors="replace")
-    return Block(row.name, rel, row.pin, done.returncode, output)
+    with tempfile.TemporaryFile() as out:
+        try:
+            ran = run_shell(command, row.path, out, env=env)
+        except OSError as err:  # the repo vanished meanwhile, or no `sh`: 127 as a shell says
+            return Block(row.name, rel, row.pin, 127, f"xla-tasks: cannot run sh: {err}\n")
+        out.seek(0)
+        output = out.read().decode("utf-8", errors="replace")
+    return Block(row.name, rel, row.pin, ran.code if ran.code is not None else 1, output)
 
 
 def _verdict(code: int) -> str:
