@@ -928,26 +928,53 @@ def mirror_path(cache: str, url: str) -> str:
     return os.path.join(cache, f"{slug}-{digest}.git")
 
 
-class mirror_lock:
-    """An flock on `<mirror>.lock`: one writer, or many readers, across processes."""
+class FileLock:
+    """An flock on one file: one writer, or many readers, across processes and threads.
 
-    def __init__(self, mirror: str, shared: bool = False) -> None:
-        self.path = mirror + ".lock"
+    The kernel drops it when the holder dies, so a killed run never leaves a stale lock.
+    Used for each cache mirror and, through `xla_tasks.lock`, for the workspace.
+    """
+
+    def __init__(self, path: str, shared: bool = False) -> None:
+        self.path = path
         self.mode = 0 if fcntl is None else (fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         self.handle: Optional[int] = None
 
-    def __enter__(self) -> "mirror_lock":
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    def acquire(self, timeout: Optional[float] = None) -> bool:
+        """Take the lock, waiting up to `timeout` seconds (None: as long as it takes)."""
         self.handle = os.open(
             self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666
         )
-        if fcntl is not None:
-            fcntl.flock(self.handle, self.mode)
+        if fcntl is None:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self.handle, self.mode | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.release()
+                    return False
+                time.sleep(0.05)
+
+    def release(self) -> None:
+        if self.handle is not None:
+            os.close(self.handle)  # closing drops the flock
+            self.handle = None
+
+    def __enter__(self) -> "FileLock":
+        self.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            os.close(self.handle)  # closing drops the flock
+        self.release()
+
+
+def mirror_lock(mirror: str, shared: bool = False) -> FileLock:
+    """The lock of one cache mirror, `<mirror>.lock` beside it."""
+    os.makedirs(os.path.dirname(mirror), exist_ok=True)
+    return FileLock(mirror + ".lock", shared)
 
 
 def ensure_mirror(job: Job, rev: Optional[str]) -> str:

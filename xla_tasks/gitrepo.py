@@ -1,9 +1,9 @@
 """The package's git questions and verbs for pin, roll, status and update-repos.
 
 Putting a repo on a pin (clone, fetch, checkout, submodules) is the engine's job
-(`engine.py`, shared with the generated script); this module asks everything else, through
-GitPython's process runner. Network verbs (fetch, push, ls-remote) run under the engine's
-stall watchdog.
+(`engine.py`, shared with the generated script); this module asks everything else, as
+plain git processes (the engine's runner). Network verbs (fetch, push, ls-remote) run under
+the engine's stall watchdog. GitPython is loaded only for its object model (commit logs).
 
 Why plumbing over GitPython's object model for state: one `git status --porcelain=v2`
 answers "branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
@@ -39,6 +39,9 @@ from .engine import (
     is_repo_top,
     redact,
     run_network,
+)
+from .engine import (
+    run_git as engine_run_git,
 )
 from .errors import GitError, GitNotFoundError
 
@@ -101,25 +104,23 @@ def run_git(
     url: str | None = None,
     check: bool = True,
 ) -> tuple[int, str, str]:
-    """Run `git ARGS` in `cwd`; return (status, stdout, stderr) or raise GitError."""
-    git_class = _git_class()
-    runner = git_class(str(cwd) if cwd else None)
-    argv = ["git", *_SAFE_CONFIG, *args]
+    """Run `git ARGS` in `cwd`; return (status, stdout, stderr) or raise GitError.
+
+    A plain process (the engine's runner, same environment and `-c` guards): importing
+    GitPython costs ~125 ms and two `git version` runs, which pin and status need not pay.
+    GitPython is loaded only for what it is good at, the object model (`commit_log`).
+    """
     try:
-        status, out, err = runner.execute(
-            argv,
-            with_extended_output=True,
-            with_exceptions=False,
-            env=_CHILD_ENV,
-            strip_newline_in_stdout=False,
-        )
-    except OSError as exc:  # GitCommandNotFound is an OSError subclass
-        if "not found" in str(exc).lower() or isinstance(exc, FileNotFoundError):
+        done = engine_run_git(list(args), str(cwd) if cwd else None)
+    except FileNotFoundError as exc:
+        if shutil.which("git") is None:
             raise GitNotFoundError() from None
         raise GitError(repo, action, str(exc), redact(url) if url else None) from None
-    if check and status != 0:
-        raise GitError(repo, action, first_error(err), redact(url) if url else None)
-    return status, out, err
+    except OSError as exc:
+        raise GitError(repo, action, str(exc), redact(url) if url else None) from None
+    if check and done.code != 0:
+        raise GitError(repo, action, first_error(done.err), redact(url) if url else None)
+    return done.code, done.out, done.err
 
 
 def run_network_git(
@@ -133,7 +134,6 @@ def run_network_git(
     check: bool = True,
 ) -> tuple[int, str, str]:
     """`run_git` for a call that talks to a server: ended when it stalls (engine watchdog)."""
-    _git_class()  # the same checks and environment as every other git call
     watch = Watch(url, stall_timeout, lambda line: None)
     try:
         done = run_network(list(args), str(cwd) if cwd else None, watch)

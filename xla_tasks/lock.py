@@ -1,7 +1,8 @@
 """One operation at a time per workspace.
 
-`filelock` takes an OS lock (flock on POSIX) that the kernel drops when the holder dies,
-so a killed run never leaves a stale lock. Beside the lock we write who holds it
+An flock (the engine's `FileLock`, shared with the cache mirrors) that the kernel drops
+when the holder dies, so a killed run never leaves a stale lock. (The `filelock` package
+did the same and cost 30 ms of import on every sync and pin.) Beside the lock we write who holds it
 (pid and task) so a second run can name the holder in its message.
 
 A gated `roll` holds the lock for its whole run and calls `sync` in-process for each try.
@@ -21,8 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
+from .engine import FileLock
 from .errors import ConfigError, LockHeldError
 
 LOCK_NAME = ".xla-tasks.lock"
@@ -63,20 +63,12 @@ def workspace_lock(
     info = root / f"{LOCK_NAME}.holder"
     _refuse_odd_file(path)
     _refuse_odd_file(info)
-    lock = FileLock(str(path), timeout=timeout, is_singleton=False)
-    try:
+    lock = FileLock(str(path))
+    if not lock.acquire(timeout=0):
         if timeout > 0:
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                print(
-                    f"xla-tasks: waiting for the workspace lock ({_holder(info)})", file=sys.stderr
-                )
-                lock.acquire(timeout=timeout)
-        else:
-            lock.acquire(timeout=0)
-    except Timeout:
-        raise LockHeldError(path, _holder(info)) from None
+            print(f"xla-tasks: waiting for the workspace lock ({_holder(info)})", file=sys.stderr)
+        if timeout <= 0 or not lock.acquire(timeout=timeout):
+            raise LockHeldError(path, _holder(info))
     try:
         _write_holder(info, f"pid {os.getpid()} ({task}) since {time.strftime('%H:%M:%S')}\n")
         yield
@@ -87,7 +79,7 @@ def workspace_lock(
 
 def _refuse_odd_file(path: Path) -> None:
     """The lock and holder files must be plain files: a link would make us open (and write)
-    whatever it points to, and a folder there made filelock fail with a traceback."""
+    whatever it points to, and a folder there made the lock fail with a traceback."""
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
