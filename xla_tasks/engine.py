@@ -86,7 +86,7 @@ _PROGRESS_RE = re.compile(
 )
 _GIT = ("git", "-c", "protocol.ext.allow=never")
 # Inherited from a hook or an alias, these would point git at some other repository.
-_FOREIGN_GIT_ENV = (
+FOREIGN_GIT_ENV = (
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -97,6 +97,7 @@ _FOREIGN_GIT_ENV = (
     "GIT_NAMESPACE",
     "GIT_CEILING_DIRECTORIES",
 )
+NO_PROMPT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASK_YESNO": "false"}  # never ask
 _IN_PROGRESS = (  # (file or folder in the git dir, what the user is in the middle of)
     ("rebase-merge", "rebase"),
     ("rebase-apply/applying", "am"),
@@ -187,8 +188,8 @@ _LIVE_LOCK = threading.Lock()
 
 def git_env() -> Dict[str, str]:
     """English messages (we pick git's `fatal:` line), never a prompt, no foreign repo."""
-    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_GIT_ENV}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASK_YESNO="false", LC_ALL="C", LANGUAGE="C")
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_GIT_ENV}
+    env.update(NO_PROMPT_ENV, LC_ALL="C", LANGUAGE="C")
     return env
 
 

@@ -26,15 +26,6 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         raise
 
 
-def is_inside(path: Path, root: Path) -> bool:
-    """True when `path`, resolved (symlinks followed), is `root` or below it."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def file_in_repo(repo: Path, rel: str) -> Path:
     """The real file `repo/rel` names, links followed: it must stay inside the repo and
     outside its `.git`. Writing to the returned path writes through an in-repo link

@@ -30,6 +30,8 @@ from typing import Any
 
 from .engine import (
     DEFAULT_STALL_TIMEOUT,
+    FOREIGN_GIT_ENV,
+    NO_PROMPT_ENV,
     SyncError,
     Watch,
     common_dir_of,
@@ -55,26 +57,11 @@ __all__ = [
     "toplevel",
 ]
 
-# Variables that make git act on another repository than the one we name (set by hooks).
-_HIJACKING_ENV = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_PREFIX",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_CEILING_DIRECTORIES",
-)
-_CHILD_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASK_YESNO": "false"}
-_SAFE_CONFIG = ("-c", "protocol.ext.allow=never")
-
 
 @lru_cache(maxsize=1)
 def _git_class() -> Any:
     """Import GitPython on first use: its import runs `git version` (~150 ms)."""
-    for key in _HIJACKING_ENV:
+    for key in FOREIGN_GIT_ENV:
         os.environ.pop(key, None)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     try:
@@ -279,7 +266,7 @@ class GitRepo:
         import git
 
         repo = git.Repo(str(self.path))
-        repo.git.update_environment(**_CHILD_ENV)
+        repo.git.update_environment(**NO_PROMPT_ENV)
         try:
             yield repo
         finally:

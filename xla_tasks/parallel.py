@@ -12,7 +12,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from .errors import XlaTasksError
@@ -82,28 +81,3 @@ def run_each(
         raise
     finally:
         pool.shutdown(wait=True)
-
-
-def run_nested_last(
-    items: Sequence[T],
-    work: Callable[[T], RepoOutcome],
-    name_of: Callable[[T], str],
-    path_of: Callable[[T], Path],
-    jobs: int,
-) -> list[RepoOutcome]:
-    """`run_each` in waves: an item whose path lies inside another item's runs after it.
-
-    A clone of torch_xla at `pytorch/xla` needs the pytorch clone there first. Results keep
-    the input order.
-    """
-    paths = [path_of(item) for item in items]
-    waves: dict[int, list[int]] = {}
-    for index, here in enumerate(paths):
-        depth = sum(1 for other in paths if other != here and here.is_relative_to(other))
-        waves.setdefault(depth, []).append(index)
-    outcomes: dict[int, RepoOutcome] = {}
-    for depth in sorted(waves):
-        wave = waves[depth]
-        done = run_each([items[i] for i in wave], work, name_of, jobs)
-        outcomes.update(zip(wave, done, strict=True))
-    return [outcomes[index] for index in range(len(items))]

@@ -43,9 +43,7 @@ def render_for(pins: Pins) -> str:
             origins={dep.name: dep.url for dep in deps},
             submodules={dep.name: 1 for dep in deps if dep.submodules},
             branches={dep.name: dep.branch for dep in deps},
-            exclude_submodules={
-                dep.name: tuple(getattr(dep, "exclude_submodules", ())) for dep in deps
-            },
+            exclude_submodules={dep.name: dep.exclude_submodules for dep in deps},
         )
     except ValueError as err:  # pins are validated on load; this guards hand-built ones
         raise XlaTasksError(f"cannot render {SCRIPT_FILE}: {err}") from None

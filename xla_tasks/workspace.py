@@ -61,6 +61,16 @@ class Workspace:
         spec = self.repos.get(name)
         return self.root / (spec.rel_path if spec else name)
 
+    def relative(self, path: Path) -> str:
+        """A repo's path as the output shows it: relative to the root when inside it
+        (symlinks followed when the plain path says nothing), else as given."""
+        for here, root in ((path, self.root), (path.resolve(), self.root.resolve())):
+            try:
+                return str(here.relative_to(root))
+            except ValueError:
+                pass
+        return str(path)
+
     def require(self, name: str) -> RepoSpec:
         if name not in self.repos:
             raise UsageError(f"unknown repo {name!r}", f"known: {', '.join(self.repos) or 'none'}")

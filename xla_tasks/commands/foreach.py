@@ -22,7 +22,7 @@ from ..parallel import InOrder, run_each
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..shell import run_shell
-from .status import Row, list_repos, rel_path
+from .status import Row, list_repos
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ def foreach(
 
     def work(item: tuple[int, Row]) -> RepoOutcome:
         index, row = item
-        block = _run_in(row, command, rel_path(listing.workspace, row.path))
+        block = _run_in(row, command, listing.workspace.relative(row.path))
         blocks[row.name] = block
         order.done(index, block)
         return RepoOutcome(name=row.name, path=block.path, action=f"exit {block.exit_code}")

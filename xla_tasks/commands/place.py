@@ -46,7 +46,7 @@ def place_repos(
     return [
         RepoOutcome(
             name=done.name,
-            path=relative(workspace, Path(done.path)),
+            path=workspace.relative(Path(done.path)),
             action=done.action,
             old=done.old,
             new=done.new,
@@ -55,10 +55,3 @@ def place_repos(
         )
         for done in engine.sync_repos(repos, opts, on_event)
     ]
-
-
-def relative(workspace: Workspace, path: Path) -> str:
-    try:
-        return str(path.relative_to(workspace.root))
-    except ValueError:
-        return str(path)

@@ -230,7 +230,7 @@ def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) 
 
 def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]]) -> RepoOutcome:
     """One row: its state from one `git status`, as a line and as JSON fields."""
-    rel = rel_path(workspace, row.path)
+    rel = workspace.relative(row.path)
     info: dict[str, Any] = {
         "name": row.name,
         "path": rel,
@@ -278,14 +278,6 @@ def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]])
         shown = ", ".join(state.changed[:3]) + (" ..." if len(state.changed) > 3 else "")
         outcome.notes.append(f"dirty: {len(state.changed)} file(s): {shown}")
     return outcome
-
-
-def rel_path(workspace: Workspace, path: Path) -> str:
-    """A repo's path as status shows it: relative to the workspace root when inside it."""
-    try:
-        return str(path.resolve().relative_to(workspace.root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def summary(repos: list[dict[str, Any]]) -> str:

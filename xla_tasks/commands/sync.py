@@ -25,7 +25,7 @@ from ..pins import PIN_FILE, SCRIPT_FILE, Pins, read_project_pins
 from ..results import CommandResult, RepoOutcome
 from ..settings import Options
 from ..workspace import Workspace, start_pinning_hint, workspace_for_project
-from .place import engine_options, place_repos, relative
+from .place import engine_options, place_repos
 from .project import find_project_dir
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
 
     walk = walk_pins(run.root, root_pins, process, is_excluded=run.options.excludes_dep)
     for wanted in walk.excluded:
-        path = relative(run.workspace, run.workspace.path_of(wanted.name))
+        path = run.workspace.relative(run.workspace.path_of(wanted.name))
         result.outcomes.append(
             RepoOutcome(name=wanted.name, path=path, action="skipped (--exclude-dep)")
         )
@@ -118,7 +118,7 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
     for wanted in level:
         outcome = outcomes.get(wanted.name)
         if outcome is None:
-            path = relative(run.workspace, run.workspace.path_of(wanted.name))
+            path = run.workspace.relative(run.workspace.path_of(wanted.name))
             action = "skipped (the project being synced is never moved)"
             outcomes[wanted.name] = RepoOutcome(wanted.name, path, action, new=wanted.dep.rev)
         elif not outcome.failed:
@@ -136,7 +136,7 @@ def _engine_repo(run: SyncRun, wanted: Wanted) -> engine.Repo:
         rev=dep.rev,
         branch=dep.branch,
         submodules=dep.submodules,
-        exclude_submodules=tuple(getattr(dep, "exclude_submodules", ())),
+        exclude_submodules=dep.exclude_submodules,
         notes=notes,
     )
 
