@@ -60,7 +60,7 @@ from scenarios import (  # noqa: E402
 )
 from world import build_submodule_world, git  # noqa: E402
 
-from xla_tasks.parallel import default_jobs  # noqa: E402
+from xla_tasks.workspace.settings import default_jobs  # noqa: E402
 
 QUICK = {"repos": [2], "commits": 5, "files": 20, "runs": 1, "submodules": 2}
 

@@ -15,7 +15,7 @@ from measure import Cell, git_processes, timed
 from scenarios import XLA, World, rejects_flag
 from world import LIMIT_SCRIPTS, PROJECT, SUPER, SubmoduleWorld, git
 
-from xla_tasks.workspace import WORKSPACE_FILE
+from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 HISTORIES = ("full", "blobless", "shallow")
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from xla_tasks.demo import AUTHOR, BASE_DATE, Gitlink, commit, init_bare, pin_file_text
-from xla_tasks.render import render_sync_deps_script
+from xla_tasks.demo.upstreams import AUTHOR, BASE_DATE, Gitlink, commit, init_bare, pin_file_text
+from xla_tasks.pins.sync_deps_script import render_sync_deps_script
 
 BEHIND = 3  # pins sit this many commits behind the head of main
 NEXT_REF = "refs/bench/next"  # a commit parked upstream; `moved` makes it main's new head

@@ -58,8 +58,8 @@ from typing import Any  # noqa: E402
 from gitserver import git_http_server  # noqa: E402, F401  (the fixture, for every test)
 from upstreams import Upstreams  # noqa: E402
 
-from xla_tasks.demo import registry_text  # noqa: E402
-from xla_tasks.workspace import WORKSPACE_FILE  # noqa: E402
+from xla_tasks.demo.upstreams import registry_text  # noqa: E402
+from xla_tasks.workspace.registry import WORKSPACE_FILE  # noqa: E402
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Run `xla-tasks ARGV...` in-process in `cwd`; returns exit code, stdout, stderr."""
-    from xla_tasks.cli import program
+    from xla_tasks.cli.program import program
 
     def run(*argv: str, cwd: Path) -> CliResult:
         monkeypatch.chdir(cwd)

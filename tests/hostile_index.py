@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from xla_tasks.packages import MAX_PAGE_BYTES
+from xla_tasks.roll.packages import MAX_PAGE_BYTES
 
 _LINK = '<a href="/files/{p}-0.0.{n}.tar.gz">{p}-0.0.{n}.tar.gz</a><br/>\n'
 

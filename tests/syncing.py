@@ -6,9 +6,9 @@ from pathlib import Path
 
 from upstreams import Upstreams, git
 
-from xla_tasks.demo import pin_file_text
-from xla_tasks.pinfiles import save_pin_files
-from xla_tasks.pins import load_pin_file
+from xla_tasks.demo.upstreams import pin_file_text
+from xla_tasks.pins.project import save_pin_files
+from xla_tasks.pins.sync_deps_toml import load_pin_file
 
 PROJECT = "openxla-pjrt-plugin"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from upstreams import Upstreams, git, head
 
-from xla_tasks.workspace import WORKSPACE_FILE
+from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 
 def test_checkout_clones_project_and_its_pinned_deps_recursively(
@@ -213,7 +213,7 @@ def test_checkout_jobs_from_invoke_env_var_is_validated(
 def test_second_checkout_waits_then_fails_naming_the_lock_holder(
     workspace: Path, cli, monkeypatch
 ) -> None:
-    from xla_tasks.lock import workspace_lock
+    from xla_tasks.workspace.lock import workspace_lock
 
     monkeypatch.setenv("INVOKE_XLA_TASKS_LOCK_TIMEOUT", "0.2")
     start = time.monotonic()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xla_tasks.workspace import WORKSPACE_FILE
+from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status", "foreach"]
 
@@ -209,8 +209,8 @@ def test_env_var_overrides_config(workspace: Path, cli, monkeypatch: pytest.Monk
 def test_library_use_without_invoke(workspace: Path) -> None:
     """The commands are plain functions returning result objects."""
     from xla_tasks.commands.checkout import checkout
-    from xla_tasks.settings import Options
+    from xla_tasks.workspace.settings import TaskOptions
 
-    result = checkout(workspace, ["xla"], Options(jobs=1))
+    result = checkout(workspace, ["xla"], TaskOptions(jobs=1))
     assert result.ok
     assert result.outcome("xla").action == "cloned"

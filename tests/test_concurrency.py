@@ -15,7 +15,7 @@ from upstreams import Upstreams
 HOLD = """
 import sys, time
 from pathlib import Path
-from xla_tasks.lock import workspace_lock
+from xla_tasks.workspace.lock import workspace_lock
 with workspace_lock(Path(sys.argv[1]), "pin", timeout=0):
     print("held", flush=True)
     time.sleep(60)
@@ -80,7 +80,7 @@ def test_ctrl_c_during_a_hanging_clone_exits_130_and_leaves_no_half_clone(
     import socket
     import time
 
-    from xla_tasks.demo import pin_file_text
+    from xla_tasks.demo.upstreams import pin_file_text
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
         silent.bind(("127.0.0.1", 0))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xla_tasks.depgraph import Conflict, Wanted, merge_level, walk_pins
-from xla_tasks.pins import Dep, Pins
+from xla_tasks.pins.model import Dep, Pins
+from xla_tasks.workspace.graph import Conflict, Wanted, merge_level, walk_pins
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 

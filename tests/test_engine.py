@@ -23,7 +23,7 @@ import pytest
 from syncing import pinned_project
 from upstreams import Upstreams, git, head
 
-from xla_tasks.demo import Gitlink, pin_file_text
+from xla_tasks.demo.upstreams import Gitlink, pin_file_text
 
 # --- a project pinning a superproject with nested submodules --------------------------
 
@@ -169,7 +169,7 @@ def test_excluding_a_submodule_skips_its_own_submodules(upstreams, tmp_path, cli
 
 def test_script_honours_per_dep_exclude_submodules(upstreams, tmp_path) -> None:
     """EXCLUDE_SUBMODULES (from `exclude_submodules` in sync_deps.toml) applies at any depth."""
-    from xla_tasks.render import render_sync_deps_script
+    from xla_tasks.pins.sync_deps_script import render_sync_deps_script
 
     shas = _nested_world(upstreams)
     project = tmp_path / "ws" / "proj"
@@ -492,7 +492,7 @@ def test_a_stalled_server_fails_that_dep_and_the_others_sync(
 
 
 def test_script_stall_timeout_ends_a_stalled_clone(tmp_path, silent_server: str) -> None:
-    from xla_tasks.render import render_sync_deps_script
+    from xla_tasks.pins.sync_deps_script import render_sync_deps_script
 
     project = tmp_path / "ws" / "proj"
     project.mkdir(parents=True)

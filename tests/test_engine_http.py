@@ -12,7 +12,7 @@ from gitserver import GitHttpServer
 from syncing import history, pinned_project
 from upstreams import Upstreams, git, head
 
-from xla_tasks.demo import pin_file_text
+from xla_tasks.demo.upstreams import pin_file_text
 
 _project = pinned_project
 

@@ -18,8 +18,8 @@ from simple_index import fixture_closed_port, fixture_silent_port  # noqa: F401 
 from syncing import clone_project, demo_pins, write_pins
 from upstreams import Upstreams
 
-from xla_tasks.engine import redact
-from xla_tasks.workspace import WORKSPACE_FILE
+from xla_tasks.engine.model import redact
+from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 TOKEN = "ghp_S3cretTokenValue0123456789"
 PASSWORD = "hunter2-Pa55word"
@@ -141,11 +141,11 @@ def interrupt_when(root: Path, args: list[str], marker: str, sig: int) -> tuple[
 # Moments: right after our entry module, inside invoke's import, after invoke, while the
 # tasks load, and once the program is running (a clone hangs on the silent server).
 EARLY_MOMENTS = [
-    "xla_tasks.entry",
+    "xla_tasks.cli.entry",
     "invoke.parser",
     "invoke",
-    "xla_tasks.settings",
-    "xla_tasks.cli",
+    "xla_tasks.workspace.settings",
+    "xla_tasks.cli.program",
 ]
 
 
@@ -160,7 +160,7 @@ def test_ctrl_c_during_start_up_prints_one_line_and_exits_130(
     assert err.strip() == "xla-tasks: interrupted"
 
 
-@pytest.mark.parametrize("marker", ["invoke", "xla_tasks.cli"])
+@pytest.mark.parametrize("marker", ["invoke", "xla_tasks.cli.program"])
 def test_sigterm_prints_one_line_and_exits_143(hanging_workspace: Path, marker: str) -> None:
     code, _, err = interrupt_when(hanging_workspace, ["checkout", "stuck"], marker, signal.SIGTERM)
 
@@ -173,7 +173,7 @@ def test_sigterm_prints_one_line_and_exits_143(hanging_workspace: Path, marker: 
 def test_json_run_interrupted_anywhere_prints_one_failure_object(
     hanging_workspace: Path, sig: int, code: int
 ) -> None:
-    for marker in ("invoke", "xla_tasks.cli"):
+    for marker in ("invoke", "xla_tasks.cli.program"):
         got, out, err = interrupt_when(
             hanging_workspace, ["checkout", "stuck", "--json"], marker, sig
         )
@@ -221,7 +221,7 @@ def test_json_malformed_toml_prints_one_failure_object(json_project: Path, cli) 
 def test_json_busy_workspace_prints_one_failure_object(
     json_project: Path, workspace: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xla_tasks.lock import workspace_lock
+    from xla_tasks.workspace.lock import workspace_lock
 
     monkeypatch.setenv("INVOKE_XLA_TASKS_LOCK_TIMEOUT", "0")
     with workspace_lock(workspace, "pin", timeout=0):

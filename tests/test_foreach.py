@@ -17,7 +17,7 @@ from syncing import PROJECT, clone_project, history
 from upstreams import Upstreams, git
 
 from xla_tasks.commands.sync import sync
-from xla_tasks.settings import Options
+from xla_tasks.workspace.settings import TaskOptions
 
 SHOW_ENV = 'echo "$XLA_TASKS_REPO_NAME|$XLA_TASKS_REPO_PATH|$XLA_TASKS_REPO_PIN|$(pwd)"'
 
@@ -25,7 +25,7 @@ SHOW_ENV = 'echo "$XLA_TASKS_REPO_NAME|$XLA_TASKS_REPO_PATH|$XLA_TASKS_REPO_PIN|
 @pytest.fixture
 def synced(workspace: Path, upstreams: Upstreams) -> Path:
     project = clone_project(upstreams, workspace)
-    assert sync(project, Options()).ok
+    assert sync(project, TaskOptions()).ok
     return project
 
 

@@ -21,7 +21,7 @@ import tomli_w
 from simple_index import fixture_index_server, fixture_simple_index  # noqa: F401
 from upstreams import Upstreams, git, head
 
-from xla_tasks.pins import PIN_FILE, load_pin_file
+from xla_tasks.pins.sync_deps_toml import PIN_FILE, load_pin_file
 
 XLA_OK = "test ! -e ../xla/BROKEN"
 
@@ -32,9 +32,9 @@ def project(workspace: Path, upstreams: Upstreams) -> Path:
     git(workspace, "clone", "-q", upstreams.url("openxla-pjrt-plugin"), "openxla-pjrt-plugin")
     project = workspace / "openxla-pjrt-plugin"
     from xla_tasks.commands.sync import sync
-    from xla_tasks.settings import Options
+    from xla_tasks.workspace.settings import TaskOptions
 
-    assert sync(project, Options()).ok
+    assert sync(project, TaskOptions()).ok
     return project
 
 
@@ -381,15 +381,15 @@ def test_ctrl_c_in_the_middle_of_a_try_restores_the_old_files_and_deps(
 def test_a_journal_never_overwrites_files_changed_since_the_killed_run(
     project: Path, workspace: Path
 ) -> None:
-    from xla_tasks.commands.gate_files import TrialFiles, journal_path, recover_gate
-    from xla_tasks.settings import Options
+    from xla_tasks.roll.journal import TrialFiles, journal_path, recover_gate
+    from xla_tasks.workspace.settings import TaskOptions
 
     pin_file = project / PIN_FILE
     old = pin_file.read_text()
     trial = TrialFiles(workspace, project, [pin_file])
     trial.write({pin_file: old.replace("schema = 1", "schema = 1\n# a try")})  # then: SIGKILL
     pin_file.write_text(old + "# the user's own edit\n")
-    notes = recover_gate(workspace, project, Options())
+    notes = recover_gate(workspace, project, TaskOptions())
     assert pin_file.read_text() == old + "# the user's own edit\n"
     assert len(notes) == 1
     assert "sync_deps.toml changed since: left as they are" in notes[0]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from xla_tasks.gatesearch import Item, find_passing_set
+from xla_tasks.roll.search import Item, find_passing_set
 
 NAMES = ["iree", "jax", "xla", "jaxlib", "iree-compiler"]
 

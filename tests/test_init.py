@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xla_tasks.workspace import WORKSPACE_FILE, load_workspace
+from xla_tasks.workspace.registry import WORKSPACE_FILE, load_workspace
 
 
 def test_init_writes_openxla_preset_by_default(tmp_path: Path, cli) -> None:

@@ -9,9 +9,14 @@ from pin_setup import PLUGIN_DEPS, commit_local, file_bytes, plugin_workspace
 from upstreams import git, head
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.legacy import legacy_pins_from_text, load_legacy_script
-from xla_tasks.pinfiles import check_pin_files, render_for
-from xla_tasks.pins import is_generated_script, load_pin_file, read_project_pins
+from xla_tasks.pins.legacy_script import legacy_pins_from_text, load_legacy_script
+from xla_tasks.pins.project import (
+    check_pin_files,
+    is_generated_script,
+    read_project_pins,
+    render_for,
+)
+from xla_tasks.pins.sync_deps_toml import load_pin_file
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40

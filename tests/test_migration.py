@@ -17,8 +17,8 @@ from syncing import PROJECT, clone_project, demo_pins, history
 from upstreams import Upstreams, git, head
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.pinfiles import check_pin_files, render_for
-from xla_tasks.pins import dump_pins, load_pin_file
+from xla_tasks.pins.project import check_pin_files, render_for
+from xla_tasks.pins.sync_deps_toml import dump_pins, load_pin_file
 
 DATA = Path(__file__).parent / "data" / "legacy"
 
@@ -706,7 +706,7 @@ def test_pin_import_refuses_bad_manifests_in_one_line(
 
 
 def test_our_rendered_exclusions_are_read_back_from_the_script(tmp_path: Path) -> None:
-    from xla_tasks.legacy import legacy_pins_from_text
+    from xla_tasks.pins.legacy_script import legacy_pins_from_text
 
     text = (
         'PINNED_VERSIONS = {"iree": "' + "a" * 40 + '"}\n'

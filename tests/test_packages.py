@@ -13,7 +13,7 @@ from simple_index import (  # noqa: F401 (fixtures: pytest finds them in this mo
 )
 
 from xla_tasks.errors import PackageIndexError
-from xla_tasks.packages import PackageChoice, find_latest_version
+from xla_tasks.roll.packages import PackageChoice, find_latest_version
 
 
 def test_newest_stable_release_is_chosen_by_version_not_by_text(simple_index: SimpleIndex):

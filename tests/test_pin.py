@@ -11,8 +11,8 @@ import pytest
 from pin_setup import clone_into, commit_local, file_bytes, plugin_workspace
 from upstreams import git, head
 
-from xla_tasks.pinfiles import check_pin_files, render_for
-from xla_tasks.pins import dump_pins, load_pin_file
+from xla_tasks.pins.project import check_pin_files, render_for
+from xla_tasks.pins.sync_deps_toml import dump_pins, load_pin_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -407,7 +407,7 @@ def test_generated_script_without_toml_is_an_error_not_legacy(project, cli):
 
 
 def test_pin_holds_the_workspace_lock(project, workspace, cli, monkeypatch):
-    from xla_tasks.lock import workspace_lock
+    from xla_tasks.workspace.lock import workspace_lock
 
     monkeypatch.setenv("INVOKE_XLA_TASKS_LOCK_TIMEOUT", "0")
     commit_local(workspace / "xla")

@@ -22,10 +22,10 @@ from streaming import DISPLAY_ENV, WAIT, Gate, Terminal, in_terminal, piped
 from syncing import clone_project
 from upstreams import Upstreams
 
-from xla_tasks.demo import registry_text
-from xla_tasks.engine import Event
-from xla_tasks.progress import LiveReporter, open_reporter, parse_progress
-from xla_tasks.workspace import WORKSPACE_FILE
+from xla_tasks.demo.upstreams import registry_text
+from xla_tasks.engine.model import Event
+from xla_tasks.ui.live import LiveReporter, open_reporter, parse_progress
+from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 DATA = Path(__file__).parent / "data" / "git_progress"
 DEPS = ("iree", "jax", "xla")
@@ -306,7 +306,7 @@ def test_update_repos_streams_each_repo_once_those_before_it_are_done(
 def test_rich_is_not_imported_when_no_terminal_is_attached() -> None:
     code = (
         "import io, sys\n"
-        "from xla_tasks.progress import open_reporter\n"
+        "from xla_tasks.ui.live import open_reporter\n"
         "with open_reporter(False, out=io.StringIO()) as r:\n"
         "    pass\n"
         "print(type(r).__name__, 'rich' in sys.modules)\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xla_tasks import render
+from xla_tasks.pins import sync_deps_script as render
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 URL = "https://github.com/openxla/xla.git"
@@ -64,7 +64,7 @@ def test_a_template_without_markers_is_a_bug_not_a_silent_render() -> None:
 
 
 def test_the_template_module_imports_with_empty_pins() -> None:
-    from xla_tasks import sync_deps_template
+    from xla_tasks.pins import script_template as sync_deps_template
 
     assert sync_deps_template.PINNED_VERSIONS == {}
-    assert sync_deps_template.main.__module__ == "xla_tasks.sync_deps_template"
+    assert sync_deps_template.main.__module__ == "xla_tasks.pins.script_template"

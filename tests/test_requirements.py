@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.requirements import RequirementChange, set_requirement_version
+from xla_tasks.roll.requirements import RequirementChange, set_requirement_version
 
 PATH = "requirements.txt"
 

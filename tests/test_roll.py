@@ -9,7 +9,8 @@ import tomli_w
 from simple_index import fixture_index_server, fixture_simple_index  # noqa: F401
 from upstreams import Upstreams, git
 
-from xla_tasks.pins import PIN_FILE, SCRIPT_FILE, load_pin_file
+from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
+from xla_tasks.pins.sync_deps_toml import PIN_FILE, load_pin_file
 
 REQUIREMENTS = """\
 # runtime deps

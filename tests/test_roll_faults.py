@@ -12,7 +12,7 @@ from test_roll import _set_schedules, _snapshot
 from upstreams import Upstreams, git
 
 from xla_tasks.errors import PackageIndexError
-from xla_tasks.packages import MAX_PAGE_BYTES, find_latest_version
+from xla_tasks.roll.packages import MAX_PAGE_BYTES, find_latest_version
 
 
 @pytest.fixture(name="project")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from upstreams import Upstreams, git
 
-from xla_tasks.pins import PIN_FILE, load_pin_file
+from xla_tasks.pins.sync_deps_toml import PIN_FILE, load_pin_file
 
 PROJECT = "openxla-pjrt-plugin"
 

@@ -10,14 +10,14 @@ from syncing import PROJECT, clone_project, history, repin
 from upstreams import Upstreams, git, head
 
 from xla_tasks.commands.sync import sync
-from xla_tasks.demo import pin_file_text
-from xla_tasks.settings import Options
+from xla_tasks.demo.upstreams import pin_file_text
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @pytest.fixture
 def synced(workspace: Path, upstreams: Upstreams) -> Path:
     project = clone_project(upstreams, workspace)
-    assert sync(project, Options()).ok
+    assert sync(project, TaskOptions()).ok
     return project
 
 
@@ -110,7 +110,7 @@ def test_status_without_workspace_file_reports_the_projects_deps(
     isolated_env: Path, upstreams: Upstreams, cli
 ) -> None:
     project = clone_project(upstreams, isolated_env / "plain")
-    assert sync(project, Options()).ok
+    assert sync(project, TaskOptions()).ok
 
     result = cli("status", "--json", cwd=project)
 
@@ -128,7 +128,7 @@ def test_status_follows_pins_of_deps_transitively(
     jax_pins = {"extra": (upstreams.head("extra"), extra_url, False)}
     jax = upstreams.commit("jax", {"sync_deps.toml": pin_file_text(jax_pins)}, "jax: pin extra")
     repin(synced, upstreams, jax=jax)
-    assert sync(synced, Options()).ok
+    assert sync(synced, TaskOptions()).ok
 
     result = cli("status", cwd=synced)
 

@@ -9,10 +9,10 @@ from syncing import PROJECT, clone_project, demo_pins, history, repin, write_pin
 from upstreams import Upstreams, git, head, is_detached
 
 from xla_tasks.commands.sync import sync
-from xla_tasks.demo import Gitlink, pin_file_text
+from xla_tasks.demo.upstreams import Gitlink, pin_file_text
 from xla_tasks.errors import LockHeldError
-from xla_tasks.lock import workspace_lock
-from xla_tasks.settings import Options
+from xla_tasks.workspace.lock import workspace_lock
+from xla_tasks.workspace.settings import TaskOptions
 
 DEPS = ("iree", "jax", "xla")
 
@@ -26,7 +26,7 @@ def project(workspace: Path, upstreams: Upstreams) -> Path:
 @pytest.fixture
 def synced(project: Path, upstreams: Upstreams) -> Path:
     """The project with its deps already on their pins (through the library call)."""
-    assert sync(project, Options()).ok
+    assert sync(project, TaskOptions()).ok
     return project
 
 
@@ -437,7 +437,7 @@ def test_library_call_returns_outcomes_without_printing(
 ) -> None:
     write_pins(project, {"xla": (history(upstreams, "xla")[0], upstreams.url("xla"), False)})
 
-    result = sync(project, Options(jobs=1))
+    result = sync(project, TaskOptions(jobs=1))
 
     assert result.ok
     assert [(o.name, o.action, o.path) for o in result.outcomes] == [("xla", "cloned", "xla")]
@@ -478,7 +478,7 @@ def test_sync_while_another_run_holds_the_workspace_fails_naming_it(
     project: Path, workspace: Path
 ) -> None:
     with workspace_lock(workspace, "pin", 0), pytest.raises(LockHeldError, match=r"\(pin\)"):
-        sync(project, Options(lock_timeout=0))
+        sync(project, TaskOptions(lock_timeout=0))
 
     assert sorted(p.name for p in workspace.iterdir() if not p.name.startswith(".")) == [
         PROJECT,
@@ -570,8 +570,8 @@ def test_sync_and_the_generated_script_agree_on_what_is_user_work(
 
     from syncing import clone_project, repin
 
-    from xla_tasks.pinfiles import save_pin_files
-    from xla_tasks.pins import load_pin_file
+    from xla_tasks.pins.project import save_pin_files
+    from xla_tasks.pins.sync_deps_toml import load_pin_file
 
     project = clone_project(upstreams, workspace)
     assert cli("sync", cwd=project).code == 0

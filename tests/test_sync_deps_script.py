@@ -19,7 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from xla_tasks.render import HEADER, SHEBANG, is_current_rendering, render_sync_deps_script
+from xla_tasks.pins.sync_deps_script import (
+    HEADER,
+    SHEBANG,
+    is_current_rendering,
+    render_sync_deps_script,
+)
 
 # Built before the isolation fixture runs, so it carries its own identity and config.
 _BUILD_ENV = {
@@ -473,7 +478,7 @@ def test_existing_clone_with_a_fork_origin_fetches_from_the_pinned_url(world: Wo
     fork = (world.up / "fork.git").as_uri()
     git("remote", "set-url", "origin", fork, cwd=alpha)
     git("update-ref", "-d", "refs/remotes/origin/main", cwd=alpha)
-    from xla_tasks.demo import commit
+    from xla_tasks.demo.upstreams import commit
 
     newer = commit(world.up / "alpha.git", {"README": "alpha 3\n"}, "alpha 3")
     world.pins["alpha"] = newer
@@ -498,13 +503,13 @@ def test_empty_directory_is_cloned_into(world: World) -> None:
 
 
 def test_messages_never_show_a_password() -> None:
-    from xla_tasks import sync_deps_template as tpl
+    from xla_tasks.pins import script_template as tpl
 
     url = "https://bot:s3cret@example.com/x.git"
     assert tpl.redact(url) == "https://***@example.com/x.git"
     assert tpl.redact("https://ghp_t0ken@github.com/o/r") == "https://***@github.com/o/r"
     stderr = f"warning: x\nfatal: unable to access '{url}/': 403\nfatal: later\n"
-    engine = pytest.importorskip("xla_tasks.engine")
+    engine = pytest.importorskip("xla_tasks.engine.process")
     assert (
         engine.first_error(stderr)
         == "fatal: unable to access 'https://***@example.com/x.git/': 403"
@@ -525,7 +530,7 @@ def test_messages_never_show_a_password() -> None:
 def test_script_refuses_bad_data_before_calling_git(
     sha: str, url: str, branch: str | None, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xla_tasks import sync_deps_template as tpl
+    from xla_tasks.pins import script_template as tpl
 
     monkeypatch.setattr(tpl, "PINNED_VERSIONS", {"xla": sha})
     monkeypatch.setattr(tpl, "ORIGINS", {"xla": url})
@@ -536,7 +541,7 @@ def test_script_refuses_bad_data_before_calling_git(
 def test_falls_back_to_tags_for_a_pin_no_branch_reaches(world: World) -> None:
     """Given a v0 server and a pin below a release tag whose branch was deleted, the tag
     fetch brings it; the upstream tag lands beside, never over, a local tag."""
-    from xla_tasks.demo import commit
+    from xla_tasks.demo.upstreams import commit
 
     assert world.run("--exclude-dep", "beta", "gamma").returncode == 0  # a clone, no tags yet
     bare = world.up / "alpha.git"

@@ -14,11 +14,11 @@ import pytest
 from upstreams import Upstreams, git, head, is_detached
 
 from xla_tasks.commands.update_repos import check_ownership, update_repos
-from xla_tasks.demo import Gitlink, commit
+from xla_tasks.demo.upstreams import Gitlink, commit
 from xla_tasks.errors import LockHeldError, XlaTasksError
-from xla_tasks.lock import workspace_lock
-from xla_tasks.settings import Options
-from xla_tasks.workspace import WORKSPACE_FILE, preset_text
+from xla_tasks.workspace.lock import workspace_lock
+from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
+from xla_tasks.workspace.settings import TaskOptions
 
 # -- starting states ------------------------------------------------------------------------
 
@@ -458,7 +458,7 @@ def test_waits_for_no_one_when_lock_is_held_and_names_the_holder(
     before = head(xla)
     upstreams.commit("xla", {"xla/new.cc": "// new\n"}, "xla: fourth")
     with workspace_lock(workspace, "sync", 0), pytest.raises(LockHeldError) as info:
-        update_repos(xla, Options(lock_timeout=0))
+        update_repos(xla, TaskOptions(lock_timeout=0))
     assert "(sync)" in str(info.value)
     assert head(xla) == before
 

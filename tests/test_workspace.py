@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.workspace import (
+from xla_tasks.workspace.graph import dependency_order, dependents_closure
+from xla_tasks.workspace.registry import (
     WORKSPACE_FILE,
-    dependency_order,
-    dependents_closure,
     find_workspace_root,
     load_workspace,
     preset_text,

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from xla_tasks.demo import FileContent, build_upstreams, commit, init_bare
+from xla_tasks.demo.upstreams import FileContent, build_upstreams, commit, init_bare
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:

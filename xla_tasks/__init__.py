@@ -14,7 +14,7 @@ __all__ = ["__version__", "ns"]
 
 def __getattr__(name: str) -> Any:
     if name == "ns":
-        from .tasks import ns
+        from xla_tasks.cli.tasks import ns
 
         return ns
     raise AttributeError(f"module 'xla_tasks' has no attribute {name!r}")

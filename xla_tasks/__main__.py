@@ -1,5 +1,5 @@
 """`python -m xla_tasks TASK ...`: the same program as the `xla-tasks` command."""
 
-from xla_tasks.entry import main
+from xla_tasks.cli.entry import main
 
 main()

@@ -10,9 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from xla_tasks.engine.model import SyncError
 
-class XlaTasksError(Exception):
-    """Base of all expected errors; `str()` is the one line shown to the user."""
+
+class XlaTasksError(SyncError):
+    """Base of all expected errors; `str()` is the one line shown to the user.
+
+    A `SyncError`, the engine's expected failure: in a per-repo run (`engine.runner`) it is
+    that repo's one line, like any failure the engine itself reports.
+    """
 
     exit_code = 1
 

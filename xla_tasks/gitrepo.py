@@ -28,24 +28,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .engine import (
-    DEFAULT_STALL_TIMEOUT,
-    FOREIGN_GIT_ENV,
-    NO_PROMPT_ENV,
-    SyncError,
-    Watch,
-    common_dir_of,
-    first_error,
-    git_dir_of,
-    has_object,
-    is_repo_top,
-    redact,
-    run_network,
-)
-from .engine import (
-    run_git as engine_run_git,
-)
-from .errors import GitError, GitNotFoundError
+from xla_tasks.engine.disk import common_dir_of, git_dir_of, has_object, is_repo_top
+from xla_tasks.engine.model import DEFAULT_STALL_TIMEOUT, SyncError, redact
+from xla_tasks.engine.process import FOREIGN_GIT_ENV, NO_PROMPT_ENV, Watch, first_error, run_network
+from xla_tasks.engine.process import run_git as engine_run_git
+from xla_tasks.errors import GitError, GitNotFoundError
 
 __all__ = [
     "GitRepo",

@@ -20,8 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .errors import ConfigError
-from .fsutil import atomic_write
+from xla_tasks.errors import ConfigError
 
 _AT_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -120,10 +119,6 @@ def parse_toml(text: str, path: Path) -> TomlDoc:
 def dump_toml(data: Mapping[str, Any]) -> str:
     """Render with tomli-w; the caller builds `data` in canonical key order."""
     return tomli_w.dumps(data)
-
-
-def write_toml(path: Path, data: Mapping[str, Any]) -> None:
-    atomic_write(path, dump_toml(data))
 
 
 _MISSING: Any = object()

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import engine
-from ..engine import EventCallback, is_repo_top
-from ..errors import XlaTasksError
-from ..lock import workspace_lock
-from ..pins import read_project_pins
-from ..results import CommandResult, RepoOutcome
-from ..settings import Options
-from ..workspace import Workspace, open_workspace
-from .place import engine_options, place_repos
+from xla_tasks.engine.disk import is_repo_top
+from xla_tasks.engine.model import EventCallback, Repo
+from xla_tasks.errors import XlaTasksError
+from xla_tasks.pins.project import read_project_pins
+from xla_tasks.ui.results import CommandResult, RepoOutcome
+from xla_tasks.workspace.lock import workspace_lock
+from xla_tasks.workspace.placement import engine_options, place_repos
+from xla_tasks.workspace.registry import Workspace, open_workspace
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class Target:
 def checkout(
     start: Path,
     names: list[str],
-    options: Options,
+    options: TaskOptions,
     *,
     with_deps: bool = True,
     submodules: bool = True,
@@ -97,7 +97,7 @@ def _next_level(
     level: list[Target],
     outcomes: list[RepoOutcome],
     seen: set[str],
-    options: Options,
+    options: TaskOptions,
     read_only: bool,
 ) -> list[Target]:
     ok = {o.name for o in outcomes if not o.failed}
@@ -130,9 +130,9 @@ def _deps_of(workspace: Workspace, target: Target, read_only: bool) -> list[Targ
     return targets
 
 
-def _engine_repo(target: Target) -> engine.Repo:
+def _engine_repo(target: Target) -> Repo:
     """A clone on the tracking branch; an existing clone is left exactly as it is."""
-    return engine.Repo(
+    return Repo(
         name=target.name,
         path=str(target.path),
         url=target.url,
@@ -144,12 +144,12 @@ def _engine_repo(target: Target) -> engine.Repo:
 def _sync_named(
     workspace: Workspace,
     names: list[str],
-    options: Options,
+    options: TaskOptions,
     result: CommandResult,
     on_event: EventCallback | None,
 ) -> None:
     """`checkout --sync`: run sync in each named repo, after the checkout lock is released."""
-    from .sync import sync
+    from xla_tasks.workspace.syncing import sync_project as sync
 
     for name in names:
         synced = sync(workspace.path_of(name), options, on_event=on_event)

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
-from ..gitrepo import is_repo_top
-from ..parallel import InOrder, run_each
-from ..results import CommandResult, RepoOutcome
-from ..settings import Options
-from ..shell import run_shell
-from .status import Row, list_repos
+from xla_tasks.errors import UsageError
+from xla_tasks.gitrepo import is_repo_top
+from xla_tasks.parallel import run_each
+from xla_tasks.shell import run_shell
+from xla_tasks.ui.events import InOrder
+from xla_tasks.ui.results import CommandResult, RepoOutcome
+from xla_tasks.workspace.listing import Row, list_repos
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ BlockCallback = Callable[[Block], None]
 
 
 def foreach(
-    start: Path, command: str, options: Options, on_block: BlockCallback | None = None
+    start: Path, command: str, options: TaskOptions, on_block: BlockCallback | None = None
 ) -> CommandResult:
     """Run `sh -c COMMAND` in each present repo; the result fails if any command did."""
     if not command.strip():

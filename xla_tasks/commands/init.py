@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..fsutil import atomic_write
-from ..results import CommandResult
-from ..workspace import LEGACY_WORKSPACE_FILE, WORKSPACE_FILE, find_workspace_root, preset_text
+from xla_tasks.fsutil import atomic_write
+from xla_tasks.ui.results import CommandResult
+from xla_tasks.workspace.registry import (
+    LEGACY_WORKSPACE_FILE,
+    WORKSPACE_FILE,
+    find_workspace_root,
+    preset_text,
+)
 
 
 def init_workspace(directory: Path, preset: str = "openxla") -> CommandResult:

@@ -17,32 +17,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, XlaTasksError
-from ..gitrepo import GitRepo, is_repo_top
-from ..lock import workspace_lock
-from ..migrate import with_legacy_schedules, without_self
-from ..parallel import default_jobs, run_each
-from ..pinfiles import (
+from xla_tasks.errors import UsageError, XlaTasksError
+from xla_tasks.gitrepo import GitRepo, is_repo_top
+from xla_tasks.parallel import run_each
+from xla_tasks.pins.migration import with_legacy_schedules, without_self
+from xla_tasks.pins.model import Dep, Pins, Schedule
+from xla_tasks.pins.project import (
     check_pin_files,
+    is_legacy_project,
     pin_files_differ,
     pins_from_script,
     read_root_pins,
     save_pin_files,
 )
-from ..pins import (
-    PIN_FILE,
-    SCRIPT_FILE,
-    Dep,
-    Pins,
-    Schedule,
-    is_legacy_project,
-    load_pin_file,
-)
-from ..results import CommandResult, RepoOutcome
-from ..settings import Options
-from ..workspace import Workspace, start_pinning_hint, workspace_for_project
-from .project import find_project_dir
-from .sync import project_name
+from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
+from xla_tasks.pins.sync_deps_toml import PIN_FILE, load_pin_file
+from xla_tasks.ui.results import CommandResult, RepoOutcome
+from xla_tasks.workspace.lock import workspace_lock
+from xla_tasks.workspace.project import find_project_dir, project_name
+from xla_tasks.workspace.registry import Workspace, start_pinning_hint, workspace_for_project
+from xla_tasks.workspace.settings import TaskOptions, default_jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +51,7 @@ class _Target:
 
 def pin(
     start: Path,
-    options: Options,
+    options: TaskOptions,
     *,
     add: Sequence[str] = (),
     require_upstream: bool = False,
@@ -101,7 +95,7 @@ def _mode(check: bool, from_script: bool, from_toml: bool, import_file: str | No
 def check_project(start: Path) -> CommandResult:
     """`pin --check`: is `sync_deps.py` exactly the rendering of `sync_deps.toml`? No git."""
     project_dir = find_project_dir_without_git(start)
-    reason = check_pin_files(project_dir)
+    reason = check_pin_files(project_dir, start_pinning_hint(project_dir))
     result = CommandResult(command="pin", data={"project": str(project_dir), "check": True})
     if reason:
         result.failed_check = reason
@@ -125,7 +119,7 @@ def find_project_dir_without_git(start: Path) -> Path:
 def _pin(
     project_dir: Path,
     workspace: Workspace,
-    options: Options,
+    options: TaskOptions,
     add: list[str],
     require_upstream: bool,
 ) -> CommandResult:
@@ -183,7 +177,11 @@ def _add_legacy_schedules(
 
 
 def _pin_from_file(
-    project_dir: Path, workspace: Workspace, options: Options, mode: str, import_file: str | None
+    project_dir: Path,
+    workspace: Workspace,
+    options: TaskOptions,
+    mode: str,
+    import_file: str | None,
 ) -> CommandResult:
     """`--from-script`, `--from-toml`, `--import FILE`: new pins from a file, no git run."""
     result = CommandResult(command="pin", data={"project": str(project_dir), "source": mode})
@@ -209,7 +207,7 @@ def _pin_from_file(
             )
         new_pins = pins_from_script(project_dir)
     else:
-        from ..manifests import import_manifest
+        from xla_tasks.pins.manifests import import_manifest
 
         manifest = Path(import_file or "")
         imported = import_manifest(manifest if manifest.is_absolute() else Path.cwd() / manifest)

@@ -8,74 +8,23 @@ as `sync`). Each repo costs one `git status --porcelain=v2`, run in parallel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..depgraph import Wanted, walk_pins
-from ..errors import UsageError, XlaTasksError
-from ..gitrepo import GitRepo, is_repo_top, toplevel
-from ..parallel import default_jobs, run_each
-from ..pinfiles import read_root_pins
-from ..pins import Pins
-from ..results import CommandResult, RepoOutcome
-from ..settings import Options
-from ..workspace import (
+from xla_tasks.errors import UsageError, XlaTasksError
+from xla_tasks.gitrepo import GitRepo
+from xla_tasks.parallel import run_each
+from xla_tasks.ui.results import CommandResult, RepoOutcome
+from xla_tasks.workspace.listing import Row, list_repos
+from xla_tasks.workspace.registry import (
     LEGACY_WORKSPACE_FILE,
     WORKSPACE_FILE,
     Workspace,
-    find_workspace_root,
-    load_workspace,
-    workspace_for_project,
 )
-from .sync import project_name, read_pins_at
+from xla_tasks.workspace.settings import TaskOptions
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A repo to report: where it should be and what pins it, if anything does."""
-
-    name: str
-    path: Path
-    pin: str | None = None
-    pinned_by: str | None = None
-    transitive: bool = False  # pinned by a dep, not by the project itself
-    registered: bool = False
-    project: bool = False
-
-
-@dataclass(slots=True)
-class Listing:
-    """The repos `status` lists, in its order; `foreach` walks the same list."""
-
-    workspace: Workspace
-    project_dir: Path | None
-    rows: list[Row]
-    jobs: int
-    warnings: list[str] = field(default_factory=list)
-
-
-def list_repos(start: Path, options: Options) -> Listing:
-    """The project first, then the registry, then deps only pin files know (no network)."""
-    project_dir = toplevel(start)
-    ws_root = find_workspace_root(start)
-    if project_dir is None and ws_root is None:
-        raise XlaTasksError(
-            f"{start} is neither in a workspace nor in a project checkout",
-            "run status inside a workspace, under xla-workspace.toml, or a git repository",
-        )
-    if ws_root is not None:
-        workspace = load_workspace(ws_root)
-    else:
-        assert project_dir is not None
-        workspace = workspace_for_project(project_dir)
-    jobs = options.jobs or workspace.jobs or default_jobs()
-    listing = Listing(workspace, project_dir, [], jobs)
-    listing.rows = _rows(workspace, project_dir, jobs, listing.warnings)
-    return listing
-
-
-def status(start: Path, options: Options, check: bool = False) -> CommandResult:
+def status(start: Path, options: TaskOptions, check: bool = False) -> CommandResult:
     """Report every repo of the workspace and the project's deps.
 
     Exit 0 whatever their state, unless `check`: then any pinned dep that is missing, off
@@ -157,75 +106,6 @@ def problem_lines(repo: dict[str, Any]) -> list[str]:
 
 def _name(row: Row) -> str:
     return row.name
-
-
-def _rows(
-    workspace: Workspace, project_dir: Path | None, jobs: int, warnings: list[str]
-) -> list[Row]:
-    """The project first, then registered repos, then deps only pin files know, in walk order."""
-    pinned: dict[str, Wanted] = {}
-    rows: list[Row] = []
-    root = None
-    if project_dir is not None:
-        root = project_name(workspace, project_dir)
-        rows.append(Row(root, project_dir, registered=root in workspace.repos, project=True))
-        pinned = _pinned_deps(workspace, root, project_dir, jobs, warnings)
-    for name in workspace.repos:
-        if name != root:
-            rows.append(_row(workspace, name, pinned.get(name)))
-    rows.extend(
-        _row(workspace, name, pinned[name]) for name in pinned if name not in workspace.repos
-    )
-    return rows
-
-
-def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
-    return Row(
-        name,
-        workspace.path_of(name),
-        pin=wanted.dep.rev if wanted else None,
-        pinned_by=wanted.asked_by if wanted else None,
-        transitive=bool(wanted and wanted.level > 1),
-        registered=name in workspace.repos,
-    )
-
-
-def _pinned_deps(
-    workspace: Workspace, root: str, project_dir: Path, jobs: int, warnings: list[str]
-) -> dict[str, Wanted]:
-    """The transitive pins, read without network; unreadable pin files become warnings."""
-    try:
-        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
-        warnings.extend(script_warnings)
-    except XlaTasksError as err:
-        warnings.append(str(err))
-        return {}
-    if root_pins is None:
-        return {}
-    read: dict[str, Pins] = {}
-
-    def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
-        for outcome in run_each(level, lambda w: _read_dep_pins(workspace, w, read), _wname, jobs):
-            if outcome.error:
-                warnings.append(outcome.error)
-        return [(w.name, read[w.name]) for w in level if w.name in read]
-
-    walk = walk_pins(root, root_pins, read_level)
-    warnings.extend(conflict.message() for conflict in walk.conflicts)
-    return walk.settled
-
-
-def _wname(wanted: Wanted) -> str:
-    return wanted.name
-
-
-def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) -> RepoOutcome:
-    path = workspace.path_of(wanted.name)
-    if is_repo_top(path):
-        pins = read_pins_at(GitRepo(path, wanted.name), wanted.dep.rev)
-        if pins is not None:
-            read[wanted.name] = pins
-    return RepoOutcome(name=wanted.name)
 
 
 def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]]) -> RepoOutcome:

@@ -21,24 +21,23 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import Event, EventCallback
-from ..errors import DirtyRepoError, GitError, UsageError, XlaTasksError
-from ..fsutil import foreign_owner
-from ..gitrepo import GitRepo, RepoState, is_repo_top, redact
-from ..lock import workspace_lock
-from ..parallel import default_jobs, run_each
-from ..report import events_to, in_order
-from ..results import CommandResult, RepoOutcome
-from ..settings import Options
-from ..workspace import (
+from xla_tasks.engine.model import Event, EventCallback
+from xla_tasks.errors import DirtyRepoError, GitError, UsageError, XlaTasksError
+from xla_tasks.fsutil import foreign_owner
+from xla_tasks.gitrepo import GitRepo, RepoState, is_repo_top, redact
+from xla_tasks.parallel import run_each
+from xla_tasks.ui.events import events_to, in_order
+from xla_tasks.ui.results import CommandResult, RepoOutcome
+from xla_tasks.workspace.graph import dependency_order, dependents_closure
+from xla_tasks.workspace.lock import workspace_lock
+from xla_tasks.workspace.registry import (
     RepoSpec,
     Workspace,
-    dependency_order,
-    dependents_closure,
     open_workspace,
     pytorch_layout_note,
     pytorch_layout_workspace,
 )
+from xla_tasks.workspace.settings import TaskOptions, default_jobs
 
 UPSTREAM = "upstream"
 ORIGIN = "origin"
@@ -80,7 +79,7 @@ class _Plan:
 
 def update_repos(
     start: Path,
-    options: Options,
+    options: TaskOptions,
     *,
     base: str | None = None,
     every: bool = False,
@@ -180,7 +179,7 @@ def check_clean(workspace: Workspace, name: str, repo: GitRepo) -> RepoState:
 
 
 def _update_all(
-    workspace: Workspace, names: list[str], options: Options, push: bool, events: EventCallback
+    workspace: Workspace, names: list[str], options: TaskOptions, push: bool, events: EventCallback
 ) -> list[RepoOutcome]:
     """Check every repo, then fetch and advance the good ones in parallel; each repo is
     reported (`events`) once it and the repos before it are done (dependency order, 5.7)."""

@@ -1,0 +1,399 @@
+"""The invoke layer: one task per command, flags in, a printed result and an exit code out.
+
+Everything below this file is plain functions (`xla_tasks.commands.*`) that know nothing of
+invoke. Each task here only (1) turns flags and `ctx.config.xla_tasks` into TaskOptions,
+(2) calls one command, (3) prints its result, (4) maps errors to exit codes:
+0 ok; 1 a user-fixable problem or a failed repo; 3 a bug; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Exit, Task, task
+
+from xla_tasks.cli.config import CONFIG_DEFAULTS
+from xla_tasks.engine.model import EventCallback
+from xla_tasks.errors import UsageError
+from xla_tasks.ui.results import CommandResult
+from xla_tasks.workspace.settings import TaskOptions, gate_options_from, options_from, split_names
+
+JOBS_HELP = "N parallel git operations (default: workspace [settings] jobs, else the machine's)"
+JSON_HELP = "print one JSON object on stdout instead of text"
+DRY_HELP = "say what would change, change nothing"
+EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
+EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
+HISTORY_HELP = "MODE for new clones: full (default), blobless or shallow"
+CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
+
+
+class XlaTask(Task):
+    """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        shorts: dict[str, str] | None = None,
+        extra_word: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["auto_shortflags"] = False
+        super().__init__(*args, **kwargs)
+        self.shorts = shorts or {}
+        # What to say when a second bare word follows the positional (cli.py formats it
+        # with task, given and extra); None: the generic "neither a task nor a flag".
+        self.extra_word = extra_word
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in self.shorts:
+            opts["names"].append(self.shorts[name])
+        return opts
+
+
+def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
+    """@task with our Task class and our error policy around the body.
+
+    Every ending is one line and a contract exit code; with `--json` also one object on
+    stdout (`{"ok": false, ...}` when the body printed none), for plain `invoke` too
+    (SIGTERM included: the body runs with the handlers `xla-tasks` itself installs).
+    """
+
+    def decorate(body: Callable[..., Any]) -> Task:
+        @functools.wraps(body)
+        def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
+            from xla_tasks.ui import exits as endings
+
+            previous = endings.install_signal_handlers()
+            try:
+                _refuse_option_words(body, task_kwargs.get("positional", ()), kwargs)
+                body(ctx, *args, **kwargs)
+            except Exit as err:
+                if err.code:
+                    _fail_json(body, kwargs, err.message or "", err.code)
+                raise
+            except BaseException as err:
+                message, code = endings.ending_of(err)
+                _fail_json(body, kwargs, message, code)
+                raise Exit(message, code=code) from None
+            finally:
+                endings.restore_signal_handlers(previous)
+
+        return task(klass=XlaTask, **task_kwargs)(guarded)
+
+    return decorate
+
+
+def _refuse_option_words(
+    body: Callable[..., Any], positional: Sequence[str], kwargs: dict[str, Any]
+) -> None:
+    """A positional never takes an option-like word as a path or name (`demo --help` under
+    plain invoke, `demo -x`): write `./-x` for such a folder."""
+    name = body.__name__.replace("_", "-")
+    for arg in positional:
+        value = kwargs.get(arg)
+        if isinstance(value, str) and value.startswith("-"):
+            folder = f"; for a folder of that name write ./{value}" if arg == "directory" else ""
+            raise UsageError(
+                f"{name}: {value!r} looks like an option, not {arg.upper()}",
+                f"help: xla-tasks --help {name}{folder}",
+            )
+
+
+def _fail_json(body: Callable[..., Any], kwargs: dict[str, Any], message: str, code: int) -> None:
+    if kwargs.get("json_"):
+        from xla_tasks.engine.model import redact
+        from xla_tasks.ui import exits as endings
+
+        endings.print_failure_json(body.__name__.replace("_", "-"), redact(message), code)
+
+
+def _finish(result: CommandResult, as_json: bool, streamed: set[str] | None = None) -> None:
+    from xla_tasks.ui.report import print_result
+
+    print_result(result, as_json, streamed=streamed or ())
+    if not result.ok:
+        raise Exit(code=1)
+
+
+def _finish_streaming(run: Callable[[EventCallback], CommandResult], as_json: bool) -> None:
+    """Run a command with its repos reported as each finishes (contract 5.3), then finish
+    without printing those lines again."""
+    from xla_tasks.ui.live import open_reporter
+
+    with open_reporter(as_json) as reporter:
+        result = run(reporter)
+    _finish(result, as_json, streamed=reporter.printed)
+
+
+def _options(ctx: Any, **flags: Any) -> TaskOptions:
+    return options_from(getattr(ctx, "config", None), **flags)
+
+
+@xla_task(help={"preset": "openxla (default), pytorch-xla or none", "json": JSON_HELP})
+def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
+    """Write xla-workspace.toml here from a preset registry."""
+    from xla_tasks.commands.init import init_workspace
+
+    _finish(init_workspace(Path.cwd(), preset), json_)
+
+
+@xla_task(
+    positional=["names"],
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
+    iterable=["exclude_dep", "exclude_submodule"],
+    help={
+        "names": "NAME[,NAME...] registered repos to clone",
+        "sync": "then run sync in each named repo",
+        "deps": "also clone deps, recursively (--no-deps: only the named repos)",
+        "submodules": "check out submodules of repos that have them (--no-submodules: skip)",
+        "ro": "clone from the read-only url even when push_url is set",
+        "exclude_dep": EXCL_DEP_HELP,
+        "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
+        "jobs": JOBS_HELP,
+        "json": JSON_HELP,
+    },
+)
+def checkout(
+    ctx: Any,
+    names: str,
+    sync: bool = False,
+    deps: bool = True,
+    submodules: bool = True,
+    ro: bool = False,
+    exclude_dep: list[str] | None = None,
+    exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
+    jobs: str = "",
+    json_: bool = False,
+) -> None:
+    """Clone registered repos and their deps (then sync with --sync)."""
+    from xla_tasks.commands.checkout import checkout as run_checkout
+
+    options = _options(
+        ctx,
+        jobs=jobs,
+        exclude_dep=exclude_dep or [],
+        exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
+    )
+    _finish_streaming(
+        lambda on_event: run_checkout(
+            Path.cwd(),
+            split_names(names),
+            options,
+            with_deps=deps,
+            submodules=submodules,
+            read_only=ro,
+            then_sync=sync,
+            on_event=on_event,
+        ),
+        json_,
+    )
+
+
+@xla_task(
+    iterable=["exclude_dep", "exclude_submodule"],
+    help={
+        "exclude_dep": EXCL_DEP_HELP,
+        "exclude_submodule": EXCL_SUB_HELP,
+        "history": HISTORY_HELP,
+        "cache": CACHE_HELP,
+        "jobs": JOBS_HELP,
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def sync(
+    ctx: Any,
+    exclude_dep: list[str] | None = None,
+    exclude_submodule: list[str] | None = None,
+    history: str = "",
+    cache: str = "",
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+) -> None:
+    """Put every dep, transitively, at its pinned commit."""
+    from xla_tasks.commands.sync import sync as run_sync
+
+    options = _options(
+        ctx,
+        jobs=jobs,
+        dry_run=dry_run,
+        exclude_dep=exclude_dep or [],
+        exclude_submodule=exclude_submodule or [],
+        history=history,
+        cache=cache,
+    )
+    _finish_streaming(lambda on_event: run_sync(Path.cwd(), options, on_event=on_event), json_)
+
+
+@xla_task(
+    iterable=["add"],
+    help={
+        "add": "NAME: start pinning this registered repo (repeatable)",
+        "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
+        "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
+        "from_script": "take sync_deps.py's pins into sync_deps.toml (another tool rewrote it)",
+        "from_toml": "regenerate sync_deps.py from sync_deps.toml as it is (no git)",
+        "import": "FILE: write sync_deps.toml from a west.yml or vcstool .repos manifest",
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def pin(
+    ctx: Any,
+    add: list[str] | None = None,
+    require_upstream: bool = False,
+    check: bool = False,
+    from_script: bool = False,
+    from_toml: bool = False,
+    import_: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+) -> None:
+    """Record each dep's HEAD in sync_deps.toml; regenerate sync_deps.py."""
+    from xla_tasks.commands.pin import pin as run_pin
+
+    options = _options(ctx, dry_run=dry_run)
+    names = [name for value in add or [] for name in split_names(value)]
+    result = run_pin(
+        Path.cwd(),
+        options,
+        add=names,
+        require_upstream=require_upstream,
+        check=check,
+        from_script=from_script,
+        from_toml=from_toml,
+        import_file=import_ or None,
+    )
+    _finish(result, json_)
+
+
+@xla_task(
+    positional=["schedule"],
+    extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
+    help={
+        "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
+        "log_limit": "N newest commit subjects per moved dep in the message (default 10)",
+        "jobs": JOBS_HELP,
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+        "verify": "CMD: roll only what `sh -c CMD` passes with, holding back the culprits",
+        "bisect": "narrow a culprit dep to its first bad commit; roll it to the one before",
+        "max_tries": "N: run CMD at most N times (default: as often as the search needs)",
+        "verify_timeout": "S: end a run of CMD (its whole process group) after S seconds",
+    },
+)
+def roll(
+    ctx: Any,
+    schedule: str,
+    log_limit: str = "",
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+    verify: str = "",
+    bisect: bool = False,
+    max_tries: str = "",
+    verify_timeout: str = "",
+) -> None:
+    """Advance pins on a schedule: git heads and package versions."""
+    from xla_tasks.commands.roll import roll as run_roll
+
+    options = _options(ctx, jobs=jobs, dry_run=dry_run, log_limit=log_limit)
+    gate = gate_options_from(verify, bisect, max_tries, verify_timeout)
+    _finish(run_roll(Path.cwd(), schedule, options, gate), json_)
+
+
+@xla_task(
+    shorts={"base": "b", "all_": "a"},
+    help={
+        "base": "NAME: update this repo and every repo that depends on it (default: this repo)",
+        "all": "update every registered repo present on disk",
+        "push": "push updated branches to origin when fetched from upstream (--no-push: don't)",
+        "jobs": JOBS_HELP,
+        "dry_run": DRY_HELP,
+        "json": JSON_HELP,
+    },
+)
+def update_repos(
+    ctx: Any,
+    base: str = "",
+    all_: bool = False,
+    push: bool = True,
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
+) -> None:
+    """Fast-forward local clones (and forks) to upstream."""
+    from xla_tasks.commands.update_repos import update_repos as run_update
+
+    options = _options(ctx, jobs=jobs, dry_run=dry_run)
+    _finish_streaming(
+        lambda on_event: run_update(
+            Path.cwd(), options, base=base or None, every=all_, push=push, on_event=on_event
+        ),
+        json_,
+    )
+
+
+@xla_task(
+    help={
+        "check": "exit 1 naming each pinned dep that is missing, off its pin or dirty (for CI)",
+        "json": JSON_HELP,
+    }
+)
+def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
+    """Show each repo: branch, HEAD, pin, dirty, missing."""
+    from xla_tasks.commands.status import status as run_status
+
+    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
+
+
+@xla_task(
+    positional=["cmd"],
+    extra_word="{task} takes CMD as one word: quote it, `{task} '{given} {rest}'`",
+    iterable=["exclude_dep"],
+    help={
+        "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
+        "exclude_dep": EXCL_DEP_HELP,
+        "jobs": "N repos at a time (default: workspace [settings] jobs, else the machine's)",
+        "json": JSON_HELP,
+    },
+)
+def foreach(
+    ctx: Any, cmd: str, exclude_dep: list[str] | None = None, jobs: str = "", json_: bool = False
+) -> None:
+    """Run CMD in every present repo status lists; each repo's output as one block."""
+    import sys
+
+    from xla_tasks.commands.foreach import Block
+    from xla_tasks.commands.foreach import foreach as run_foreach
+    from xla_tasks.ui.report import block_text
+
+    def show(block: Block) -> None:
+        sys.stdout.write(block_text(block.name, block.path, block.output))
+        sys.stdout.flush()
+
+    options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [])
+    _finish(run_foreach(Path.cwd(), cmd, options, None if json_ else show), json_)
+
+
+@xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
+def demo(ctx: Any, directory: str) -> None:
+    """Run the offline demo: local upstreams, init, checkout, pin, sync."""
+    from xla_tasks.demo.steps import run_demo
+
+    run_demo(Path(directory))
+
+
+ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, foreach, demo)
+ns.configure({"xla_tasks": dict(CONFIG_DEFAULTS)})

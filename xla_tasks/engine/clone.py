@@ -1,0 +1,116 @@
+"""Cloning a missing repo: into a temporary folder beside its place, renamed into place when
+complete (never a half clone at the path), in the history mode asked for (full, blobless,
+shallow), through the cache when there is one.
+"""
+
+import os
+import re
+from typing import (
+    Tuple,
+)
+
+from xla_tasks.engine.cache import ensure_mirror, mirror_lock
+from xla_tasks.engine.checkout import checkout_pin
+from xla_tasks.engine.disk import git_dir_of, has_commit, read_head
+from xla_tasks.engine.fetch import Fetch, fetch_commit, fetch_refspecs
+from xla_tasks.engine.job import Job
+from xla_tasks.engine.model import EngineOptions, SyncError, redact
+from xla_tasks.engine.process import first_error, git, run_network
+
+
+def clone_repo(job: Job) -> str:
+    """Clone beside the target, then rename into place: never a half clone at the path."""
+    import shutil
+    import tempfile
+
+    repo = job.repo
+    parent = os.path.dirname(os.path.abspath(repo.path))
+    os.makedirs(parent, exist_ok=True)
+    base = os.path.basename(repo.path)
+    if job.opts.clean_stale_temps:
+        for name in os.listdir(parent):
+            if name.startswith(f".{base}.clone-"):
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    tmp = tempfile.mkdtemp(prefix=f".{base}.clone-", dir=parent)
+    try:
+        os.chmod(tmp, 0o777 & ~UMASK[0])  # mkdtemp is private; a clone is not
+        job.phase("clone")
+        _clone_into(job, tmp)
+        if os.path.isdir(repo.path):
+            os.rmdir(repo.path)  # an empty folder made for us; anything else fails here
+        os.replace(tmp, repo.path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    job.action = "cloned"
+    return git_dir_of(repo.path) or os.path.join(repo.path, ".git")
+
+
+def _clone_into(job: Job, tmp: str) -> None:
+    repo, opts = job.repo, job.opts
+    if opts.cache:
+        mirror = ensure_mirror(job, repo.rev)
+        with mirror_lock(mirror, shared=True):
+            _clone_from(job, mirror, tmp, ())
+        git(["remote", "set-url", "origin", repo.url], tmp, "setting origin")
+        job.notes.append("objects from the cache")
+    elif opts.history == "shallow" and repo.rev:
+        git(["init", "-q"], tmp, "git init")
+        git(["remote", "add", "origin", repo.url], tmp, "adding remote origin")
+        how = Fetch("origin", "refs/remotes/origin", repo.url, ("--depth", str(opts.depth)))
+        _shallow_or_full(job, tmp, how)
+    else:
+        _clone_from(job, repo.url, tmp, _history_args(opts))
+    if repo.rev:
+        git_dir = os.path.join(tmp, ".git")
+        if not has_commit(tmp, git_dir, repo.rev):
+            job.phase("fetch")
+            fetch_commit(job, tmp, git_dir, Fetch("origin", "refs/remotes/origin", repo.url))
+        checkout_pin(job, tmp, git_dir)
+    else:
+        job.new = read_head(os.path.join(tmp, ".git")).sha
+        job.notes.append(f"{repo.branch or 'default branch'} from {redact(repo.url)}")
+
+
+def _history_args(opts: EngineOptions) -> Tuple[str, ...]:
+    if opts.history == "blobless":
+        return ("--filter=blob:none",)
+    if opts.history == "shallow":
+        return ("--depth", str(opts.depth))
+    return ()
+
+
+def _clone_from(job: Job, source: str, tmp: str, extra: Tuple[str, ...]) -> None:
+    repo = job.repo
+    args = ["clone", "--progress", *extra]
+    args += ["--no-checkout"] if repo.rev else []
+    args += ["--branch", repo.branch] if repo.branch else []
+    res = run_network([*args, "--", source, tmp], None, job.watch(repo.url))
+    if res.code != 0 and extra and re.search(r"shallow|deepen|filter", res.err, re.I):
+        import shutil
+
+        job.notes.append(f"the server refused a {job.opts.history} clone: full history")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.mkdir(tmp, 0o777 & ~UMASK[0])
+        args = [*args[:2], *args[2 + len(extra) :]]
+        res = run_network([*args, "--", source, tmp], None, job.watch(repo.url))
+    if res.code != 0:
+        raise SyncError(f"clone from {redact(repo.url)} failed: {first_error(res.err)}")
+    if "filtering not recognized by server" in res.err:
+        job.notes.append("the server refused a blobless clone: full history")
+
+
+def _shallow_or_full(job: Job, tmp: str, how: Fetch) -> None:
+    """A shallow fetch of the pin; a server that refuses shallow fetches gets a full one."""
+    git_dir = os.path.join(tmp, ".git")
+    rev = job.repo.rev or ""
+    res = fetch_refspecs(job, tmp, how, [rev])
+    if res.code == 0 and has_commit(tmp, git_dir, rev):
+        return
+    if res.code != 0 and "shallow" in res.err.lower():
+        job.notes.append("the server refused a shallow fetch: full history")
+        how = how._replace(extra=())
+    fetch_commit(job, tmp, git_dir, how)
+
+
+UMASK = [0o022]

@@ -1,0 +1,65 @@
+"""One repo's run: what it is, what happened so far, how to report it, and the one-line
+outcome it ends with (the same line in both fronts).
+"""
+
+import threading
+from typing import (
+    Dict,
+    List,
+    Optional,
+)
+
+from xla_tasks.engine.model import EngineOptions, Event, EventCallback, Outcome, Repo
+from xla_tasks.engine.process import Watch
+
+
+class Job:
+    """One repo's run: what it is, what happened so far, and how to report it."""
+
+    def __init__(self, repo: Repo, opts: EngineOptions, emit: EventCallback) -> None:
+        self.repo = repo
+        self.opts = opts
+        self.emit = emit
+        self.action = ""
+        self.old: Optional[str] = None
+        self.notes: List[str] = list(repo.notes)
+        self.error: Optional[str] = None
+        self.new: Optional[str] = repo.rev
+        self.sub_counts = {"updated": 0, "there": 0, "excluded": 0}
+        self.kept_subs: List[str] = []
+        self.gitlinks: Dict[str, str] = {}
+        self.memo_dir: Optional[str] = None  # set when the submodules were walked in full
+        self.lock = threading.Lock()
+
+    def count(self, key: str, links: Optional[Dict[str, str]] = None) -> None:
+        """Tally a submodule (from worker threads), recording the gitlinks walked."""
+        with self.lock:
+            if key:
+                self.sub_counts[key] += 1
+            self.gitlinks.update(links or {})
+
+    def phase(self, text: str, who: Optional[str] = None) -> None:
+        self.emit(Event(who or self.repo.name, "phase", text))
+
+    def watch(self, url: str, who: Optional[str] = None) -> Watch:
+        name = who or self.repo.name
+        return Watch(url, self.opts.stall_timeout, lambda t: self.emit(Event(name, "progress", t)))
+
+    def outcome(self) -> Outcome:
+        notes = list(self.notes) + self._submodule_notes()
+        return Outcome(
+            self.repo.name, self.repo.path, self.action, self.old, self.new, tuple(notes),
+            self.error,
+        )  # fmt: skip
+
+    def _submodule_notes(self) -> List[str]:
+        counts = self.sub_counts
+        if not any(counts.values()) and not self.kept_subs:
+            return []
+        text = f"submodules: {counts['updated']} updated, {counts['there']} already there"
+        text += f", {counts['excluded']} excluded" if counts["excluded"] else ""
+        notes = [text]
+        if self.kept_subs:
+            kept = ", ".join(sorted(self.kept_subs))
+            notes.append(f"left submodule(s) with local changes as they are: {kept}")
+        return notes

@@ -1,0 +1,102 @@
+"""Put many repos on their pins at once: the engine's entry point, `sync_repos`.
+
+Each repo is a `Job`: settled on the spot when the disk shows it on its pin, else handed to
+the runner, whose first unit is `place_repo` and whose follow-ups are its submodules.
+"""
+
+import functools
+import os
+from typing import List, Optional, Sequence, Set
+
+from xla_tasks.engine.clone import UMASK
+from xla_tasks.engine.disk import Head, git_dir_of, read_head, write_ref
+from xla_tasks.engine.job import Job
+from xla_tasks.engine.model import (
+    PIN_REF,
+    SUBMODULE_MEMO,
+    EngineOptions,
+    Event,
+    EventCallback,
+    Outcome,
+    Repo,
+    outcome_line,
+)
+from xla_tasks.engine.place import place_repo
+from xla_tasks.engine.runner import run_items
+from xla_tasks.engine.submodules import submodules_match_memo, write_memo
+
+
+def sync_repos(
+    repos: Sequence[Repo], opts: EngineOptions, on_event: Optional[EventCallback] = None
+) -> List[Outcome]:
+    """Put every repo in place, `opts.jobs` git operations at a time; outcomes in input order.
+
+    Repos the disk shows already in place are settled right here, with no thread and no
+    git process. A repo nested inside another's path (torch_xla at pytorch/xla) starts once
+    its container is done. Ctrl-C ends the git processes in flight and re-raises.
+    """
+    umask = os.umask(0o022)  # read once, in the caller's thread, before any worker starts
+    os.umask(umask)
+    UMASK[0] = umask
+    emit = on_event or (lambda event: None)
+    jobs = [Job(repo, opts, emit) for repo in repos]
+    todo = [job for job in jobs if not _settled_on_disk(job)]
+
+    def start(index: int) -> None:
+        job = todo[index]
+        job.emit(Event(job.repo.name, "start", job.repo.path))
+
+    def finish(index: int, failure: Optional[str]) -> None:
+        todo[index].error = todo[index].error or failure
+        _finish(todo[index])
+
+    run_items(
+        len(todo),
+        lambda index: functools.partial(place_repo, todo[index]),
+        opts.jobs,
+        where=lambda index: todo[index].repo.path,
+        waits_for=[_containers(job, todo) for job in todo],
+        on_start=start,
+        on_finish=finish,
+    )
+    return [job.outcome() for job in jobs]
+
+
+def _settled_on_disk(job: Job) -> bool:
+    """Finish a repo the files show on its pin (submodules included), else leave it."""
+    repo = job.repo
+    git_dir = git_dir_of(repo.path) if repo.rev and not job.opts.dry_run else None
+    if git_dir is None or read_head(git_dir) != Head(repo.rev, None):
+        return False
+    wants_subs = repo.submodules and job.opts.submodules
+    if wants_subs and not submodules_match_memo(job, git_dir):
+        return False
+    job.emit(Event(repo.name, "start", repo.path))
+    job.old = repo.rev
+    job.action = "already at pin"
+    write_ref(git_dir, PIN_REF, repo.rev or "")
+    _finish(job)
+    return True
+
+
+def _containers(job: Job, jobs: Sequence[Job]) -> Set[int]:
+    """The repos whose folder holds this one's: they are cloned first."""
+    here = os.path.abspath(job.repo.path) + os.sep
+    return {
+        index
+        for index, other in enumerate(jobs)
+        if other is not job and here.startswith(os.path.abspath(other.repo.path) + os.sep)
+    }
+
+
+def _finish(job: Job) -> None:
+    try:
+        write_memo(job)
+    except OSError as err:
+        job.error = job.error or f"writing {SUBMODULE_MEMO}: {err}"
+    out = job.outcome()
+    if out.error is None:
+        line = outcome_line(out.name, out.action, out.old, out.new, out.notes)
+        job.emit(Event(job.repo.name, "done", line))
+    else:
+        job.emit(Event(job.repo.name, "failed", out.error))

@@ -1,0 +1,121 @@
+"""What a roll moves, commit by commit: the count, the newest subjects and a compare link.
+
+Reviewers of a roll want what Chromium's `roll-dep` gives them (contract 5.5). The commits
+come from the dep's local clone when it has both pins (no network); otherwise from a
+temporary commits-only fetch of the dep's branch (`gitrepo.history_of`), borrowing the
+local clone's objects when there is one. A dep whose history cannot be read still rolls:
+its line just has no count, and a warning says why.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from xla_tasks.errors import XlaTasksError
+from xla_tasks.gitrepo import GitRepo, history_of, is_repo_top
+from xla_tasks.parallel import run_each
+from xla_tasks.pins.model import Pins
+from xla_tasks.ui.results import RepoOutcome
+from xla_tasks.workspace.registry import Workspace
+from xla_tasks.workspace.settings import TaskOptions
+
+_GITHUB = re.compile(
+    r"(?:https?://(?:[^/@]+@)?|ssh://(?:[^/@]+@)?|git@)(?:www\.)?github\.com[/:]"
+    r"(?P<org>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?"
+)
+
+
+@dataclass(slots=True)
+class History:
+    """old..new of one dep: how many commits, and the newest `limit` of them."""
+
+    commits: int | None = None
+    log: list[tuple[str, str]] = field(default_factory=list)  # (sha, subject), newest first
+
+
+def add_histories(
+    moves: list[dict[str, Any]], workspace: Workspace, pins: Pins, options: TaskOptions, jobs: int
+) -> list[str]:
+    """Fill each dep move's `commits`, `log` and `compare`, in parallel; return warnings.
+
+    Up to `options.log_limit` subjects each; remote reads end when they stall.
+    """
+    found: dict[str, History] = {}
+    read = functools.partial(
+        dep_history,
+        workspace,
+        pins,
+        limit=options.log_limit,
+        stall=options.stall_seconds(workspace.stall_timeout),
+    )
+
+    def work(move: dict[str, Any]) -> RepoOutcome:
+        name = str(move["name"])
+        found[name] = read(name, str(move["old"]), str(move["new"]))
+        return RepoOutcome(name=name)
+
+    outcomes = run_each(moves, work, lambda move: str(move["name"]), jobs)
+    for move in moves:
+        history = found.get(str(move["name"]), History())
+        move["commits"] = history.commits
+        move["log"] = [{"sha": sha, "subject": subject} for sha, subject in history.log]
+        move["compare"] = compare_url(pins.deps[str(move["name"])].url, move["old"], move["new"])
+    return [f"{o.error} (no commit log in the roll message)" for o in outcomes if o.failed]
+
+
+def dep_history(
+    workspace: Workspace, pins: Pins, name: str, old: str, new: str, *, limit: int, stall: float
+) -> History:
+    """From the local clone when it has both commits, else from the dep's remote.
+
+    Presence is read on disk (`holds`), never asked of git: in a partial (blobless) clone
+    `cat-file -e` would lazily fetch a missing commit, and its history, into the user's
+    clone. A clone lacking either commit still lends its objects to the temporary repo.
+    """
+    path = workspace.path_of(name)
+    local = GitRepo(path, name) if is_repo_top(path) else None
+    if local is not None and _has_both(local, old, new):
+        return _read(local, old, new, limit)
+    dep = pins.deps[name]
+    lender = local.path if local else None
+    with history_of(dep.url, dep.branch, repo=name, borrow=lender, stall_timeout=stall) as temp:
+        if not temp.holds(old):
+            raise XlaTasksError(
+                f"{name}: the old pin {old[:12]} is not in the history of {dep.branch}",
+                "it was force-pushed away or lives on another branch",
+            )
+        return _read(temp, old, new, limit)
+
+
+def _has_both(local: GitRepo, old: str, new: str) -> bool:
+    return local.holds(old) and local.holds(new)
+
+
+def _read(repo: GitRepo, old: str, new: str, limit: int) -> History:
+    count = repo.count_commits(old, new)
+    return History(count, repo.commit_log(old, new, limit) if count else [])
+
+
+def compare_url(url: str, old: object, new: object) -> str | None:
+    """GitHub's page of the whole range, for a github.com URL (https, ssh or scp-like)."""
+    found = _GITHUB.fullmatch(url)
+    if found is None:
+        return None
+    return f"https://github.com/{found['org']}/{found['repo']}/compare/{old}...{new}"
+
+
+def move_lines(move: dict[str, Any]) -> list[str]:
+    """`- NAME: OLD12..NEW12 (N commits)`, the log lines, `and K more`, the compare link."""
+    count = move.get("commits")
+    commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
+    lines = [f"- {move['name']}: {str(move['old'])[:12]}..{str(move['new'])[:12]}{commits}"]
+    log = move.get("log") or []
+    lines += [f"  {entry['sha'][:12]} {entry['subject']}" for entry in log]
+    if count is not None and count > len(log):
+        lines.append(f"  and {count - len(log)} more")
+    if move.get("compare"):
+        lines.append(f"  {move['compare']}")
+    return lines

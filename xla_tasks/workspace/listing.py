@@ -1,0 +1,139 @@
+"""Which repos a workspace has, in `status` order: the project, the registry, then deps
+only pin files know. `status` reports them and `foreach` runs in them, so the two never
+disagree. No network: a dep's own pins are read at its pinned commit when it is on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xla_tasks.engine.disk import is_repo_top
+from xla_tasks.errors import XlaTasksError
+from xla_tasks.gitrepo import GitRepo, toplevel
+from xla_tasks.parallel import run_each
+from xla_tasks.pins.model import Pins
+from xla_tasks.pins.project import read_root_pins
+from xla_tasks.ui.results import RepoOutcome
+from xla_tasks.workspace.graph import Wanted, walk_pins
+from xla_tasks.workspace.project import project_name, read_pins_at
+from xla_tasks.workspace.registry import (
+    Workspace,
+    find_workspace_root,
+    load_workspace,
+    workspace_for_project,
+)
+from xla_tasks.workspace.settings import TaskOptions, default_jobs
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A repo to report: where it should be and what pins it, if anything does."""
+
+    name: str
+    path: Path
+    pin: str | None = None
+    pinned_by: str | None = None
+    transitive: bool = False  # pinned by a dep, not by the project itself
+    registered: bool = False
+    project: bool = False
+
+
+@dataclass(slots=True)
+class Listing:
+    """The repos `status` lists, in its order; `foreach` walks the same list."""
+
+    workspace: Workspace
+    project_dir: Path | None
+    rows: list[Row]
+    jobs: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def list_repos(start: Path, options: TaskOptions) -> Listing:
+    """The project first, then the registry, then deps only pin files know (no network)."""
+    project_dir = toplevel(start)
+    ws_root = find_workspace_root(start)
+    if project_dir is None and ws_root is None:
+        raise XlaTasksError(
+            f"{start} is neither in a workspace nor in a project checkout",
+            "run status inside a workspace, under xla-workspace.toml, or a git repository",
+        )
+    if ws_root is not None:
+        workspace = load_workspace(ws_root)
+    else:
+        assert project_dir is not None
+        workspace = workspace_for_project(project_dir)
+    jobs = options.jobs or workspace.jobs or default_jobs()
+    listing = Listing(workspace, project_dir, [], jobs)
+    listing.rows = _rows(workspace, project_dir, jobs, listing.warnings)
+    return listing
+
+
+def _rows(
+    workspace: Workspace, project_dir: Path | None, jobs: int, warnings: list[str]
+) -> list[Row]:
+    """The project first, then registered repos, then deps only pin files know, in walk order."""
+    pinned: dict[str, Wanted] = {}
+    rows: list[Row] = []
+    root = None
+    if project_dir is not None:
+        root = project_name(workspace, project_dir)
+        rows.append(Row(root, project_dir, registered=root in workspace.repos, project=True))
+        pinned = _pinned_deps(workspace, root, project_dir, jobs, warnings)
+    for name in workspace.repos:
+        if name != root:
+            rows.append(_row(workspace, name, pinned.get(name)))
+    rows.extend(
+        _row(workspace, name, pinned[name]) for name in pinned if name not in workspace.repos
+    )
+    return rows
+
+
+def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
+    return Row(
+        name,
+        workspace.path_of(name),
+        pin=wanted.dep.rev if wanted else None,
+        pinned_by=wanted.asked_by if wanted else None,
+        transitive=bool(wanted and wanted.level > 1),
+        registered=name in workspace.repos,
+    )
+
+
+def _pinned_deps(
+    workspace: Workspace, root: str, project_dir: Path, jobs: int, warnings: list[str]
+) -> dict[str, Wanted]:
+    """The transitive pins, read without network; unreadable pin files become warnings."""
+    try:
+        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
+        warnings.extend(script_warnings)
+    except XlaTasksError as err:
+        warnings.append(str(err))
+        return {}
+    if root_pins is None:
+        return {}
+    read: dict[str, Pins] = {}
+
+    def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
+        for outcome in run_each(level, lambda w: _read_dep_pins(workspace, w, read), _wname, jobs):
+            if outcome.error:
+                warnings.append(outcome.error)
+        return [(w.name, read[w.name]) for w in level if w.name in read]
+
+    walk = walk_pins(root, root_pins, read_level)
+    warnings.extend(conflict.message() for conflict in walk.conflicts)
+    return walk.settled
+
+
+def _wname(wanted: Wanted) -> str:
+    return wanted.name
+
+
+def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) -> RepoOutcome:
+    path = workspace.path_of(wanted.name)
+    if is_repo_top(path):
+        pins = read_pins_at(GitRepo(path, wanted.name), wanted.dep.rev)
+        if pins is not None:
+            read[wanted.name] = pins
+    return RepoOutcome(name=wanted.name)

@@ -1,0 +1,62 @@
+"""Which project a command runs for: the git work tree around the current directory."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from xla_tasks.engine.disk import is_repo_top
+from xla_tasks.errors import XlaTasksError
+from xla_tasks.gitrepo import GitRepo
+from xla_tasks.pins.model import Pins
+from xla_tasks.pins.project import read_project_pins
+from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
+from xla_tasks.pins.sync_deps_toml import PIN_FILE
+from xla_tasks.workspace.registry import Workspace
+
+
+def find_project_dir(start: Path) -> Path:
+    """The innermost repo holding `start` (so `pytorch/xla` is torch_xla, not pytorch).
+
+    Found on disk, the way git looks for `.git` (no process); git is asked only when the
+    disk says nothing (say, a work tree whose `.git` lives elsewhere).
+    """
+    here = start.absolute()
+    for folder in (here, *here.parents):
+        if is_repo_top(folder):
+            return folder
+    from xla_tasks.gitrepo import toplevel
+
+    top = toplevel(start)
+    if top is None:
+        raise XlaTasksError(
+            f"{start} is not inside a git repository",
+            "run this inside a project checkout: the repo that holds sync_deps.toml",
+        )
+    return top
+
+
+def project_name(workspace: Workspace, project_dir: Path) -> str:
+    """The project's registry name when it is registered, else its directory's name."""
+    here = project_dir.resolve()
+    for name in workspace.repos:
+        if workspace.path_of(name).resolve() == here:
+            return name
+    return project_dir.name
+
+
+def read_pins_at(repo: GitRepo, rev: str) -> Pins | None:
+    """A dep's pins as of commit `rev` without moving it: from disk when HEAD is `rev`,
+    else from the commit when it is present locally; None when unknown or absent."""
+    if repo.rev_parse("HEAD") == rev:
+        return read_project_pins(repo.path)
+    if not repo.has_commit(rev):
+        return None
+    texts = {name: repo.read_file_at(rev, name) for name in (PIN_FILE, SCRIPT_FILE)}
+    if not any(texts.values()):
+        return None
+    with tempfile.TemporaryDirectory(prefix=f"{repo.name}@{rev[:12]}-") as tmp:
+        for name, text in texts.items():
+            if text is not None:
+                (Path(tmp) / name).write_text(text, encoding="utf-8")
+        return read_project_pins(Path(tmp))

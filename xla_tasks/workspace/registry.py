@@ -1,0 +1,250 @@
+"""The workspace registry, `xla-workspace.toml`: which repos exist, where and from where.
+
+A workspace is the directory holding that file; commands find it by walking up from where
+they run, like git finds `.git`. Loading validates everything a user could get wrong
+(unknown keys, names with separators, paths escaping the root, `ext::` URLs) and reports
+it as `file:line: key: message` before any git runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+from xla_tasks import validate
+from xla_tasks.errors import ConfigError, UsageError
+from xla_tasks.tomlfile import (
+    TomlDoc,
+    check_keys,
+    field_of,
+    parse_toml,
+    read_toml,
+    schema_of,
+    table_of,
+)
+
+WORKSPACE_FILE = "xla-workspace.toml"
+# openxla-workspace marks its workspace root with this file (its registry was built in: the
+# openxla preset's repos). Recognised so a team can switch one developer at a time.
+LEGACY_WORKSPACE_FILE = ".openxla_workspace.json"
+PRESETS = ("openxla", "pytorch-xla", "none")
+_REPO_KEYS = {"url", "push_url", "branch", "path", "submodules", "deps"}
+
+
+@dataclass(frozen=True, slots=True)
+class RepoSpec:
+    """One registered repository."""
+
+    name: str
+    url: str
+    push_url: str | None = None
+    branch: str = "main"
+    path: str = ""
+    submodules: bool = False
+    deps: tuple[str, ...] = ()
+
+    @property
+    def rel_path(self) -> str:
+        return self.path or self.name
+
+    def clone_url(self, read_only: bool) -> str:
+        return self.url if read_only or not self.push_url else self.push_url
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A loaded registry; `file` is None for the implicit workspace of a bare project."""
+
+    root: Path
+    repos: dict[str, RepoSpec]
+    jobs: int | None = None
+    file: Path | None = None
+    history: str | None = None
+    cache: Path | None = None
+    stall_timeout: float | None = None
+
+    def path_of(self, name: str) -> Path:
+        """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
+        spec = self.repos.get(name)
+        return self.root / (spec.rel_path if spec else name)
+
+    def relative(self, path: Path) -> str:
+        """A repo's path as the output shows it: relative to the root when inside it
+        (symlinks followed when the plain path says nothing), else as given."""
+        for here, root in ((path, self.root), (path.resolve(), self.root.resolve())):
+            try:
+                return str(here.relative_to(root))
+            except ValueError:
+                pass
+        return str(path)
+
+    def require(self, name: str) -> RepoSpec:
+        if name not in self.repos:
+            raise UsageError(f"unknown repo {name!r}", f"known: {', '.join(self.repos) or 'none'}")
+        return self.repos[name]
+
+
+def find_workspace_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` that holds xla-workspace.toml (or, made by
+    openxla-workspace, .openxla_workspace.json)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / WORKSPACE_FILE).is_file() or (folder / LEGACY_WORKSPACE_FILE).is_file():
+            return folder
+    return None
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Read and validate `<root>/xla-workspace.toml`; openxla-workspace's root gets the
+    openxla preset's registry, which is what that tool had built in."""
+    path = root / WORKSPACE_FILE
+    if not path.is_file() and (root / LEGACY_WORKSPACE_FILE).is_file():
+        return preset_workspace("openxla", root, file=root / LEGACY_WORKSPACE_FILE)
+    return _parse_workspace(read_toml(path), root)
+
+
+def preset_workspace(preset: str, root: Path, file: Path | None = None) -> Workspace:
+    """A workspace at `root` whose registry is the shipped `preset` (no file written)."""
+    doc = parse_toml(preset_text(preset), Path(f"<preset {preset}>"))
+    return replace(_parse_workspace(doc, root), file=file)
+
+
+def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
+    check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
+    schema_of(doc)
+    settings = table_of(doc, "settings", doc.data.get("settings", {}))
+    check_keys(doc, "settings", settings, {"jobs", "history", "cache", "stall_timeout"})
+    jobs = field_of(doc, "settings", settings, "jobs", int, default=None)
+    if jobs is not None and jobs < 1:
+        raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
+    history = field_of(doc, "settings", settings, "history", str, default=None)
+    if history is not None and history not in ("full", "blobless", "shallow"):
+        raise doc.error("settings.history", f"expects full, blobless or shallow, got {history!r}")
+    cache = field_of(doc, "settings", settings, "cache", str, default=None)
+    stall = field_of(doc, "settings", settings, "stall_timeout", (int, float), default=None)
+    if stall is not None and (isinstance(stall, bool) or stall <= 0):
+        raise doc.error("settings.stall_timeout", f"must be seconds > 0, got {stall!r}")
+    repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
+    repos: dict[str, RepoSpec] = {}
+    for name, raw in repos_table.items():
+        key = f"repos.{name}"
+        try:
+            validate.name(name)
+        except ValueError as err:
+            raise doc.error(key, str(err)) from None
+        table = table_of(doc, key, raw)
+        check_keys(doc, key, table, _REPO_KEYS)
+        deps = field_of(doc, key, table, "deps", list, default=[])
+        for dep in deps:
+            try:
+                validate.name(dep)
+            except ValueError as err:
+                raise doc.error(f"{key}.deps", str(err)) from None
+        repos[name] = RepoSpec(
+            name=name,
+            url=field_of(doc, key, table, "url", str, check=validate.url),
+            push_url=field_of(doc, key, table, "push_url", str, default=None, check=validate.url),
+            branch=field_of(doc, key, table, "branch", str, default="main", check=validate.branch),
+            path=field_of(doc, key, table, "path", str, default=name, check=validate.relative_path),
+            submodules=field_of(doc, key, table, "submodules", bool, default=False),
+            deps=tuple(deps),
+        )
+    _check_references(doc, repos)
+    return Workspace(
+        root=root,
+        repos=repos,
+        jobs=jobs,
+        file=doc.path,
+        history=history,
+        cache=(root / Path(cache).expanduser()) if cache else None,
+        stall_timeout=float(stall) if stall is not None else None,
+    )
+
+
+def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, str] = {}
+    for spec in repos.values():
+        for dep in spec.deps:
+            if dep not in repos:
+                raise doc.error(
+                    f"repos.{spec.name}.deps",
+                    f"unknown repo {dep!r}",
+                    hint=f"known: {', '.join(repos)}",
+                )
+        if spec.rel_path in seen:
+            raise doc.error(
+                f"repos.{spec.name}.path",
+                f"same path as repo {seen[spec.rel_path]!r}: {spec.rel_path}",
+            )
+        seen[spec.rel_path] = spec.name
+
+
+def open_workspace(start: Path) -> Workspace:
+    """The workspace around `start`, or a clear error saying how to make one."""
+    root = find_workspace_root(start)
+    if root is None:
+        layout = pytorch_layout_workspace(start)
+        hint = (
+            f"run `xla-tasks init --preset pytorch-xla` in {layout.root} first"
+            if layout
+            else "run `xla-tasks init` at the workspace root first"
+        )
+        raise ConfigError(start, f"no {WORKSPACE_FILE} here or in any parent directory", hint=hint)
+    return load_workspace(root)
+
+
+def pytorch_layout_workspace(start: Path) -> Workspace | None:
+    """Outside any workspace, the PyTorch/XLA layout around `start` as a pytorch-xla workspace.
+
+    PyTorch/XLA's `git_sync_main.py` needs no registry: torch_xla is the clone at
+    `pytorch/xla`, pytorch the clone holding it, vision (optional) the folder beside pytorch.
+    `update-repos` finds them the same way, so a developer who never ran `init` can use it.
+    """
+    if find_workspace_root(start) is not None:
+        return None
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        pytorch = folder / "pytorch"
+        if (pytorch / ".git").exists() and (pytorch / "xla" / ".git").exists():
+            return preset_workspace("pytorch-xla", folder)
+    return None
+
+
+def start_pinning_hint(project_dir: Path) -> str:
+    """How to start pinning here: `pin --add` needs a registry naming the repo to add."""
+    if find_workspace_root(project_dir) is not None:
+        return "start pinning a registered repo with `xla-tasks pin --add NAME`"
+    return (
+        f"no {WORKSPACE_FILE} to name the repos: run `xla-tasks init` in "
+        f"{project_dir.resolve().parent}, then `xla-tasks pin --add NAME`"
+    )
+
+
+def pytorch_layout_note(root: Path) -> str:
+    return (
+        f"no {WORKSPACE_FILE}: found pytorch, vision and torch_xla in {root} the way "
+        "PyTorch/XLA's git_sync_main.py does; to make it permanent, run "
+        f"`xla-tasks init --preset pytorch-xla` in {root}"
+    )
+
+
+def preset_text(preset: str) -> str:
+    """The registry text shipped for `preset` ("none" is an empty registry)."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
+    if preset == "none":
+        return "schema = 1\n\n# Add repositories as [repos.NAME] tables; see the README.\n"
+    data = resources.files("xla_tasks") / "data" / "presets" / f"{preset}.toml"
+    return data.read_text(encoding="utf-8")
+
+
+def workspace_for_project(project_dir: Path) -> Workspace:
+    """The registry around a project, else an implicit one rooted at the project's parent.
+
+    `sync` works without xla-workspace.toml (contract 3): deps then go beside the project.
+    """
+    root = find_workspace_root(project_dir)
+    if root is not None:
+        return load_workspace(root)
+    return Workspace(root=project_dir.resolve().parent, repos={})

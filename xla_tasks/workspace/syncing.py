@@ -1,0 +1,160 @@
+"""Put every dep of a project, transitively, on its pinned commit (contract 3.1).
+
+The walk is breadth-first (`depgraph.walk_pins`): each level goes to the engine
+(`xla_tasks.engine`, which owns every per-repo step and runs them in parallel), then the
+pin files of the deps that landed give the next level. The root project itself is never
+moved. Safety (contract 4) lives in the engine: a dep with uncommitted changes or a
+rebase/merge/bisect in progress is left alone, a detached HEAD holding commits no ref
+holds is saved on a branch first, and nothing is ever reset or cleaned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from xla_tasks.engine.model import EngineOptions, EventCallback, Repo
+from xla_tasks.errors import XlaTasksError
+from xla_tasks.pins.model import Pins
+from xla_tasks.pins.project import read_project_pins, read_root_pins
+from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
+from xla_tasks.pins.sync_deps_toml import PIN_FILE
+from xla_tasks.ui.results import CommandResult, RepoOutcome
+from xla_tasks.workspace.graph import Wanted, walk_pins
+from xla_tasks.workspace.lock import workspace_lock
+from xla_tasks.workspace.placement import engine_options, place_repos
+from xla_tasks.workspace.project import find_project_dir, project_name, read_pins_at
+from xla_tasks.workspace.registry import Workspace, start_pinning_hint, workspace_for_project
+from xla_tasks.workspace.settings import TaskOptions
+
+if TYPE_CHECKING:
+    from xla_tasks.gitrepo import GitRepo
+
+
+@dataclass(slots=True)
+class SyncRun:
+    """One sync: where things are, what was asked, and the pins read from landed deps."""
+
+    project_dir: Path
+    root: str
+    workspace: Workspace
+    options: TaskOptions
+    engine: EngineOptions
+    on_event: EventCallback | None = None
+    pins_read: dict[str, Pins] = field(default_factory=dict)
+
+
+def sync_project(
+    start: Path, options: TaskOptions, *, on_event: EventCallback | None = None
+) -> CommandResult:
+    """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
+    project_dir = find_project_dir(start)
+    workspace = workspace_for_project(project_dir)
+    root_pins, script_warnings = read_root_pins(project_dir)  # refuses a rewritten script
+    if root_pins is None:
+        raise XlaTasksError(
+            f"{project_dir} has no {PIN_FILE} (nor a legacy {SCRIPT_FILE}): nothing to sync",
+            f"run sync in a project checkout, or {start_pinning_hint(project_dir)}",
+        )
+    run = SyncRun(
+        project_dir=project_dir,
+        root=project_name(workspace, project_dir),
+        workspace=workspace,
+        options=options,
+        engine=engine_options(options, workspace),
+        on_event=on_event,
+    )
+    result = CommandResult(command="sync", warnings=script_warnings)
+    with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
+        _walk(run, root_pins, result)
+    return result
+
+
+def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
+    def process(level: list[Wanted]) -> list[tuple[str, Pins]]:
+        result.outcomes.extend(_sync_level(run, level))
+        return [(w.name, run.pins_read[w.name]) for w in level if w.name in run.pins_read]
+
+    walk = walk_pins(run.root, root_pins, process, is_excluded=run.options.excludes_dep)
+    for wanted in walk.excluded:
+        path = run.workspace.relative(run.workspace.path_of(wanted.name))
+        result.outcomes.append(
+            RepoOutcome(name=wanted.name, path=path, action="skipped (--exclude-dep)")
+        )
+    result.warnings.extend(conflict.message() for conflict in walk.conflicts)
+    total = len(walk.settled) - len(walk.excluded)
+    done = total - sum(1 for outcome in result.outcomes if outcome.failed)
+    count = f"{done} of {total}" if done != total else str(total)
+    verb = "dry run, nothing changed: would sync" if run.options.dry_run else "synced"
+    result.messages.append(f"{verb} {count} dep(s) of {run.root} in {run.workspace.root}")
+    result.data.update(
+        project=str(run.project_dir),
+        workspace=str(run.workspace.root),
+        dry_run=run.options.dry_run,
+        conflicts=[conflict.to_dict() for conflict in walk.conflicts],
+    )
+
+
+def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
+    """Hand one level to the engine; then read the pin files of the deps that landed."""
+    project = str(run.project_dir.resolve())
+    todo = [w for w in level if str(run.workspace.path_of(w.name).resolve()) != project]
+    outcomes = {
+        outcome.name: outcome
+        for outcome in place_repos(
+            run.workspace, [_engine_repo(run, w) for w in todo], run.engine, run.on_event
+        )
+    }
+    for wanted in level:
+        outcome = outcomes.get(wanted.name)
+        if outcome is None:
+            path = run.workspace.relative(run.workspace.path_of(wanted.name))
+            action = "skipped (the project being synced is never moved)"
+            outcomes[wanted.name] = RepoOutcome(wanted.name, path, action, new=wanted.dep.rev)
+        elif not outcome.failed:
+            _after_landing(run, wanted, outcome)
+    return [outcomes[w.name] for w in level]
+
+
+def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
+    dep = wanted.dep
+    notes = (f"pinned by {wanted.asked_by}",) if wanted.asked_by != run.root else ()
+    return Repo(
+        name=dep.name,
+        path=str(run.workspace.path_of(dep.name)),
+        url=dep.url,
+        rev=dep.rev,
+        branch=dep.branch,
+        submodules=dep.submodules,
+        exclude_submodules=dep.exclude_submodules,
+        notes=notes,
+    )
+
+
+def _after_landing(run: SyncRun, wanted: Wanted, outcome: RepoOutcome) -> None:
+    """Read the dep's own pins (the next level); a broken pin file fails that dep only."""
+    path = run.workspace.path_of(wanted.name)
+    try:
+        if not run.options.dry_run:
+            _read_pins(run, wanted.name, path)
+        elif outcome.action == "would clone":
+            outcome.notes.append("its own pins are read once it is cloned")
+        else:
+            from xla_tasks.gitrepo import GitRepo
+
+            _read_pins_if_known(run, GitRepo(path, wanted.name), wanted.dep.rev)
+    except XlaTasksError as err:
+        outcome.error = str(err)
+
+
+def _read_pins(run: SyncRun, name: str, path: Path) -> None:
+    pins = read_project_pins(path)
+    if pins is not None:
+        run.pins_read[name] = pins
+
+
+def _read_pins_if_known(run: SyncRun, repo: GitRepo, rev: str) -> None:
+    pins = read_pins_at(repo, rev)
+    if pins is not None:
+        run.pins_read[repo.name] = pins
