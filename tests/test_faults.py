@@ -249,6 +249,31 @@ def test_json_internal_error_prints_one_failure_object(
     assert "internal error: RuntimeError: a bug" in str(document["error"])
 
 
+def test_internal_error_writes_a_crash_log_with_the_traceback_and_versions(
+    workspace: Path, isolated_env: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug ends in one line naming a crash log (as pre-commit does); the log holds the
+    traceback and the versions a bug report needs."""
+    import xla_tasks.commands.status as status_module
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug with https://bot:s3cret@example.com/x.git")
+
+    monkeypatch.setattr(status_module, "status", broken)
+    result = cli("status", cwd=workspace)
+
+    log = isolated_env / "home" / ".cache" / "xla-tasks" / "crash.log"
+    assert result.code == 3
+    assert result.err.count("\n") == 1
+    assert f"details in {log}" in result.err
+    text = log.read_text()
+    assert "xla-tasks 0.1.0" in text
+    assert "git version" in text
+    assert "Python 3." in text
+    assert 'raise RuntimeError("a bug' in text
+    assert "s3cret" not in text
+
+
 # -- 9: bad settings are one-line errors ----------------------------------------------
 
 

@@ -23,20 +23,19 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from xla_tasks.engine.disk import common_dir_of, git_dir_of, has_object, is_repo_top
+from xla_tasks.engine.disk import common_dir_of, git_dir_of, has_commit, is_repo_top
 from xla_tasks.engine.model import DEFAULT_STALL_TIMEOUT, SyncError, redact
 from xla_tasks.engine.process import FOREIGN_GIT_ENV, NO_PROMPT_ENV, Watch, first_error, run_network
 from xla_tasks.engine.process import run_git as engine_run_git
+from xla_tasks.engine.worktree import Status, parse_status
 from xla_tasks.errors import GitError, GitNotFoundError
 
 __all__ = [
     "GitRepo",
-    "RepoState",
     "history_of",
     "is_repo_top",
     "ls_remote_branch",
@@ -120,20 +119,6 @@ def run_network_git(
     return done.code, done.out, done.err
 
 
-@dataclass(frozen=True, slots=True)
-class RepoState:
-    """What one `git status --porcelain=v2 --branch` says about a work tree."""
-
-    head: str | None  # None in a repo with no commit yet
-    branch: str | None  # None when detached
-    changed: tuple[str, ...] = ()  # tracked files with staged or unstaged changes
-    untracked: tuple[str, ...] = field(default=())
-
-    @property
-    def is_dirty(self) -> bool:
-        return bool(self.changed)
-
-
 class GitRepo:
     """Verbs on one existing work tree; `name` is what every error message calls it."""
 
@@ -150,33 +135,11 @@ class GitRepo:
 
     # -- questions -----------------------------------------------------------------------
 
-    def state(self, untracked: bool = False) -> RepoState:
+    def state(self, untracked: bool = False) -> Status:
+        """Branch, HEAD and the user's changes (moved submodules apart), from one `git status`."""
         mode = "--untracked-files=normal" if untracked else "--untracked-files=no"
         out = self.git("status", "--porcelain=v2", "--branch", "-z", mode, action="read status")
-        head: str | None = None
-        branch: str | None = None
-        changed: list[str] = []
-        new: list[str] = []
-        records = iter(out.split("\0"))
-        for record in records:
-            if record.startswith("# branch.oid "):
-                oid = record.split(" ", 2)[2]
-                head = None if oid == "(initial)" else oid
-            elif record.startswith("# branch.head "):
-                value = record.split(" ", 2)[2]
-                branch = None if value == "(detached)" else value
-            elif record.startswith(("1 ", "u ")):
-                changed.append(record.split(" ", 8 if record[0] == "1" else 10)[-1])
-            elif record.startswith("2 "):
-                changed.append(record.split(" ", 9)[-1])
-                next(records, None)  # the rename's original path
-            elif record.startswith("? "):
-                new.append(record[2:])
-        return RepoState(head, branch, tuple(changed), tuple(new))
-
-    def has_commit(self, sha: str) -> bool:
-        status, _ = self.try_git("cat-file", "-e", "--end-of-options", f"{sha}^{{commit}}")
-        return status == 0
+        return parse_status(out)
 
     def rev_parse(self, rev: str) -> str | None:
         status, out = self.try_git(
@@ -223,12 +186,12 @@ class GitRepo:
         date, _, subject = out.strip().partition("\0")
         return date, subject
 
-    def holds(self, sha: str) -> bool:
-        """True when object `sha` is on disk here (loose, packed or in an alternate), read
-        without git: unlike `cat-file -e`, never a lazy fetch in a partial clone."""
+    def has_commit(self, sha: str) -> bool:
+        """Is commit `sha` on disk here (loose, packed or in an alternate)? Never a lazy
+        fetch in a partial clone, unlike `cat-file -e`: this is the engine's answer."""
         bare = (self.path / "objects").is_dir() and (self.path / "HEAD").is_file()
         git_dir = str(self.path) if bare else git_dir_of(str(self.path))
-        return bool(git_dir and has_object(git_dir, sha))
+        return git_dir is not None and has_commit(str(self.path), git_dir, sha)
 
     def commit_log(self, old: str, new: str, limit: int) -> list[tuple[str, str]]:
         """The newest `limit` commits of `old..new` as (sha, subject), newest first.

@@ -30,7 +30,7 @@ HISTORY_HELP = "MODE for new clones: full (default), blobless or shallow"
 CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
 
 
-class XlaTask(Task):
+class XlaTask(Task[Any]):
     """A Task with only the short flags we name (invoke's automatic ones shift over time)."""
 
     def __init__(
@@ -54,7 +54,7 @@ class XlaTask(Task):
         return opts
 
 
-def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
+def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task[Any]]:
     """@task with our Task class and our error policy around the body.
 
     Every ending is one line and a contract exit code; with `--json` also one object on
@@ -62,7 +62,7 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task]:
     (SIGTERM included: the body runs with the handlers `xla-tasks` itself installs).
     """
 
-    def decorate(body: Callable[..., Any]) -> Task:
+    def decorate(body: Callable[..., Any]) -> Task[Any]:
         @functools.wraps(body)
         def guarded(ctx: Any, *args: Any, **kwargs: Any) -> None:
             from xla_tasks.ui import exits as endings

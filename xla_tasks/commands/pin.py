@@ -283,7 +283,7 @@ def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -
     if state.head is None:
         outcome.error = f"{name}: has no commit to pin at {path}"
         return outcome
-    if state.is_dirty:
+    if state.changed:
         shown = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
         warnings[name] = f"{name}: has uncommitted changes ({shown}); they are not pinned"
     if require_upstream:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xla_tasks.engine.model import Event, EventCallback
+from xla_tasks.engine.worktree import Status
 from xla_tasks.errors import DirtyRepoError, GitError, UsageError, XlaTasksError
 from xla_tasks.fsutil import foreign_owner
-from xla_tasks.gitrepo import GitRepo, RepoState, is_repo_top, redact
+from xla_tasks.gitrepo import GitRepo, is_repo_top, redact
 from xla_tasks.parallel import run_each
 from xla_tasks.ui.events import events_to, in_order
 from xla_tasks.ui.results import CommandResult, RepoOutcome
@@ -153,7 +154,7 @@ def check_ownership(path: Path, name: str) -> None:
     )
 
 
-def check_clean(workspace: Workspace, name: str, repo: GitRepo) -> RepoState:
+def check_clean(workspace: Workspace, name: str, repo: GitRepo) -> Status:
     """Refuse uncommitted changes and untracked files; a registered repo nested inside is fine."""
     state = repo.state(untracked=True)
     if state.changed:
@@ -294,13 +295,13 @@ def _diverged(plan: _Plan, local: str | None, target: str) -> XlaTasksError:
     )
 
 
-def _move(plan: _Plan, state: RepoState, kind: str, local: str | None, target: str) -> None:
+def _move(plan: _Plan, state: Status, kind: str, local: str | None, target: str) -> None:
     """Create or fast-forward the tracking branch; the user's HEAD stays where it is."""
     if kind == CREATE:
         plan.repo.create_tracking_branch(plan.branch, plan.remote)
     elif kind == BEHIND and state.branch == plan.branch:
         plan.repo.merge_ff_only(plan.remote_ref)
-        stale = plan.repo.state().changed  # submodules still at their old commits
+        stale = plan.repo.state().submodules  # still at their old commits
         if stale:
             plan.outcome.notes.append(
                 f"submodules not updated ({', '.join(stale[:3])}): "

@@ -2,9 +2,7 @@
 and tells a later sync that it is ours, not the user's work).
 """
 
-import os
-
-from xla_tasks.engine.disk import common_dir_of, write_ref
+from xla_tasks.engine.disk import is_partial, write_ref
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import PIN_REF, SyncError
 from xla_tasks.engine.process import first_error, git, run_network
@@ -18,19 +16,10 @@ def checkout_pin(job: Job, path: str, git_dir: str) -> None:
     rev = job.repo.rev or ""
     job.phase("checkout")
     args = ["checkout", "-q", "--detach", rev, "--"]
-    if _is_partial(git_dir):
+    if is_partial(git_dir):
         res = run_network(["-c", "checkout.workers=0", *args], path, job.watch(job.repo.url))
         if res.code != 0:
             raise SyncError(f"checkout of {rev[:12]} failed: {first_error(res.err)}")
     else:
         git(args, path, f"checkout of {rev[:12]}")
     write_ref(git_dir, PIN_REF, rev)
-
-
-def _is_partial(git_dir: str) -> bool:
-    """A partial (blobless) clone: its config names a promisor remote."""
-    try:
-        with open(os.path.join(common_dir_of(git_dir), "config"), encoding="utf-8") as handle:
-            return "promisor = true" in handle.read()
-    except OSError:
-        return False

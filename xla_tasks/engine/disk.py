@@ -173,10 +173,23 @@ def _alternates(objects: str) -> List[str]:
 
 
 def has_commit(path: str, git_dir: str, sha: str) -> bool:
+    """Is commit `sha` here? Read from disk; git is asked only when the disk is unsure (an
+    index format we do not read), and never in a partial clone, where asking would fetch."""
     found = has_object(git_dir, sha)
     if found is None:
+        if is_partial(git_dir):
+            return False
         return run_git(["cat-file", "-e", sha + "^{commit}"], path).code == 0
     return found
+
+
+def is_partial(git_dir: str) -> bool:
+    """A partial (blobless) clone: its config names a promisor remote."""
+    try:
+        with open(os.path.join(common_dir_of(git_dir), "config"), encoding="utf-8") as handle:
+            return "promisor = true" in handle.read()
+    except OSError:
+        return False
 
 
 def is_shallow(git_dir: str) -> bool:

@@ -91,7 +91,7 @@ class EngineOptions(NamedTuple):
     cache: Optional[str] = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
     dry_run: bool = False
-    exclude_submodules: Tuple[Pattern, ...] = ()  # NAME:PATH patterns (--exclude-submodule)
+    exclude_submodules: Tuple[Pattern[str], ...] = ()  # NAME:PATH patterns (--exclude-submodule)
     submodules: bool = True  # False: skip every repo's submodules (checkout --no-submodules)
     root: Optional[str] = None  # repos must stay inside it (a symlink may not lead out)
     clean_stale_temps: bool = False  # the caller holds a lock: old temp clones are dead runs

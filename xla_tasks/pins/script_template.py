@@ -69,12 +69,12 @@ def check_dep(name: str) -> Optional[str]:
     return None
 
 
-def matches_any(text: str, patterns: Sequence[Pattern]) -> bool:
+def matches_any(text: str, patterns: Sequence[Pattern[str]]) -> bool:
     return any(p.search(text) for p in patterns)
 
 
 def selected_deps(
-    workspace: str, exclude: Sequence[Pattern]
+    workspace: str, exclude: Sequence[Pattern[str]]
 ) -> Tuple[List[Repo], List[str], List[Tuple[str, str]]]:
     """The deps to sync, the names --exclude-dep left out, and deps with invalid data."""
     deps, skipped, invalid = [], [], []  # type: List[Repo], List[str], List[Tuple[str, str]]
@@ -188,7 +188,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def compile_regex(parser: argparse.ArgumentParser, flag: str, text: str) -> Pattern:
+def compile_regex(parser: argparse.ArgumentParser, flag: str, text: str) -> "Pattern[str]":
     """Compile a user regex up front so a typo fails before anything is touched."""
     try:
         return re.compile(text)

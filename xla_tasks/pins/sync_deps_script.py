@@ -53,11 +53,6 @@ def render_sync_deps_script(
     return f"{SHEBANG}\n{HEADER}\n{before}{block}{_with_engine(after)}"
 
 
-def is_current_rendering(existing: str, expected: str) -> bool:
-    """Exact comparison: any drift, even whitespace, means the script must be regenerated."""
-    return existing == expected
-
-
 def read_template(name: str = TEMPLATE_NAME) -> str:
     """A source file shipped inside the package (works from wheels and zips alike)."""
     return resources.files("xla_tasks").joinpath(name).read_text(encoding="utf-8")

@@ -29,6 +29,7 @@ from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.pins.sync_deps_toml import PIN_FILE, dump_pins
 from xla_tasks.roll.journal import TrialFiles
 from xla_tasks.roll.message import compare_url
+from xla_tasks.roll.moves import DepMove, PackageMove
 from xla_tasks.roll.plan import RollPlan, summary_lines
 from xla_tasks.roll.requirements import set_requirement_version
 from xla_tasks.roll.search import Culprit, Item, Moves, SearchResult, find_passing_set
@@ -89,9 +90,10 @@ class GateRun:
         self.files = TrialFiles(self.workspace.root, self.project_dir, paths)
 
     def old_of(self, name: str) -> str:
-        for move in self.plan.dep_moves + self.plan.package_moves:
-            if move["name"] == name:
-                return str(move["old"] or "(not pinned)")
+        moves: list[DepMove | PackageMove] = [*self.plan.dep_moves, *self.plan.package_moves]
+        for move in moves:
+            if move.name == name:
+                return move.old or "(not pinned)"
         return ""
 
 
@@ -119,18 +121,17 @@ def gated_roll(run: GateRun, result: CommandResult) -> CommandResult:
 
 def _items(plan: RollPlan) -> list[Item]:
     """Deps in schedule order, then packages (one item per package, whatever its files)."""
-    items = [Item(str(m["name"]), str(m["new"])) for m in plan.dep_moves]
-    for move in plan.package_moves:
-        if all(item.name != move["name"] for item in items):
-            items.append(Item(str(move["name"]), str(move["new"])))
+    items = [Item(move.name, move.new) for move in plan.dep_moves]
+    for package in plan.package_moves:
+        if all(item.name != package.name for item in items):
+            items.append(Item(package.name, package.new))
     return items
 
 
 def _pins_for(plan: RollPlan, moves: Mapping[str, str]) -> Pins:
     pins = plan.pins
     for move in plan.dep_moves:
-        name = str(move["name"])
-        pins = pins.with_rev(name, moves.get(name, str(move["old"])))
+        pins = pins.with_rev(move.name, moves.get(move.name, move.old))
     return pins
 
 
@@ -144,9 +145,9 @@ def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]
     texts: dict[Path, str | None] = {}
     for path in sorted(run.plan.files):
         text = run.files.old[path] or ""
-        for move in run.plan.package_moves:
-            name = str(move["name"])
-            if name in moves and file_in_repo(run.project_dir, str(move["file"])) == path:
+        for package in run.plan.package_moves:
+            name = package.name
+            if name in moves and file_in_repo(run.project_dir, package.file) == path:
                 text = set_requirement_version(text, name, moves[name], str(path))[0]
         texts[path] = text
     pins = _pins_for(run.plan, moves)
@@ -223,11 +224,11 @@ def _shell_reason(code: int | None, timed_out: bool, timeout: float | None) -> s
 
 def _steps(run: GateRun, name: str) -> list[str]:
     """A culprit dep's first-parent commits old..new, oldest first (fetched when absent)."""
-    move = next((m for m in run.plan.dep_moves if m["name"] == name), None)
+    move = next((m for m in run.plan.dep_moves if m.name == name), None)
     path = run.workspace.path_of(name)
     if move is None or not is_repo_top(path):
         return []
-    old, new = str(move["old"]), str(move["new"])
+    old, new = move.old, move.new
     repo = GitRepo(path, name)
     why = None
     try:
@@ -302,7 +303,11 @@ def _report(run: GateRun, search: SearchResult, result: CommandResult) -> Comman
     if search.base_broken:
         return _base_broken(run, result, footer)
     kept = _kept_plan(run, search.kept)
-    result.data.update(changed=kept.changed, deps=kept.dep_moves, packages=kept.package_moves)
+    result.data.update(
+        changed=kept.changed,
+        deps=[move.to_dict() for move in kept.dep_moves],
+        packages=[move.to_dict() for move in kept.package_moves],
+    )
     if kept.changed:
         result.messages = summary_lines(run.schedule, kept, False)
     else:
@@ -331,11 +336,9 @@ def _base_broken(run: GateRun, result: CommandResult, footer: str) -> CommandRes
 def _kept_plan(run: GateRun, kept: Moves) -> RollPlan:
     """The roll's plan cut down to the kept moves (a bisected dep at the commit it kept)."""
     deps = [
-        _dep_move_at(run, move, kept[str(move["name"])])
-        for move in run.plan.dep_moves
-        if str(move["name"]) in kept
+        _dep_move_at(run, move, kept[move.name]) for move in run.plan.dep_moves if move.name in kept
     ]
-    packages = [move for move in run.plan.package_moves if str(move["name"]) in kept]
+    packages = [move for move in run.plan.package_moves if move.name in kept]
     old = run.files.old
     texts = _texts_for(run, kept)
     files = {p: t or "" for p, t in texts.items() if p in run.plan.files and t != old[p]}
@@ -344,22 +347,26 @@ def _kept_plan(run: GateRun, kept: Moves) -> RollPlan:
     )
 
 
-def _dep_move_at(run: GateRun, move: dict[str, object], rev: str) -> dict[str, object]:
-    if rev == move["new"]:
+def _dep_move_at(run: GateRun, move: DepMove, rev: str) -> DepMove:
+    """The move cut at `rev` (bisected): its count, log and compare link end there too."""
+    if rev == move.new:
         return move
-    repo = GitRepo(run.workspace.path_of(str(move["name"])), str(move["name"]))
-    cut = dict(move, new=rev, commits=repo.count_commits(str(move["old"]), rev))
-    log = move.get("log")
-    if isinstance(log, list):  # the roll message's commit log: entries newer than `rev` go
-        cut["log"] = [e for e in log if repo.is_ancestor(str(e.get("sha")), rev)]
-    if move.get("compare"):  # the GitHub link ends where the dep was rolled to
-        cut["compare"] = compare_url(run.plan.pins.deps[str(move["name"])].url, move["old"], rev)
-    return cut
+    repo = GitRepo(run.workspace.path_of(move.name), move.name)
+    return DepMove(
+        move.name,
+        move.old,
+        rev,
+        commits=repo.count_commits(move.old, rev),
+        log=[(sha, subject) for sha, subject in move.log if repo.is_ancestor(sha, rev)],
+        compare=compare_url(run.plan.pins.deps[move.name].url, move.old, rev)
+        if move.compare
+        else None,
+    )
 
 
 def _held_dict(run: GateRun, culprit: Culprit, kept: Moves) -> dict[str, Any]:
     record = run.tries[culprit.try_number - 1] if culprit.try_number else None
-    is_dep = any(move["name"] == culprit.name for move in run.plan.dep_moves)
+    is_dep = any(move.name == culprit.name for move in run.plan.dep_moves)
     return {
         "name": culprit.name,
         "kind": "dep" if is_dep else "package",

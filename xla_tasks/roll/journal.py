@@ -69,10 +69,6 @@ class TrialFiles:
         for path, text in texts.items():
             _put(path, text)
 
-    def restore(self) -> None:
-        for path, text in self.old.items():
-            _put(path, text)
-
     def close(self) -> None:
         """The files and the deps are settled: nothing to undo any more."""
         self.journal.unlink(missing_ok=True)

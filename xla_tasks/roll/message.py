@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.gitrepo import GitRepo, history_of, is_repo_top
 from xla_tasks.parallel import run_each
 from xla_tasks.pins.model import Pins
+from xla_tasks.roll.moves import DepMove
 from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.registry import Workspace
 from xla_tasks.workspace.settings import TaskOptions
@@ -37,7 +37,7 @@ class History:
 
 
 def add_histories(
-    moves: list[dict[str, Any]], workspace: Workspace, pins: Pins, options: TaskOptions, jobs: int
+    moves: list[DepMove], workspace: Workspace, pins: Pins, options: TaskOptions, jobs: int
 ) -> list[str]:
     """Fill each dep move's `commits`, `log` and `compare`, in parallel; return warnings.
 
@@ -52,17 +52,16 @@ def add_histories(
         stall=options.stall_seconds(workspace.stall_timeout),
     )
 
-    def work(move: dict[str, Any]) -> RepoOutcome:
-        name = str(move["name"])
-        found[name] = read(name, str(move["old"]), str(move["new"]))
-        return RepoOutcome(name=name)
+    def work(move: DepMove) -> RepoOutcome:
+        found[move.name] = read(move.name, move.old, move.new)
+        return RepoOutcome(name=move.name)
 
-    outcomes = run_each(moves, work, lambda move: str(move["name"]), jobs)
+    outcomes = run_each(moves, work, lambda move: move.name, jobs)
     for move in moves:
-        history = found.get(str(move["name"]), History())
-        move["commits"] = history.commits
-        move["log"] = [{"sha": sha, "subject": subject} for sha, subject in history.log]
-        move["compare"] = compare_url(pins.deps[str(move["name"])].url, move["old"], move["new"])
+        history = found.get(move.name, History())
+        move.commits = history.commits
+        move.log = list(history.log)
+        move.compare = compare_url(pins.deps[move.name].url, move.old, move.new)
     return [f"{o.error} (no commit log in the roll message)" for o in outcomes if o.failed]
 
 
@@ -82,7 +81,7 @@ def dep_history(
     dep = pins.deps[name]
     lender = local.path if local else None
     with history_of(dep.url, dep.branch, repo=name, borrow=lender, stall_timeout=stall) as temp:
-        if not temp.holds(old):
+        if not temp.has_commit(old):
             raise XlaTasksError(
                 f"{name}: the old pin {old[:12]} is not in the history of {dep.branch}",
                 "it was force-pushed away or lives on another branch",
@@ -91,7 +90,7 @@ def dep_history(
 
 
 def _has_both(local: GitRepo, old: str, new: str) -> bool:
-    return local.holds(old) and local.holds(new)
+    return local.has_commit(old) and local.has_commit(new)
 
 
 def _read(repo: GitRepo, old: str, new: str, limit: int) -> History:
@@ -99,7 +98,7 @@ def _read(repo: GitRepo, old: str, new: str, limit: int) -> History:
     return History(count, repo.commit_log(old, new, limit) if count else [])
 
 
-def compare_url(url: str, old: object, new: object) -> str | None:
+def compare_url(url: str, old: str, new: str) -> str | None:
     """GitHub's page of the whole range, for a github.com URL (https, ssh or scp-like)."""
     found = _GITHUB.fullmatch(url)
     if found is None:
@@ -107,15 +106,14 @@ def compare_url(url: str, old: object, new: object) -> str | None:
     return f"https://github.com/{found['org']}/{found['repo']}/compare/{old}...{new}"
 
 
-def move_lines(move: dict[str, Any]) -> list[str]:
+def move_lines(move: DepMove) -> list[str]:
     """`- NAME: OLD12..NEW12 (N commits)`, the log lines, `and K more`, the compare link."""
-    count = move.get("commits")
+    count = move.commits
     commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
-    lines = [f"- {move['name']}: {str(move['old'])[:12]}..{str(move['new'])[:12]}{commits}"]
-    log = move.get("log") or []
-    lines += [f"  {entry['sha'][:12]} {entry['subject']}" for entry in log]
-    if count is not None and count > len(log):
-        lines.append(f"  and {count - len(log)} more")
-    if move.get("compare"):
-        lines.append(f"  {move['compare']}")
+    lines = [f"- {move.name}: {move.old[:12]}..{move.new[:12]}{commits}"]
+    lines += [f"  {sha[:12]} {subject}" for sha, subject in move.log]
+    if count is not None and count > len(move.log):
+        lines.append(f"  and {count - len(move.log)} more")
+    if move.compare:
+        lines.append(f"  {move.compare}")
     return lines

@@ -21,6 +21,7 @@ from xla_tasks.pins.model import Dep, PackageRule, Pins, Schedule
 from xla_tasks.pins.project import read_root_pins, save_pin_files
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
 from xla_tasks.roll.message import add_histories, move_lines
+from xla_tasks.roll.moves import DepMove, PackageMove
 from xla_tasks.roll.packages import find_latest_version
 from xla_tasks.roll.requirements import set_requirement_version
 from xla_tasks.ui.results import CommandResult, RepoOutcome
@@ -33,8 +34,8 @@ class RollPlan:
     """What the schedule would change: new pins and new requirements texts."""
 
     pins: Pins
-    dep_moves: list[dict[str, object]] = field(default_factory=list)
-    package_moves: list[dict[str, object]] = field(default_factory=list)
+    dep_moves: list[DepMove] = field(default_factory=list)
+    package_moves: list[PackageMove] = field(default_factory=list)
     files: dict[Path, str] = field(default_factory=dict)  # requirements path -> new text
 
     @property
@@ -72,8 +73,8 @@ def plan_roll(
         schedule=schedule,
         changed=plan.changed,
         dry_run=options.dry_run,
-        deps=plan.dep_moves,
-        packages=plan.package_moves,
+        deps=[move.to_dict() for move in plan.dep_moves],
+        packages=[move.to_dict() for move in plan.package_moves],
     )
     return result, plan, verify
 
@@ -144,7 +145,7 @@ def _plan_deps(plan: RollPlan, heads: list[RepoOutcome]) -> None:
         if head.new == head.old or head.new is None or head.old is None:
             continue
         plan.pins = plan.pins.with_rev(head.name, head.new)
-        plan.dep_moves.append({"name": head.name, "old": head.old, "new": head.new})
+        plan.dep_moves.append(DepMove(head.name, head.old, head.new))
 
 
 def _plan_packages(
@@ -165,13 +166,7 @@ def _plan_packages(
                 continue
             plan.files[path] = new_text
             plan.package_moves.append(
-                {
-                    "name": rule.name,
-                    "old": change.old,
-                    "new": version,
-                    "file": rel,
-                    "appended": change.appended,
-                }
+                PackageMove(rule.name, change.old, version, rel, change.appended)
             )
 
 
@@ -179,13 +174,13 @@ def summary_lines(schedule: str, plan: RollPlan, dry_run: bool) -> list[str]:
     """A commit message: title, blank line, one bullet per move."""
     if not plan.changed:
         return [f"roll {schedule}: nothing to change, every pin is current"]
-    names = [str(m["name"]) for m in plan.dep_moves]
-    names += [str(m["name"]) for m in plan.package_moves if m["name"] not in names]
+    names = [move.name for move in plan.dep_moves]
+    names += [move.name for move in plan.package_moves if move.name not in names]
     title = f"Roll {schedule}: {', '.join(names)}"
     lines = [f"(dry run: nothing written) {title}" if dry_run else title, ""]
     for move in plan.dep_moves:
         lines.extend(move_lines(move))
-    for move in plan.package_moves:
-        old = move["old"] or "(not pinned)"
-        lines.append(f"- {move['name']}: {old} -> {move['new']} in {move['file']}")
+    for package in plan.package_moves:
+        old = package.old or "(not pinned)"
+        lines.append(f"- {package.name}: {old} -> {package.new} in {package.file}")
     return lines

@@ -17,6 +17,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 INTERRUPTED = 130
 TERMINATED = 143
@@ -103,5 +104,49 @@ def ending_of(err: BaseException) -> tuple[str, int]:
         raise err
     if isinstance(err, XlaTasksError):
         return f"xla-tasks: {redact(str(err))}", err.exit_code
-    text = f"internal error: {type(err).__name__}: {err} (set XLA_TASKS_DEBUG=1 for the traceback)"
+    log = write_crash_log(err)
+    where = f"details in {log}" if log else "set XLA_TASKS_DEBUG=1 for the traceback"
+    text = f"internal error: {type(err).__name__}: {err} ({where}; please report it)"
     return f"xla-tasks: {redact(text)}", 3
+
+
+def crash_log_path() -> Path:
+    """`$XDG_CACHE_HOME/xla-tasks/crash.log`, else `~/.cache/xla-tasks/crash.log`."""
+    import os
+
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "xla-tasks" / "crash.log"
+
+
+def write_crash_log(err: BaseException) -> Path | None:
+    """Keep a bug's traceback and the versions around it in a file a user can attach to an
+    issue, as pre-commit does; None when the file cannot be written."""
+    import platform
+    import subprocess
+    import traceback
+
+    from xla_tasks import __version__
+    from xla_tasks.engine.model import redact
+
+    try:
+        git = subprocess.run(
+            ["git", "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        git = "git: not found"
+    lines = [
+        f"xla-tasks {__version__}",
+        git,
+        f"Python {platform.python_version()} ({sys.executable})",
+        platform.platform(),
+        "argv: " + " ".join(sys.argv),
+        "",
+        *traceback.format_exception(type(err), err, err.__traceback__),
+    ]
+    path = crash_log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(redact("\n".join(line.rstrip("\n") for line in lines)) + "\n")
+    except OSError:
+        return None
+    return path

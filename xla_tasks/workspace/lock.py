@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from xla_tasks.engine.filelock import FileLock
 from xla_tasks.errors import ConfigError, LockHeldError
+from xla_tasks.ui.notices import notice
 
 LOCK_NAME = ".xla-tasks.lock"
 
@@ -66,7 +66,7 @@ def workspace_lock(
     lock = FileLock(str(path))
     if not lock.acquire(timeout=0):
         if timeout > 0:
-            print(f"xla-tasks: waiting for the workspace lock ({_holder(info)})", file=sys.stderr)
+            notice(f"waiting for the workspace lock ({_holder(info)})")
         if timeout <= 0 or not lock.acquire(timeout=timeout):
             raise LockHeldError(path, _holder(info))
     try:

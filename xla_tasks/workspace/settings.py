@@ -45,10 +45,6 @@ class TaskOptions:
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
 
-    def excludes_submodule(self, dep: str, path: str) -> bool:
-        """`--exclude-submodule` matches `NAME:PATH` (contract 2.3)."""
-        return any(pattern.search(f"{dep}:{path}") for pattern in self.exclude_submodules)
-
 
 def split_names(value: str) -> list[str]:
     """`checkout iree,jax` (invoke gives a positional one token): split, drop blanks, dedupe."""
