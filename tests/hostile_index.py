@@ -3,8 +3,9 @@
 `/endless/P/` streams `<a>` links until the client goes away (bounded at 16 MiB over
 the client's page limit, so a client without the limit fails instead of running away),
 `/trickle/P/` sends one link every 50 ms (bounded at 60 s), `/stall/P/` sends its
-headers and half a page, then nothing until the server stops, and `/js/P/` is a normal
-page with a `javascript:` link that names a newer file.
+headers and half a page, then nothing until the server stops, `/js/P/` is a normal
+page with a `javascript:` link that names a newer file, `/loop/P/` redirects to itself
+and `/tofile/P/` redirects to a file:// URL.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         kind, _, rest = self.path.strip("/").partition("/")
         project = rest.strip("/") or "x"
+        redirect = {"loop": self.path, "tofile": "file:///etc/passwd"}.get(kind)
+        if redirect is not None:
+            self.send_response(302)
+            self.send_header("Location", redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()

@@ -88,6 +88,7 @@ class PageReader:
 
     def get(self, url: str, accept: str) -> Page:
         """The body of `url` (http or https), following redirects; GetError on any failure."""
+        _check_url(url)
         auth = _credentials(url)
         for _ in range(MAX_REDIRECTS + 1):
             response = self._open(url, accept, auth)
@@ -96,8 +97,7 @@ class PageReader:
                 return Page(url, response.headers.get("Content-Type", ""), self._body(response))
             response.close()
             target = urljoin(url, location)
-            if urlsplit(target).scheme.lower() not in _SCHEMES:
-                raise GetError(f"redirected to {_without_credentials(target)}: not http(s)")
+            _check_url(target, f"redirected to {_without_credentials(target)}: ")
             if not _keeps_credentials(url, target):
                 auth = _credentials(_without_credentials(target))
             url = target
@@ -206,6 +206,19 @@ def _bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
         except ValueError:
             continue
     return False
+
+
+def _check_url(url: str, context: str = "") -> None:
+    """An http(s) URL with a host and a numeric port, or GetError saying what is wrong."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as err:
+        raise GetError(f"{context}not a valid URL ({err})") from None
+    if parts.scheme.lower() not in _SCHEMES:
+        raise GetError(f"{context}not http(s)")
+    if not parts.hostname:
+        raise GetError(f"{context}no host in the URL")
 
 
 def _credentials(url: str) -> str | None:

@@ -331,7 +331,10 @@ def _read_local(path: Path) -> bytes:
 
 
 def _scheme(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as err:  # such as an unclosed `[` of an IPv6 address
+        raise _Unreadable(f"not a valid URL ({err})") from None
     if scheme not in {"http", "https", "file"}:
         raise _Unreadable("only http://, https:// and file:// URLs are supported")
     return scheme
