@@ -25,7 +25,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
-from urllib.request import url2pathname
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -341,6 +340,8 @@ def _scheme(url: str) -> str:
 
 
 def _local_path(url: str) -> Path:
+    from urllib.request import url2pathname  # urllib.request costs ~25 ms to import
+
     parts = urlsplit(url)
     if parts.netloc not in {"", "localhost"}:
         return Path(url2pathname(f"//{parts.netloc}{parts.path}"))
