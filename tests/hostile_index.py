@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from simple_index import serving
 
 from xla_tasks.packages import MAX_PAGE_BYTES
 
@@ -79,12 +80,8 @@ def fixture_hostile_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     handler = type("Handler", (_Handler,), {"stop": stop})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server) as url:
+        try:
+            yield url
+        finally:
+            stop.set()  # before the server stops: its handlers are still streaming
