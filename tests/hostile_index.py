@@ -3,8 +3,9 @@
 `/endless/P/` streams `<a>` links until the client goes away (bounded at 16 MiB over
 the client's page limit, so a client without the limit fails instead of running away),
 `/trickle/P/` sends one link every 50 ms (bounded at 60 s), `/stall/P/` sends its
-headers and half a page, then nothing until the server stops, and `/js/P/` is a normal
-page with a `javascript:` link that names a newer file.
+headers and half a page, then nothing until the server stops, `/js/P/` is a normal
+page with a `javascript:` link that names a newer file, `/loop/P/` redirects to itself
+and `/tofile/P/` redirects to a file:// URL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from simple_index import serving
 
 from xla_tasks.roll.packages import MAX_PAGE_BYTES
 
@@ -27,6 +29,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         kind, _, rest = self.path.strip("/").partition("/")
         project = rest.strip("/") or "x"
+        redirect = {"loop": self.path, "tofile": "file:///etc/passwd"}.get(kind)
+        if redirect is not None:
+            self.send_response(302)
+            self.send_header("Location", redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()
@@ -71,12 +80,8 @@ def fixture_hostile_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     handler = type("Handler", (_Handler,), {"stop": stop})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server) as url:
+        try:
+            yield url
+        finally:
+            stop.set()  # before the server stops: its handlers are still streaming

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 from simple_index import (  # noqa: F401 (fixtures: pytest finds them in this module)
     JSON_TYPE,
+    TLS_CERT,
+    IndexProxy,
     SimpleIndex,
     fixture_closed_port,
+    fixture_index_proxy,
     fixture_index_server,
     fixture_silent_port,
     fixture_simple_index,
+    fixture_tls_index,
 )
 
 from xla_tasks.errors import PackageIndexError
@@ -140,6 +147,107 @@ def test_password_in_index_url_is_masked_in_results_and_errors(simple_index: Sim
     assert "s3cret" not in str(caught.value)
 
 
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_credentials_in_the_index_url_are_sent_as_basic_auth(simple_index: SimpleIndex):
+    """A private index in `https://user:token@host/simple`, as pip takes it."""
+    url = simple_index.index_url.replace("http://", "http://ci:s3%2Fcret@")
+
+    find_latest_version("jaxlib", index_url=url)
+
+    assert simple_index.authorizations == [("/simple/jaxlib/", _basic("ci", "s3/cret"))]
+
+
+def test_credentials_stay_behind_when_a_redirect_leaves_the_host(simple_index: SimpleIndex):
+    url = f"{simple_index.base_url}/elsewhere/simple".replace("http://", "http://ci:s3cret@")
+
+    assert find_latest_version("jaxlib", index_url=url).version == "0.4.10"
+    assert simple_index.authorizations == [
+        ("/elsewhere/simple/jaxlib/", _basic("ci", "s3cret")),
+        ("/simple/jaxlib/", None),  # on localhost: another host to the client
+    ]
+
+
+def test_netrc_credentials_are_sent_to_their_host(
+    simple_index: SimpleIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login ci password from-netrc\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    find_latest_version("jaxlib", find_links=[simple_index.nightly_url], pre=True)
+
+    assert simple_index.authorizations == [("/nightly.html", _basic("ci", "from-netrc"))]
+
+
+def test_redirected_index_is_read_where_it_moved(simple_index: SimpleIndex):
+    url = f"{simple_index.base_url}/moved/simple"
+
+    assert find_latest_version("jaxlib", index_url=url) == PackageChoice("jaxlib", "0.4.10", url)
+    assert [path for path, _ in simple_index.served][-1] == "/simple/jaxlib/"
+
+
+def _use_proxy(monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str | None) -> None:
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        if no_proxy is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, no_proxy)
+
+
+def test_proxy_from_the_environment_is_used_with_its_credentials(
+    index_proxy: IndexProxy, monkeypatch: pytest.MonkeyPatch
+):
+    """As pip and requests: HTTP_PROXY carries the request, `user:pass@` authenticates."""
+    _use_proxy(monkeypatch, index_proxy.url.replace("http://", "http://pu:pp@"), None)
+
+    choice = find_latest_version("jaxlib", index_url="http://index.invalid/simple")
+
+    assert choice.version == "7.7.7"
+    assert index_proxy.seen == [("http://index.invalid/simple/jaxlib/", _basic("pu", "pp"))]
+
+
+def test_no_proxy_networks_and_names_bypass_the_proxy(
+    simple_index: SimpleIndex, index_proxy: IndexProxy, monkeypatch: pytest.MonkeyPatch
+):
+    for no_proxy in ("10.0.0.0/8, 127.0.0.0/8", "example.com,127.0.0.1"):
+        _use_proxy(monkeypatch, index_proxy.url, no_proxy)
+
+        assert find_latest_version("jaxlib", index_url=simple_index.index_url).version == ("0.4.10")
+    assert index_proxy.seen == []
+
+
+def test_tls_is_verified_and_a_ca_bundle_from_the_environment_is_trusted(
+    tls_index: SimpleIndex, monkeypatch: pytest.MonkeyPatch
+):
+    """No CA store trusts the test certificate; REQUESTS_CA_BUNDLE (as pip) makes it trusted."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(PackageIndexError) as caught:
+        find_latest_version("jaxlib", index_url=tls_index.index_url)
+    assert str(caught.value).startswith(f"jaxlib: cannot read {tls_index.index_url}: [SSL: ")
+    assert "certificate verify failed" in str(caught.value)
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS_CERT))
+    assert find_latest_version("jaxlib", index_url=tls_index.index_url).version == "0.4.10"
+
+
+def test_newer_major_api_version_is_refused(simple_index: SimpleIndex):
+    """PEP 629: version 2 pages may mean something else; guessing could pick a wrong file."""
+    with pytest.raises(PackageIndexError) as caught:
+        find_latest_version("future", index_url=simple_index.index_url)
+
+    assert str(caught.value) == (
+        f"future: cannot read {simple_index.index_url}: "
+        "repository version 2.0 is newer than the 1.x this reader knows"
+    )
+
+
 def test_server_error_names_url_and_status(simple_index: SimpleIndex):
     url = f"{simple_index.base_url}/status/500/simple"
 
@@ -173,6 +281,15 @@ def test_unreachable_index_names_url_and_reason(closed_port: int):
         find_latest_version("jaxlib", index_url=url)
 
     assert str(caught.value) == f"jaxlib: cannot read {url}: [Errno 111] Connection refused"
+
+
+def test_silent_server_fails_at_the_deadline_when_that_comes_first(silent_port: int):
+    url = f"http://127.0.0.1:{silent_port}/simple"
+
+    with pytest.raises(PackageIndexError) as caught:
+        find_latest_version("jaxlib", index_url=url, timeout=30, deadline=0.3)
+
+    assert str(caught.value) == f"jaxlib: cannot read {url}: not read within 0.3 s"
 
 
 def test_timeout_is_honoured(silent_port: int):

@@ -42,29 +42,34 @@ def test_endless_index_page_fails_at_the_size_bound_naming_package_and_url(
     assert f"page larger than {MAX_PAGE_BYTES // 2**20} MiB" in message
 
 
-def test_trickling_index_page_fails_at_the_deadline(hostile_index: str) -> None:
-    """One link every 50 ms never trips a read timeout; the whole lookup is bounded."""
-    url = f"{hostile_index}/trickle"
+@pytest.mark.parametrize(
+    ("source", "path", "bounds", "reason"),
+    [
+        # One link every 50 ms never trips a read timeout; the whole lookup is bounded.
+        ("index_url", "/trickle", {"timeout": 5, "deadline": 1}, "not read within 1 s"),
+        ("find_links", "/trickle/jaxlib/", {"timeout": 5, "deadline": 1}, "not read within 1 s"),
+        # Each read waits at most the time left, not a whole `timeout` past the deadline.
+        ("index_url", "/stall", {"timeout": 30, "deadline": 1}, "not read within 1 s"),
+        ("index_url", "/stall", {"timeout": 0.5}, "no answer within 0.5 s"),
+        ("index_url", "/loop", {}, "more than 10 redirects"),
+        (
+            "find_links",
+            "/tofile/jaxlib.html",
+            {},
+            "redirected to file:///etc/passwd: not http(s)",
+        ),
+    ],
+    ids=["trickle", "trickle-find-links", "stall-deadline", "stall-timeout", "loop", "to-file"],
+)
+def test_misbehaving_index_fails_in_one_line_naming_package_and_url(
+    hostile_index: str, source: str, path: str, bounds: dict[str, float], reason: str
+) -> None:
+    url = f"{hostile_index}{path}"
+    where = {"index_url": url} if source == "index_url" else {"find_links": [url]}
     with pytest.raises(PackageIndexError) as caught:
-        find_latest_version("jaxlib", index_url=url, timeout=5, deadline=1)
+        find_latest_version("jaxlib", **where, **bounds)
 
-    assert str(caught.value) == f"jaxlib: cannot read {url}: not read within 1 s"
-
-
-def test_find_links_page_is_bounded_too(hostile_index: str) -> None:
-    url = f"{hostile_index}/trickle/jaxlib/"
-    with pytest.raises(PackageIndexError) as caught:
-        find_latest_version("jaxlib", find_links=[url], timeout=5, deadline=1)
-
-    assert str(caught.value) == f"jaxlib: cannot read {url}: not read within 1 s"
-
-
-def test_index_that_stalls_mid_page_fails_after_the_read_timeout(hostile_index: str) -> None:
-    url = f"{hostile_index}/stall"
-    with pytest.raises(PackageIndexError) as caught:
-        find_latest_version("jaxlib", index_url=url, timeout=0.5)
-
-    assert str(caught.value) == f"jaxlib: cannot read {url}: no answer within 0.5 s"
+    assert str(caught.value) == f"jaxlib: cannot read {url}: {reason}"
 
 
 def test_javascript_links_are_never_taken_for_files(hostile_index: str) -> None:

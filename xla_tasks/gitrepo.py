@@ -62,10 +62,9 @@ def _git_class() -> Any:
 def _git_errors() -> tuple[type[Exception], ...]:
     """GitPython's failures when reading objects: a bad rev, a missing or odd object."""
     _git_class()
-    import git
-    from gitdb.exc import BadName, BadObject
+    from git.exc import BadName, BadObject, GitCommandError  # GitPython's re-exports of gitdb's
 
-    return (git.GitCommandError, BadName, BadObject, ValueError)
+    return (GitCommandError, BadName, BadObject, ValueError)
 
 
 def run_git(

@@ -2,32 +2,30 @@
 
 `roll` needs "the newest acceptable version of jaxlib" without installing anything, so we
 read the same sources pip reads: a PEP 503 (HTML) or PEP 691 (JSON) simple index, and
-find-links pages (plain HTML pages of links to files, like JAX's nightly page). The
-pypi-simple client does the content negotiation and the yanked markers; `packaging` does
-names (PEP 503) and versions (PEP 440). Requires-Python markers are ignored on purpose: the
-pin is for the project's users, not for the interpreter running xla-tasks.
+find-links pages (plain HTML pages of links to files, like JAX's nightly page). Pages are
+read by `httpget` (bounded in time and size) and parsed here, for the three facts roll
+uses: each file's URL, its name and its PEP 592 yanked marker. `packaging` does names
+(PEP 503), file names and versions (PEP 440). Requires-Python markers and hashes are
+ignored on purpose: the pin is for the project's users, not for the interpreter running
+xla-tasks, and nothing is downloaded.
 
-Every failure a user can cause or meet (bad URL, network down, unknown project, nothing
-acceptable) is a one-line `PackageIndexError` naming the package and the URL.
-
-Reads are bounded: `timeout` seconds per network read, MAX_PAGE_BYTES per page and
-`deadline` seconds for the whole lookup. A server that streams links forever once grew
-roll to 21 GB in 90 s, and one that trickles a byte at a time never hits a read timeout.
+Every failure a user can cause or meet (bad URL, network down, unknown project, a page
+that is not what it claims, nothing acceptable) is a one-line `PackageIndexError` naming
+the package and the URL.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urljoin, urlsplit
 
-import requests
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -37,30 +35,25 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
-from pypi_simple import DistributionPackage, ProjectPage, PyPISimple
-from pypi_simple.errors import (
-    NoSuchProjectError,
-    UnsupportedContentTypeError,
-    UnsupportedRepoVersionError,
-)
 
 from xla_tasks.engine.model import redact
 from xla_tasks.errors import PackageIndexError
 
+if TYPE_CHECKING:
+    from .httpget import PageReader
+
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
-_USER_AGENT = "xla-tasks (pypi-simple; requests)"
+_USER_AGENT = "xla-tasks (urllib3)"
+_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+_HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
+# PEP 691 negotiation: JSON or HTML, as the server prefers; plain HTML only as a fallback.
+_ACCEPT_INDEX = f"{_JSON_TYPE}, {_HTML_TYPES[0]}, {_HTML_TYPES[1]};q=0.01"
 # Source archives pip installs; eggs, .exe and .msi files are ignored as pip ignores them.
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tgz", ".tar")
 _PROJECT_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_PYDANTIC_NOISE_RE = re.compile(r" \[type=[^\]]*\]| For further information visit \S+")
-_ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
-# Parse failures of a page we were served: bad JSON (pydantic's errors are ValueErrors),
-# an unknown content type or a newer major API version than pypi-simple knows.
-_BAD_PAGE_ERRORS = (ValueError, UnsupportedContentTypeError, UnsupportedRepoVersionError)
 # PyPI's largest project pages are a few MB; JAX's nightly find-links page is ~1 MB.
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_DEADLINE = 120.0
-_CHUNK = 256 * 1024
 # Links pip could download from; a `javascript:` (or `data:`) link is never a file.
 _LINK_SCHEMES = {"http", "https", "file"}
 
@@ -73,6 +66,19 @@ class PackageChoice:
     name: str
     version: str
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFile:
+    """A file a page links to: absolute URL, the name the page gives it, PEP 592 yanked."""
+
+    url: str
+    filename: str
+    yanked: bool = False
+
+
+class _Unreadable(Exception):
+    """A source that cannot be read, or a page that is not what it claims; str() is why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +100,19 @@ def find_latest_version(
     The index defaults to PyPI only when no find-links page is given either. Pre-releases
     and dev releases count only with `pre`. Every source is read: one that fails makes the
     whole lookup fail, since "newest" would otherwise depend on which server was up.
+    `timeout` bounds each connect and read, `deadline` the whole lookup, MAX_PAGE_BYTES
+    each page.
     """
+    from .httpget import Bounds, PageReader  # urllib3: only when a lookup runs
+
     if not _PROJECT_NAME_RE.fullmatch(name):
         raise PackageIndexError(f"{name!r}: not a valid Python package name (PEP 508)")
     indexes = [index_url] if index_url else ([] if find_links else [DEFAULT_INDEX_URL])
     canonical = canonicalize_name(name)
     best: _Candidate | None = None
-    with requests.Session() as session:
-        session.headers["User-Agent"] = _USER_AGENT
-        session.hooks["response"].append(_bounded_body(time.monotonic() + deadline, deadline))
-        for source, packages in _read_sources(name, indexes, find_links, session, timeout):
-            for version in _acceptable_versions(packages, canonical, pre):
+    with PageReader(Bounds(timeout, deadline, MAX_PAGE_BYTES), _USER_AGENT) as reader:
+        for source, files in _read_sources(name, indexes, find_links, reader):
+            for version in _acceptable_versions(files, canonical, pre):
                 if best is None or version > best.version:
                     best = _Candidate(version, source)
     if best is None:
@@ -113,69 +121,37 @@ def find_latest_version(
 
 
 def _read_sources(
-    name: str,
-    indexes: Sequence[str],
-    find_links: Sequence[str],
-    session: requests.Session,
-    timeout: float,
-) -> Iterator[tuple[str, list[DistributionPackage]]]:
+    name: str, indexes: Sequence[str], find_links: Sequence[str], reader: PageReader
+) -> Iterator[tuple[str, list[IndexFile]]]:
     """Yield (configured URL, files listed there): indexes first, then find-links pages."""
-    for url in indexes:
-        # Like pip: with find-links pages too, a project the index lacks is no error there.
-        yield url, _read_index(name, url, session, timeout, missing_ok=bool(find_links))
-    for url in find_links:
-        yield url, _read_find_links(name, url, session, timeout)
+    from .httpget import GetError
 
-
-class _PageLimitError(requests.RequestException):
-    """A page over MAX_PAGE_BYTES, or a lookup past its deadline; str() is the reason."""
-
-
-def _bounded_body(ends_at: float, deadline: float) -> Callable[..., requests.Response]:
-    """A response hook that reads the body itself, within the bounds.
-
-    requests runs response hooks before it reads a non-streamed body, so this also
-    bounds pypi-simple's own `get`; the body it sets is what `.content` returns.
-    `read1` returns what has arrived: a trickling server cannot hold one read past the
-    deadline (urllib3's `read(n)` waits for all n bytes).
-    """
-    from urllib3.exceptions import HTTPError
-
-    def read(response: requests.Response, *args: object, **kwargs: object) -> requests.Response:
-        chunks, size = [], 0
+    # Like pip: with find-links pages too, a project the index lacks is no error there.
+    missing_ok = bool(find_links)
+    for url, is_index in [*((url, True) for url in indexes), *((url, False) for url in find_links)]:
         try:
-            while chunk := response.raw.read1(_CHUNK, decode_content=True):
-                size += len(chunk)
-                if size > MAX_PAGE_BYTES:
-                    raise _PageLimitError(f"page larger than {MAX_PAGE_BYTES // 2**20} MiB")
-                if time.monotonic() > ends_at:
-                    raise _PageLimitError(f"not read within {deadline:g} s")
-                chunks.append(chunk)
-        except HTTPError as err:  # what requests' own body reading turns into these
-            response.close()
-            raise requests.ConnectionError(err) from err
-        except _PageLimitError:
-            response.close()
-            raise
-        response._content = b"".join(chunks)  # what requests itself stores for .content
-        return response
-
-    return read
+            if is_index:
+                files = _read_index(name, url, reader, missing_ok)
+            else:
+                files = _read_find_links(name, url, reader)
+        except (GetError, _Unreadable) as err:
+            raise _cannot_read(name, url, str(err)) from None
+        yield url, files
 
 
 def _acceptable_versions(
-    packages: Iterable[DistributionPackage], canonical: NormalizedName, pre: bool
+    packages: Iterable[IndexFile], canonical: NormalizedName, pre: bool
 ) -> Iterator[Version]:
     """Versions of this project's non-yanked wheels and sdists; unparsable names skipped."""
     for package in packages:
-        if package.is_yanked or urlsplit(package.url).scheme.lower() not in _LINK_SCHEMES:
+        if package.yanked or urlsplit(package.url).scheme.lower() not in _LINK_SCHEMES:
             continue
         version = _file_version(package, canonical)
         if version is not None and (pre or not version.is_prerelease):
             yield version
 
 
-def _file_version(package: DistributionPackage, canonical: NormalizedName) -> Version | None:
+def _file_version(package: IndexFile, canonical: NormalizedName) -> Version | None:
     """Like pip, trust the file name in the URL first: find-links pages such as JAX's label
     their links `nocuda/jaxlib-...whl`; then the name the page gives (PEP 691 `filename`)."""
     from_url = posixpath.basename(unquote(urlsplit(package.url).path))
@@ -201,110 +177,175 @@ def _parse_filename(filename: str) -> tuple[NormalizedName, Version] | None:
     return None
 
 
-def _read_index(
-    name: str, url: str, session: requests.Session, timeout: float, missing_ok: bool = False
-) -> list[DistributionPackage]:
+def _read_index(name: str, url: str, reader: PageReader, missing_ok: bool) -> list[IndexFile]:
     """Files on the project's page of a simple index (HTML or JSON, server's choice)."""
-    scheme = _scheme(name, url)
-    if scheme == "file":
+    from .httpget import GetError
+
+    if _scheme(url) == "file":
         page = _local_path(url) / canonicalize_name(name) / "index.html"
         if not page.is_file():
             if missing_ok:
                 return []
             raise PackageIndexError(f"{name}: not found on {_shown(url)} (no {page})")
-        return _parse_html(name, url, _read_local(name, url, page), page.as_uri())
-    client = PyPISimple(endpoint=url, session=session)
+        return _html_files(_read_local(page), page.as_uri())
+    project_url = f"{url.rstrip('/')}/{canonicalize_name(name)}/"
     try:
-        return client.get_project_page(name, timeout=timeout).packages
-    except NoSuchProjectError:
+        got = reader.get(project_url, _ACCEPT_INDEX)
+    except GetError as err:
+        if err.status != 404:
+            raise
         if missing_ok:
             return []
         raise PackageIndexError(
             f"{name}: not found on {_shown(url)} (HTTP 404 for "
-            f"{_shown(client.get_project_url(name))}; check the package name and index_url)"
+            f"{_shown(project_url)}; check the package name and index_url)"
         ) from None
-    except (requests.RequestException, *_BAD_PAGE_ERRORS) as err:
-        raise _cannot_read(name, url, _reason(err, timeout)) from err
+    return _project_files(got.body, got.content_type, got.url)
 
 
-def _read_find_links(
-    name: str, url: str, session: requests.Session, timeout: float
-) -> list[DistributionPackage]:
+def _read_find_links(name: str, url: str, reader: PageReader) -> list[IndexFile]:
     """Files linked from a find-links page; a local directory lists its files as links."""
-    if _scheme(name, url) == "file":
+    if _scheme(url) == "file":
         path = _local_path(url)
         if path.is_dir():
-            return _directory_packages(name, path)
-        return _parse_html(name, url, _read_local(name, url, path), path.as_uri())
+            entries = sorted(entry for entry in path.iterdir() if entry.is_file())
+            return [IndexFile(entry.as_uri(), entry.name) for entry in entries]
+        return _html_files(_read_local(path), path.as_uri())
+    got = reader.get(url, "text/html, */*;q=0.1")
+    # Any Content-Type: pages of links are served as text/plain or octet-stream too.
+    return _html_files(got.body, got.url, _charset(got.content_type))
+
+
+def _project_files(body: bytes, content_type: str, base_url: str) -> list[IndexFile]:
+    """A PEP 691 JSON or PEP 503 HTML project page, by its Content-Type (HTML if none)."""
+    media_type = content_type.partition(";")[0].strip().lower() or "text/html"
+    if media_type == _JSON_TYPE:
+        return _json_files(body, base_url)
+    if media_type in _HTML_TYPES:
+        return _html_files(body, base_url, _charset(content_type))
+    raise _Unreadable(f"unsupported Content-Type {content_type!r}")
+
+
+def _charset(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+def _json_files(body: bytes, base_url: str) -> list[IndexFile]:
+    """The `files` of a PEP 691 project page; relative URLs resolved against the page."""
     try:
-        response = session.get(url, timeout=timeout)
-        response.raise_for_status()
-    except requests.RequestException as err:
-        raise _cannot_read(name, url, _reason(err, timeout)) from err
-    charset = response.encoding if "charset" in response.headers.get("content-type", "") else None
-    return _parse_html(name, url, response.content, response.url, charset)
+        document = json.loads(body)
+    except ValueError as err:
+        raise _Unreadable(f"invalid JSON: {err}") from None
+    meta = document.get("meta") if isinstance(document, dict) else None
+    version = meta.get("api-version") if isinstance(meta, dict) else None
+    files = document.get("files") if isinstance(document, dict) else None
+    if not isinstance(version, str) or not isinstance(files, list):
+        raise _Unreadable('validation error: not a PEP 691 page ("meta.api-version", "files")')
+    _check_api_version(version)
+    found = []
+    for number, entry in enumerate(files):
+        for key in ("url", "filename"):
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+                raise _Unreadable(f"validation error: files[{number}].{key} is not a string")
+        yanked = entry.get("yanked", False)  # true, or a string giving the reason
+        is_yanked = yanked is True or isinstance(yanked, str)
+        found.append(IndexFile(urljoin(base_url, entry["url"]), entry["filename"], is_yanked))
+    return found
 
 
-def _parse_html(
-    name: str, url: str, html: bytes, base_url: str, charset: str | None = None
-) -> list[DistributionPackage]:
+def _html_files(body: bytes, base_url: str, charset: str | None = None) -> list[IndexFile]:
+    """The links of a PEP 503 page or find-links page, resolved against `<base href>`."""
     try:
-        return ProjectPage.from_html(name, html, base_url=base_url, from_encoding=charset).packages
-    except _BAD_PAGE_ERRORS as err:
-        raise _cannot_read(name, url, _reason(err, 0)) from err
+        text = body.decode(charset or "utf-8-sig", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = body.decode("utf-8-sig", errors="replace")
+    parser = _LinkParser()
+    parser.feed(text)
+    parser.close()
+    base = urljoin(base_url, parser.base) if parser.base else base_url
+    return [
+        IndexFile(urljoin(base, href), label.strip(), yanked)
+        for href, label, yanked in parser.links
+    ]
 
 
-def _read_local(name: str, url: str, path: Path) -> bytes:
+class _LinkParser(HTMLParser):
+    """Collects `<a href>` (href, text, data-yanked present), the first `<base href>`, and
+    checks PEP 629's `pypi:repository-version` meta tag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.base: str | None = None
+        self.links: list[tuple[str, str, bool]] = []
+        self._anchor: tuple[str, list[str], bool] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "a":
+            self._end_anchor()
+            if found.get("href"):
+                self._anchor = (found["href"] or "", [], "data-yanked" in found)
+        elif tag == "base" and found.get("href") and self.base is None:
+            self.base = found["href"]
+        elif tag == "meta" and found.get("name") == "pypi:repository-version":
+            _check_api_version(found.get("content") or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._anchor is not None:
+            self._anchor[1].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._end_anchor()
+
+    def close(self) -> None:
+        super().close()
+        self._end_anchor()
+
+    def _end_anchor(self) -> None:
+        if self._anchor is not None:
+            href, text, yanked = self._anchor
+            self.links.append((href, "".join(text), yanked))
+            self._anchor = None
+
+
+def _check_api_version(version: str) -> None:
+    """PEP 629: a page of a newer major version may mean something else; refuse it."""
+    major, _, _ = version.partition(".")
+    if not major.isdigit():
+        raise _Unreadable(f"repository version {version!r} is not a version")
+    if int(major) > 1:
+        raise _Unreadable(f"repository version {version} is newer than the 1.x this reader knows")
+
+
+def _read_local(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
-        raise _cannot_read(name, url, err.strerror or str(err)) from None
+        raise _Unreadable(err.strerror or str(err)) from None
 
 
-def _directory_packages(name: str, directory: Path) -> list[DistributionPackage]:
-    """pip treats a local find-links directory as a page linking every file in it."""
-    files = sorted(entry for entry in directory.iterdir() if entry.is_file())
-    links = "".join(
-        f'<a href="{escape(entry.as_uri())}">{escape(entry.name)}</a>\n' for entry in files
-    )
-    return _parse_html(name, directory.as_uri(), links.encode(), directory.as_uri())
-
-
-def _scheme(name: str, url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
+def _scheme(url: str) -> str:
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as err:  # such as an unclosed `[` of an IPv6 address
+        raise _Unreadable(f"not a valid URL ({err})") from None
     if scheme not in {"http", "https", "file"}:
-        raise _cannot_read(name, url, "only http://, https:// and file:// URLs are supported")
+        raise _Unreadable("only http://, https:// and file:// URLs are supported")
     return scheme
 
 
 def _local_path(url: str) -> Path:
+    from urllib.request import url2pathname  # urllib.request costs ~25 ms to import
+
     parts = urlsplit(url)
     if parts.netloc not in {"", "localhost"}:
         return Path(url2pathname(f"//{parts.netloc}{parts.path}"))
     return Path(url2pathname(parts.path))
-
-
-def _reason(err: Exception, timeout: float) -> str:
-    """requests' messages run to 300 characters of pool internals; keep the cause."""
-    if isinstance(err, _PageLimitError):
-        return str(err)
-    if isinstance(err, requests.Timeout) or _is_read_timeout(err):
-        return f"no answer within {timeout:g} s"
-    if isinstance(err, requests.HTTPError) and err.response is not None:
-        return f"HTTP {err.response.status_code} {err.response.reason}".rstrip()
-    text = " ".join(str(err).split())  # pydantic's validation errors span several lines
-    text = _PYDANTIC_NOISE_RE.sub("", text)
-    found = _ERRNO_RE.search(text)
-    if found:
-        return found.group(0).strip()
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _is_read_timeout(err: Exception) -> bool:
-    """A stall mid-body: requests wraps urllib3's ReadTimeoutError in a ConnectionError."""
-    from urllib3.exceptions import ReadTimeoutError
-
-    return any(isinstance(arg, ReadTimeoutError) for arg in err.args)
 
 
 def _cannot_read(name: str, url: str, reason: str) -> PackageIndexError:
