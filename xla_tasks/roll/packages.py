@@ -40,7 +40,7 @@ from xla_tasks.engine.model import redact
 from xla_tasks.errors import PackageIndexError
 
 if TYPE_CHECKING:
-    from .httpget import PageReader
+    from xla_tasks.roll.httpget import PageReader
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 _USER_AGENT = "xla-tasks (urllib3)"
@@ -103,7 +103,7 @@ def find_latest_version(
     `timeout` bounds each connect and read, `deadline` the whole lookup, MAX_PAGE_BYTES
     each page.
     """
-    from .httpget import Bounds, PageReader  # urllib3: only when a lookup runs
+    from xla_tasks.roll.httpget import Bounds, PageReader  # urllib3: only when a lookup runs
 
     if not _PROJECT_NAME_RE.fullmatch(name):
         raise PackageIndexError(f"{name!r}: not a valid Python package name (PEP 508)")
@@ -124,7 +124,7 @@ def _read_sources(
     name: str, indexes: Sequence[str], find_links: Sequence[str], reader: PageReader
 ) -> Iterator[tuple[str, list[IndexFile]]]:
     """Yield (configured URL, files listed there): indexes first, then find-links pages."""
-    from .httpget import GetError
+    from xla_tasks.roll.httpget import GetError
 
     # Like pip: with find-links pages too, a project the index lacks is no error there.
     missing_ok = bool(find_links)
@@ -179,7 +179,7 @@ def _parse_filename(filename: str) -> tuple[NormalizedName, Version] | None:
 
 def _read_index(name: str, url: str, reader: PageReader, missing_ok: bool) -> list[IndexFile]:
     """Files on the project's page of a simple index (HTML or JSON, server's choice)."""
-    from .httpget import GetError
+    from xla_tasks.roll.httpget import GetError
 
     if _scheme(url) == "file":
         page = _local_path(url) / canonicalize_name(name) / "index.html"
