@@ -1,0 +1,46 @@
+"""Native pins: the files in which JAX, XLA, StableHLO, PyTorch/XLA and IREE pin their deps.
+
+Readers and byte-exact writers for each format of contract 6.1, read as text (nothing is
+executed). Modules:
+
+- `model`: NativePin, BadPin, PinUpdate; `files`: bounded UTF-8 reads inside the project
+- `starlark`: tokens, constants, calls of Bazel files; `bazel`: files read as one unit
+- `constants` (starlark, workspace_hash), `blocks` (module_bazel, git_repository,
+  http_archive), `torch` (torch_commit, torch_pin), `sha_file`, `gitlinks` (+ `gitindex`)
+- `find`: where pins are looked for; `agree`: grouping and agreement; `rewrite`: writers
+- `urls`: matching pins to registry repos; `digest`: hex and SRI; `archive_hash`: the
+  `.tar.gz` hash from a local clone
+"""
+
+from __future__ import annotations
+
+from .agree import check_agreement, group_pins
+from .archive_hash import ArchiveHashError, archive_sha256
+from .digest import hex_of_sri, sri_of
+from .files import MAX_PIN_FILE_BYTES, read_pin_file
+from .find import find_native_pins, read_native_pins
+from .gitindex import read_gitlinks, read_index
+from .model import FORMATS, BadPin, NativePin, PinUpdate
+from .rewrite import rewrite_pin
+from .urls import normalize_repo_url
+
+__all__ = [
+    "FORMATS",
+    "MAX_PIN_FILE_BYTES",
+    "ArchiveHashError",
+    "BadPin",
+    "NativePin",
+    "PinUpdate",
+    "archive_sha256",
+    "check_agreement",
+    "find_native_pins",
+    "group_pins",
+    "hex_of_sri",
+    "normalize_repo_url",
+    "read_gitlinks",
+    "read_index",
+    "read_native_pins",
+    "read_pin_file",
+    "rewrite_pin",
+    "sri_of",
+]
