@@ -76,14 +76,16 @@ def _disagree(
     what: str,
     project_dir: Path | None,
 ) -> ConfigError:
+    """`FILE:LINE: pins REPO at A, but OTHER:LINE pins it at B` (hash: `with hash`)."""
     line = first.sha256_line if what == "hash" else first.line
     other_line = other.sha256_line if what == "hash" else other.line
     path = project_dir / first.file if project_dir else Path(first.file)
     where = f"{other.file}:{other_line}" if other_line else other.file
+    repo = first.url or first.repo_hint or other.url or other.repo_hint
+    how = "at" if what == "commit" else "with hash"
     return ConfigError(
         path,
-        f"pins {what} {value}, but {where} pins {other_value}; both pin "
-        f"{first.url or first.repo_hint}",
+        f"pins {repo} {how} {value}, but {where} pins it {how} {other_value}",
         line=line or None,
-        hint="make them agree (xla-tasks pin writes both)",
+        hint="make them agree; `xla-tasks pin` writes both",
     )
