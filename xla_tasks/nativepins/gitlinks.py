@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ConfigError
 from .gitcmd import GIT, git_env
 from .gitindex import read_gitlinks
 from .model import NativePin
@@ -95,6 +96,13 @@ def gitlinks_from_git(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
         capture_output=True,
         check=False,
     )
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+        raise ConfigError(
+            project_dir / ".git" / "index",
+            f"cannot read the submodule commits: {reason[0]}",
+            hint="repair the index (for example `git reset`), then run again",
+        )
     links = {}
     for entry in done.stdout.split(b"\0"):
         meta, _, path = entry.partition(b"\t")

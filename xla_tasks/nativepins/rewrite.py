@@ -33,6 +33,8 @@ def rewrite_pin(
     (`.torch_pin`; gitlinks are staged with git).
     """
     writer = WRITERS.get(pin.format)
+    if pin.format == "gitlink":
+        raise ValueError(f"{pin.file}: a gitlink is staged with git, not written as text")
     if writer is None:
-        raise ValueError(f"{pin.file}: {pin.format} pins are not written here")
+        raise ValueError(f"{pin.file}: {pin.format} is read, never written")
     return writer(text, pin, PinUpdate(commit, sha256, date))
