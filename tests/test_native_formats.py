@@ -47,7 +47,7 @@ def test_jax_revision_bzl_pins_xla_with_url_and_name_from_workspace_bzl(tmp_path
     project = make_project(tmp_path / "jax", JAX)
     (pin,) = pins_by(project, "starlark")
     assert (pin.file, pin.line, pin.sha256_line) == ("third_party/xla/revision.bzl", 24, 25)
-    assert (pin.commit, pin.sha256) == (XLA_COMMIT, XLA_SHA256)
+    assert (pin.commit, pin.sha256, pin.sha256_form) == (XLA_COMMIT, XLA_SHA256, "hex")
     assert pin.url == "https://github.com/openxla/xla.git"
     assert pin.bazel_name == "xla"
     assert pin.archive == "tar.gz"
@@ -106,7 +106,7 @@ def test_module_bazel_archive_override_decodes_the_sri_integrity(tmp_path: Path)
     project = make_project(tmp_path / "jax", JAX)
     xla = next(pin for pin in pins_by(project, "module_bazel") if pin.bazel_name == "xla")
     assert (xla.commit, xla.sha256, xla.line, xla.sha256_line) == (XLA_COMMIT, XLA_SHA256, 34, 33)
-    assert xla.url == "https://github.com/openxla/xla.git"
+    assert (xla.url, xla.sha256_form) == ("https://github.com/openxla/xla.git", "sri")
     assert hex_of_sri(XLA_SRI) == XLA_SHA256
     assert sri_of(XLA_SHA256) == XLA_SRI
 
@@ -187,6 +187,22 @@ def test_literal_archives_in_workspace_are_pins_too(tmp_path: Path) -> None:
     assert set(archives) == {"pybind11_bazel", "pybind11"}  # json@v3.11.2 pins no commit
     assert archives["pybind11_bazel"].archive == "zip"
     assert archives["pybind11"].url == "https://github.com/pybind/pybind11.git"
+
+
+def test_an_http_archive_with_an_sri_integrity_is_rewritten_as_sri(tmp_path: Path) -> None:
+    text = (
+        "http_archive(\n"
+        '    name = "xla",\n'
+        f'    integrity = "{XLA_SRI}",\n'
+        f'    urls = ["https://github.com/openxla/xla/archive/{XLA_COMMIT}.tar.gz"],\n'
+        ")\n"
+    )
+    project = make_project(tmp_path / "p", {}, {"WORKSPACE": text})
+    (pin,) = find_native_pins(project)
+    assert (pin.format, pin.sha256, pin.sha256_form) == ("http_archive", XLA_SHA256, "sri")
+    old, new = rewritten(project, pin, commit=NEW_COMMIT, sha256=NEW_SHA256)
+    assert changed_lines(old, new) == [3, 4]
+    assert sri_of(NEW_SHA256) in new
 
 
 # -- WORKSPACE <name>_hash -----------------------------------------------------------------

@@ -63,7 +63,7 @@ def _check_group(group: list[NativePin], project_dir: Path | None) -> None:
 
 def _shown_hash(pin: NativePin) -> str:
     assert pin.sha256 is not None
-    if pin.hash_form == "sri":
+    if pin.sha256_form == "sri":
         return f"{sri_of(pin.sha256)} (hex {pin.sha256})"
     return pin.sha256
 

@@ -124,6 +124,7 @@ def _archive_block(unit: Unit, block: Block) -> Site | BadPin | None:
         commit=commit,
         sha256=found_hash[1] if found_hash else None,
         sha256_line=found_hash[2] if found_hash else None,
+        sha256_form=found_hash[0].holds if found_hash else None,
         archive=source.archive,
         archive_urls=source.archive_urls,
         archive_prefix=source.archive_prefix,

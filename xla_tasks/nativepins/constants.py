@@ -99,9 +99,10 @@ def _site(unit: Unit, assignments: list[Constant], blocks: list[Block]) -> Site 
     found_hash = _hash_of(unit, constant, block)
     if isinstance(found_hash, BadPin):
         return BadPin(found_hash.file, found_hash.line, source.url, hint, found_hash.message)
-    sha256, sha256_line = None, None
+    sha256, sha256_line, sha256_form = None, None, None
     if found_hash:
         span, sha256, sha256_line = found_hash
+        sha256_form = span.holds
         spans.append(span)
     date = _date_span(bzl, constant)
     if date:
@@ -116,6 +117,7 @@ def _site(unit: Unit, assignments: list[Constant], blocks: list[Block]) -> Site 
         commit=constant.value.lower(),
         sha256=sha256,
         sha256_line=sha256_line,
+        sha256_form=sha256_form,
         archive=source.archive,
         archive_urls=source.archive_urls,
         archive_prefix=source.archive_prefix,

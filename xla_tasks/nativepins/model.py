@@ -44,17 +44,13 @@ class NativePin:
     commit: str | None  # 40 lowercase hex; None only for a `.torch_pin` holding a ref
     sha256: str | None = None  # 64 lowercase hex when the site pins an archive hash
     sha256_line: int | None = None  # where that hash is written
+    sha256_form: str | None = None  # "hex" (`sha256 = "..."`) or "sri" (`integrity = "..."`)
     archive: str | None = None  # "tar.gz" | "zip": what the hash is of
     archive_urls: tuple[str, ...] = ()  # the archive URLs with the commit filled in
     archive_prefix: str | None = None  # "xla-<sha>/": the top folder inside the archive
     date: str | None = None  # YYYY-MM-DD written next to the commit (WORKSPACE, .torch_commit)
     bazel_name: str | None = None  # Bazel repository or module name, when the file says it
     ref: str | None = None  # `.torch_pin`: a ref to follow instead ("refs/pull/N/head" for #N)
-
-    @property
-    def hash_form(self) -> str:
-        """How the file writes the hash: MODULE.bazel's `integrity` is SRI, the rest hex."""
-        return "sri" if self.format == "module_bazel" else "hex"
 
 
 @dataclass(frozen=True, slots=True)
