@@ -119,3 +119,10 @@ def test_a_split_index_is_declined_and_pins_come_from_git(tmp_path: Path) -> Non
         "third_party/llvm-project": sha,
         "third_party/rel": sha,
     }
+
+
+def test_a_gitmodules_outside_a_checkout_pins_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "export"
+    project.mkdir()
+    (project / ".gitmodules").write_text(f'[submodule "s"]\n\tpath = s\n\turl = {SUB_URL}\n')
+    assert find_native_pins(project) == []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .gitcmd import GIT, git_env
-from .gitindex import read_gitlinks
+from .gitindex import git_dir, read_gitlinks
 from .model import NativePin
 from .urls import normalize_repo_url
 
@@ -61,8 +61,8 @@ def parse_gitmodules(text: str) -> list[Submodule]:
 def read(project_dir: Path, gitmodules_text: str) -> list[NativePin]:
     """One pin per submodule that `.gitmodules` declares and the index holds a gitlink for."""
     submodules = parse_gitmodules(gitmodules_text)
-    if not submodules:
-        return []
+    if not submodules or git_dir(project_dir) is None:
+        return []  # a copy of the files, not a checkout: no index, no gitlinks
     read = read_gitlinks(project_dir)
     links = (
         read if read is not None else gitlinks_from_git(project_dir, [s.path for s in submodules])
