@@ -28,7 +28,7 @@ ROOT_BAZEL = ("MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel")
 THIRD_PARTY = "third_party"
 BZL_NAMES = ("revision.bzl", "workspace.bzl")
 # A Bazel file without any of these holds no pin: skip tokenizing it.
-_MAY_PIN = re.compile(r"(?i:commit)|_hash|_override|[0-9a-fA-F]{40}")
+_MAY_PIN = re.compile(r"(?i:commit)|_hash|_override|(?<![0-9a-fA-F])[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 
 Keep = Callable[[str | None, str | None], bool]
 
