@@ -77,6 +77,8 @@ def test_keep_chooses_repos_by_url_or_hint(tmp_path: Path) -> None:
         "ssh://git@github.com:22/openxla/xla.git",
         f"https://github.com/openxla/xla/archive/{XLA_COMMIT}.tar.gz",
         "https://storage.googleapis.com/mirror.tensorflow.org/github.com/openxla/xla/archive/x.zip",
+        f"https://api.github.com/repos/openxla/xla/tarball/{XLA_COMMIT}",
+        f"https://codeload.github.com/openxla/xla/tar.gz/{XLA_COMMIT}",
     ],
 )
 def test_every_spelling_of_a_repo_url_matches(url: str) -> None:

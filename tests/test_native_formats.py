@@ -99,6 +99,25 @@ def jax_revision() -> str:
     return (DATA / JAX["third_party/xla/revision.bzl"]).read_text()
 
 
+def test_jax_2025_api_tarball_url_names_xla_but_no_reproducible_archive(tmp_path: Path) -> None:
+    """JAX briefly fetched XLA from the GitHub API (its top folder is openxla-xla-<sha7>)."""
+    workspace = (
+        'def repo():\n    tf_http_archive(\n        name = "xla",\n        sha256 = XLA_SHA256,\n'
+        '        type = "tar.gz",\n'
+        '        strip_prefix = "openxla-xla-{commit}".format(commit = XLA_COMMIT[:7]),\n'
+        '        urls = tf_mirror_urls("https://api.github.com/repos/openxla/xla/tarball/{commit}"'
+        ".format(commit = XLA_COMMIT)),\n    )\n"
+    )
+    project = make_project(
+        tmp_path / "jax",
+        {"third_party/xla/revision.bzl": JAX["third_party/xla/revision.bzl"]},
+        {"third_party/xla/workspace.bzl": workspace},
+    )
+    (pin,) = find_native_pins(project)
+    assert (pin.url, pin.sha256) == ("https://github.com/openxla/xla.git", XLA_SHA256)
+    assert (pin.archive, pin.archive_prefix) == (None, None)
+
+
 # -- MODULE.bazel ------------------------------------------------------------------------
 
 

@@ -131,7 +131,8 @@ def block_source(unit: Unit, block: Block, commit_ref: str | None, commit: str) 
         if found and commit.lower() in rendered.lower():
             url = url or found[0]
             kind = kind or found[2] or None
-            prefix = prefix or f"{found[1]}-{commit}/"
+            if found[2]:  # GitHub's /archive/ folder; other downloads name theirs otherwise
+                prefix = prefix or f"{found[1]}-{commit}/"
             archives.append(rendered)
         elif url is None and found is None:
             url = repo_url(rendered)

@@ -58,6 +58,9 @@ def _split_archive(text: str) -> tuple[str, str, str, str] | None:
     prefix. Split, not a regex: a megabyte-long "URL" costs one pass.
     """
     parts = text.split("?", 1)[0].split("#", 1)[0].split("/")
+    github = _github_download(parts)
+    if github:
+        return github
     if "archive" not in parts:
         return None
     at = parts.index("archive")
@@ -87,6 +90,21 @@ def repo_url(url: str) -> str | None:
 def repo_name(url: str) -> str:
     """The last path segment without `.git`: `llvm-project` for any llvm-project URL."""
     return _strip_git(normalize_repo_url(url).rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+
+
+def _github_download(parts: list[str]) -> tuple[str, str, str, str] | None:
+    """GitHub's other archive URLs: `api.github.com/repos/O/R/tarball/REF` and codeload's.
+
+    Their bytes (top folder `O-R-<short sha>/`) are not those of `/archive/`, so the rest
+    returned never names a kind we can reproduce.
+    """
+    host = parts[0].lower()
+    api = host == "api.github.com" and len(parts) >= 6 and parts[1] == "repos"
+    if api and parts[4] in ("tarball", "zipball") and all(parts[2:4]):
+        return "github.com", parts[2], parts[3], parts[4]
+    if host == "codeload.github.com" and len(parts) >= 5 and all(parts[1:3]):
+        return "github.com", parts[1], parts[2], "codeload"
+    return None
 
 
 def _canonical(host: str, path: str) -> str:
