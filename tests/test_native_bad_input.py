@@ -141,3 +141,10 @@ def test_a_pin_file_linking_outside_the_project(tmp_path: Path) -> None:
     (project / ".github/ci_commit_pins").mkdir(parents=True)
     (project / ".github/ci_commit_pins/xla.txt").symlink_to(outside)
     assert ".github/ci_commit_pins/xla.txt: is a link to outside the project" in error_of(project)
+
+
+def test_a_torch_pin_that_is_no_ref(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", TORCH_XLA, {".torch_pin": "\nrelease 2.8\n"})
+    assert ".torch_pin:2: holds 'release 2.8': expected a commit, a ref or #<PR number>" in (
+        error_of(project)
+    )

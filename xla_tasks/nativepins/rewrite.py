@@ -30,7 +30,8 @@ def rewrite_pin(
 
     Raises ValueError when the file no longer holds the pin as read, when the pin carries a
     hash or a date and the new one is not given, or for a format that is never written
-    (`.torch_pin`; gitlinks are staged with git).
+    (`.torch_pin`; gitlinks are staged with git). A hash or date given for a pin that
+    carries none is not written: the file has no place for it.
     """
     writer = WRITERS.get(pin.format)
     if pin.format == "gitlink":

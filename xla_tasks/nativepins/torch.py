@@ -53,16 +53,18 @@ def read_pin(file: str, text: str) -> NativePin | BadPin | None:
     if not lines:
         return None
     number, value = lines[0]
-    base = {"file": file, "line": number, "format": "torch_pin", "url": None, "repo_hint": HINT}
+    commit: str | None = None
+    ref: str | None = None
     if is_commit(value):
-        return NativePin(**base, commit=value.lower())  # type: ignore[arg-type]
-    if value.startswith("#") and value[1:].isdigit():
-        return NativePin(**base, commit=None, ref=f"refs/pull/{int(value[1:])}/head")  # type: ignore[arg-type]
-    if len(lines) > 1 or not _SAFE_REF.fullmatch(value) or value.startswith("-") or ".." in value:
-        return BadPin(
-            file, number, None, HINT, f"holds {value[:60]!r}: expected a commit, a ref or #<PR>"
-        )
-    return NativePin(**base, commit=None, ref=value)  # type: ignore[arg-type]
+        commit = value.lower()
+    elif value.startswith("#") and value[1:].isdigit():
+        ref = f"refs/pull/{int(value[1:])}/head"
+    elif len(lines) == 1 and _SAFE_REF.fullmatch(value) and not value.startswith("-"):
+        ref = value
+    if ".." in value or (commit is None and ref is None):
+        message = f"holds {value[:60]!r}: expected a commit, a ref or #<PR number>"
+        return BadPin(file, number, None, HINT, message)
+    return NativePin(file, number, "torch_pin", None, HINT, commit, ref=ref)
 
 
 def write(text: str, pin: NativePin, update: PinUpdate) -> str:
