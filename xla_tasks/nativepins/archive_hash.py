@@ -43,14 +43,17 @@ def archive_sha256(repo: Path, commit: str, prefix: str) -> str:
         raise ArchiveHashError("gzip not found on PATH: install GNU gzip to compute archive hashes")
     digest = hashlib.sha256()
     with tempfile.TemporaryFile() as git_err, tempfile.TemporaryFile() as gzip_err:
-        archive = subprocess.Popen(
-            [*GIT, *_ARCHIVE_CONFIG, "archive", "--format=tar", f"--prefix={prefix}", commit],
-            cwd=repo,
-            env=git_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=git_err,
-        )
+        try:
+            archive = subprocess.Popen(
+                [*GIT, *_ARCHIVE_CONFIG, "archive", "--format=tar", f"--prefix={prefix}", commit],
+                cwd=repo,
+                env=git_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=git_err,
+            )
+        except OSError as err:  # no git on PATH, or no such folder
+            raise ArchiveHashError(f"cannot run git archive in {repo}: {err.strerror}") from None
         assert archive.stdout is not None
         try:
             compress = subprocess.Popen(
