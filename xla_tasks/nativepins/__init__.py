@@ -1,0 +1,49 @@
+"""Native pins: the files in which JAX, XLA, StableHLO, PyTorch/XLA and IREE pin their deps.
+
+Readers and byte-exact writers for each format of contract 6.1, read as text (nothing is
+executed). Each format module has a reader that records where a pin's bytes are (`sites`)
+and a writer `write(text, pin, update) -> text` that reads the file again and replaces only
+those bytes. Modules:
+
+- `model`: NativePin, BadPin, PinUpdate; `files`: bounded UTF-8 reads inside the project
+- `starlark`: tokens, constants, calls of Bazel files; `bazel`: files read as one unit
+- formats: `constants` (starlark, workspace_hash), `blocks` (module_bazel, git_repository,
+  http_archive), `torch` (torch_commit, torch_pin), `sha_file`, `gitlinks` (+ `gitindex`)
+- `find`: where pins are looked for; `agree`: grouping and agreement; `rewrite`: the
+  writer for a pin's format; `sites`: spans and the one splice
+- `urls`: matching pins to registry repos; `digest`: hex and SRI; `archive_hash`: the
+  `.tar.gz` hash from a local clone; `gitcmd`: how git is started
+"""
+
+from __future__ import annotations
+
+from .agree import check_agreement, group_pins
+from .archive_hash import ArchiveHashError, archive_sha256
+from .digest import hex_of_sri, sri_of
+from .files import MAX_PIN_FILE_BYTES, read_pin_file
+from .find import find_native_pins, read_native_pins
+from .gitindex import read_gitlinks, read_index
+from .model import FORMATS, BadPin, NativePin, PinUpdate
+from .rewrite import rewrite_pin
+from .urls import normalize_repo_url
+
+__all__ = [
+    "FORMATS",
+    "MAX_PIN_FILE_BYTES",
+    "ArchiveHashError",
+    "BadPin",
+    "NativePin",
+    "PinUpdate",
+    "archive_sha256",
+    "check_agreement",
+    "find_native_pins",
+    "group_pins",
+    "hex_of_sri",
+    "normalize_repo_url",
+    "read_gitlinks",
+    "read_index",
+    "read_native_pins",
+    "read_pin_file",
+    "rewrite_pin",
+    "sri_of",
+]

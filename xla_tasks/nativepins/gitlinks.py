@@ -1,0 +1,142 @@
+"""Format `gitlink`: a submodule pinned by the commit its superproject's index records.
+
+`.gitmodules` is read as text (git-config syntax: sections, `key = value`, quotes,
+comments), the gitlinks from the index (`gitindex`), so a noop sync starts no git. Relative
+URLs (`../llvm-project.git`) are kept as given: they are relative to the project's own
+remote, which the caller knows. Only read here: `pin` stages gitlinks with git itself.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from .gitcmd import GIT, git_env
+from .gitindex import git_dir, read_gitlinks
+from .model import NativePin
+from .urls import normalize_repo_url
+
+GITMODULES = ".gitmodules"
+_SECTION = re.compile(r'\s*\[\s*submodule\s+"((?:[^"\\\n]|\\.)*)"\s*\]\s*(?:[#;].*)?$')
+_OTHER_SECTION = re.compile(r"\s*\[")
+_KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Submodule:
+    name: str
+    path: str
+    url: str
+    line: int  # of its `path =` line in .gitmodules
+
+
+def parse_gitmodules(text: str) -> list[Submodule]:
+    """Submodules with a safe path and a URL, in file order; the last value of a key wins."""
+    found: dict[str, dict[str, tuple[str, int]]] = {}
+    current: dict[str, tuple[str, int]] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        section = _SECTION.match(line)
+        if section:
+            current = found.setdefault(_unescape(section.group(1)), {})
+            continue
+        if _OTHER_SECTION.match(line):
+            current = None
+            continue
+        pair = _KEY.match(line)
+        if current is not None and pair and pair.group(2) is not None:
+            current[pair.group(1).lower()] = (_config_value(pair.group(2)), number)
+    out = []
+    for name, keys in found.items():
+        path, number = keys.get("path", ("", 0))
+        url = keys.get("url", ("", 0))[0]
+        if path and url and _safe_path(path):
+            out.append(Submodule(name, path.rstrip("/"), url, number))
+    return out
+
+
+def read(project_dir: Path, gitmodules_text: str) -> list[NativePin]:
+    """One pin per submodule that `.gitmodules` declares and the index holds a gitlink for."""
+    submodules = parse_gitmodules(gitmodules_text)
+    if not submodules or git_dir(project_dir) is None:
+        return []  # a copy of the files, not a checkout: no index, no gitlinks
+    read = read_gitlinks(project_dir)
+    links = (
+        read if read is not None else gitlinks_from_git(project_dir, [s.path for s in submodules])
+    )
+    pins = []
+    for sub in submodules:
+        commit = links.get(sub.path)
+        if commit is None:
+            continue
+        relative = sub.url.startswith(("./", "../"))
+        pins.append(
+            NativePin(
+                file=sub.path,
+                line=0,
+                format="gitlink",
+                url=sub.url if relative else normalize_repo_url(sub.url),
+                repo_hint=None,
+                commit=commit,
+            )
+        )
+    return pins
+
+
+def gitlinks_from_git(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
+    """What `git ls-files --stage` says, for an index the pure reader declined."""
+    done = subprocess.run(
+        [*GIT, "ls-files", "--stage", "-z", "--", *paths],
+        cwd=project_dir,
+        env=git_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+        raise ConfigError(
+            project_dir / ".git" / "index",
+            f"cannot read the submodule commits: {reason[0]}",
+            hint="repair the index (for example `git reset`), then run again",
+        )
+    links = {}
+    for entry in done.stdout.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[0] == b"160000" and fields[2] == b"0":
+            links[path.decode("utf-8", "surrogateescape")] = fields[1].decode()
+    return links
+
+
+def _safe_path(path: str) -> bool:
+    parts = path.split("/")
+    return not path.startswith(("/", "-")) and ".." not in parts and "\0" not in path
+
+
+def _config_value(raw: str) -> str:
+    """A git-config value: quotes removed, escapes read, a comment outside quotes cut."""
+    out = []
+    quoted = False
+    index = 0
+    while index < len(raw):
+        char = raw[index]
+        if char == "\\" and index + 1 < len(raw):
+            out.append({"n": "\n", "t": "\t", "b": "\b"}.get(raw[index + 1], raw[index + 1]))
+            index += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char in "#;" and not quoted:
+            break
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out).strip() if not quoted else "".join(out)
+
+
+def _unescape(name: str) -> str:
+    return re.sub(r"\\(.)", r"\1", name)
