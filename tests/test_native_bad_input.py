@@ -8,7 +8,7 @@ import pytest
 from native_project import JAX, NEW_COMMIT, TORCH_XLA, XLA_COMMIT, XLA_SHA256, make_project
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.nativepins import MAX_PIN_FILE_BYTES, check_agreement, find_native_pins
+from xla_tasks.pins.native import MAX_PIN_FILE_BYTES, check_agreement, find_native_pins
 
 
 def error_of(project: Path) -> str:

@@ -21,7 +21,7 @@ from native_project import (
     make_project,
 )
 
-from xla_tasks.nativepins import (
+from xla_tasks.pins.native import (
     NativePin,
     find_native_pins,
     hex_of_sri,

@@ -9,7 +9,7 @@ import pytest
 from upstreams import git
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.nativepins import find_native_pins, read_gitlinks, read_index
+from xla_tasks.pins.native import find_native_pins, read_gitlinks, read_index
 
 SUB_URL = "https://github.com/iree-org/llvm-project.git"
 

@@ -28,7 +28,7 @@ _PROGRESS_RE = re.compile(
 )
 
 
-_GIT = ("git", "-c", "protocol.ext.allow=never")
+GIT_COMMAND = ("git", "-c", "protocol.ext.allow=never")
 
 
 # Inherited from a hook or an alias, these would point git at some other repository.
@@ -70,7 +70,7 @@ def git_env() -> Dict[str, str]:
 def run_git(args: Sequence[str], cwd: Optional[str]) -> GitResult:
     """One local git call: argv list, no shell, no stdin, text output."""
     proc = subprocess.run(
-        [*_GIT, *args],
+        [*GIT_COMMAND, *args],
         cwd=cwd,
         env=git_env(),
         stdin=subprocess.DEVNULL,
@@ -114,7 +114,7 @@ def run_network(args: Sequence[str], cwd: Optional[str], watch: Watch) -> GitRes
     group (git and its transport helpers) is killed and the repo fails naming the URL.
     """
     proc = subprocess.Popen(
-        [*_GIT, *args],
+        [*GIT_COMMAND, *args],
         cwd=cwd,
         env=git_env(),
         stdin=subprocess.DEVNULL,

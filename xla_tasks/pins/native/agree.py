@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import ConfigError
-from .digest import sri_of
-from .model import NativePin
-from .urls import repo_name
+from xla_tasks.errors import ConfigError
+from xla_tasks.pins.native.digest import sri_of
+from xla_tasks.pins.native.model import NativePin
+from xla_tasks.pins.native.urls import repo_name
 
 
 def group_pins(pins: Iterable[NativePin]) -> dict[str, list[NativePin]]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .model import DATE_RE, BadPin, NativePin, PinUpdate, bad_commit, is_commit
-from .sites import COMMIT, DATE, Site, Span, find_site, rewrite
+from xla_tasks.pins.native.model import DATE_RE, BadPin, NativePin, PinUpdate, bad_commit, is_commit
+from xla_tasks.pins.native.sites import COMMIT, DATE, Site, Span, find_site, rewrite
 
 TORCH_COMMIT, TORCH_PIN = ".torch_commit", ".torch_pin"
 HINT = "pytorch"

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
-from .gitcmd import GIT, git_env
-from .gitindex import git_dir, read_gitlinks
-from .model import NativePin
-from .urls import normalize_repo_url
+from xla_tasks.engine.process import GIT_COMMAND, git_env
+from xla_tasks.errors import ConfigError
+from xla_tasks.pins.native.gitindex import git_dir, read_gitlinks
+from xla_tasks.pins.native.model import NativePin
+from xla_tasks.pins.native.urls import normalize_repo_url
 
 GITMODULES = ".gitmodules"
 _SECTION = re.compile(r'\s*\[\s*submodule\s+"((?:[^"\\\n]|\\.)*)"\s*\]\s*(?:[#;].*)?$')
@@ -89,7 +89,7 @@ def read(project_dir: Path, gitmodules_text: str) -> list[NativePin]:
 def gitlinks_from_git(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
     """What `git ls-files --stage` says, for an index the pure reader declined."""
     done = subprocess.run(
-        [*GIT, "ls-files", "--stage", "-z", "--", *paths],
+        [*GIT_COMMAND, "ls-files", "--stage", "-z", "--", *paths],
         cwd=project_dir,
         env=git_env(),
         stdin=subprocess.DEVNULL,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import blocks, constants, sha_file, torch
-from .model import NativePin, PinUpdate
+from xla_tasks.pins.native import blocks, constants, sha_file, torch
+from xla_tasks.pins.native.model import NativePin, PinUpdate
 
 Writer = Callable[[str, NativePin, PinUpdate], str]
 WRITERS: dict[str, Writer] = {

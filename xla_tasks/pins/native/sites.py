@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .digest import hex_of_sri, sri_of
-from .model import NativePin, PinUpdate
+from xla_tasks.pins.native.digest import hex_of_sri, sri_of
+from xla_tasks.pins.native.model import NativePin, PinUpdate
 
 # what a span holds: the commit, the date, or the hash as hex or as SRI
 COMMIT, DATE, HEX, SRI = "commit", "date", "hex", "sri"

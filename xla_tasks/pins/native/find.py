@@ -16,13 +16,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
-from . import blocks, constants, gitlinks, sha_file, torch
-from .bazel import Unit, is_bazel_file, unit_key
-from .files import project_relative, read_pin_file
-from .model import BadPin, Found, NativePin
-from .sites import Site
-from .starlark import BzlFile
+from xla_tasks.errors import ConfigError
+from xla_tasks.pins.native import blocks, constants, gitlinks, sha_file, torch
+from xla_tasks.pins.native.bazel import Unit, is_bazel_file, unit_key
+from xla_tasks.pins.native.files import project_relative, read_pin_file
+from xla_tasks.pins.native.model import BadPin, Found, NativePin
+from xla_tasks.pins.native.sites import Site
+from xla_tasks.pins.native.starlark import BzlFile
 
 ROOT_BAZEL = ("MODULE.bazel", "WORKSPACE", "WORKSPACE.bazel")
 THIRD_PARTY = "third_party"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from .bazel import Block, Source, Unit, block_source, hash_at, refs
-from .digest import hex_of_sri
-from .model import BadPin, NativePin, PinUpdate, bad_commit, is_commit
-from .sites import COMMIT, DATE, HEX, SRI, Site, Span, find_site, rewrite
-from .starlark import STR, BzlFile, Constant
+from xla_tasks.pins.native.bazel import Block, Source, Unit, block_source, hash_at, refs
+from xla_tasks.pins.native.digest import hex_of_sri
+from xla_tasks.pins.native.model import BadPin, NativePin, PinUpdate, bad_commit, is_commit
+from xla_tasks.pins.native.sites import COMMIT, DATE, HEX, SRI, Site, Span, find_site, rewrite
+from xla_tasks.pins.native.starlark import STR, BzlFile, Constant
 
 _DATE_IN_COMMENT = re.compile(r"[ \t]*#[^\n]*?(\d{4}-\d{2}-\d{2})")
 _COMMIT_NAME = re.compile(r"[A-Za-z0-9_]*_(?:COMMIT|commit)")

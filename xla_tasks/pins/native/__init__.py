@@ -12,20 +12,20 @@ those bytes. Modules:
 - `find`: where pins are looked for; `agree`: grouping and agreement; `rewrite`: the
   writer for a pin's format; `sites`: spans and the one splice
 - `urls`: matching pins to registry repos; `digest`: hex and SRI; `archive_hash`: the
-  `.tar.gz` hash from a local clone; `gitcmd`: how git is started
+  `.tar.gz` hash from a local clone
 """
 
 from __future__ import annotations
 
-from .agree import check_agreement, group_pins
-from .archive_hash import ArchiveHashError, archive_sha256
-from .digest import hex_of_sri, sri_of
-from .files import MAX_PIN_FILE_BYTES, read_pin_file
-from .find import find_native_pins, read_native_pins
-from .gitindex import read_gitlinks, read_index
-from .model import FORMATS, BadPin, NativePin, PinUpdate
-from .rewrite import rewrite_pin
-from .urls import normalize_repo_url
+from xla_tasks.pins.native.agree import check_agreement, group_pins
+from xla_tasks.pins.native.archive_hash import ArchiveHashError, archive_sha256
+from xla_tasks.pins.native.digest import hex_of_sri, sri_of
+from xla_tasks.pins.native.files import MAX_PIN_FILE_BYTES, read_pin_file
+from xla_tasks.pins.native.find import find_native_pins, read_native_pins
+from xla_tasks.pins.native.gitindex import read_gitlinks, read_index
+from xla_tasks.pins.native.model import FORMATS, BadPin, NativePin, PinUpdate
+from xla_tasks.pins.native.rewrite import rewrite_pin
+from xla_tasks.pins.native.urls import normalize_repo_url
 
 __all__ = [
     "FORMATS",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import posixpath
 
-from .model import BadPin, NativePin, PinUpdate, bad_commit, is_commit
-from .sites import COMMIT, Site, Span, find_site, rewrite
+from xla_tasks.pins.native.model import BadPin, NativePin, PinUpdate, bad_commit, is_commit
+from xla_tasks.pins.native.sites import COMMIT, Site, Span, find_site, rewrite
 
 LLVM_VERSION = "build_tools/llvm_version.txt"
 CI_COMMIT_PINS = ".github/ci_commit_pins"

@@ -16,15 +16,16 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from .gitcmd import GIT, git_env
-from .model import COMMIT_RE
+from xla_tasks.engine.process import GIT_COMMAND, git_env
+from xla_tasks.errors import XlaTasksError
+from xla_tasks.pins.native.model import COMMIT_RE
 
 _CHUNK = 1 << 20
 # What GitHub's servers run with; a user's config must not change the tar stream.
 _ARCHIVE_CONFIG = ("-c", "tar.umask=0002", "-c", "core.autocrlf=false", "-c", "core.eol=lf")
 
 
-class ArchiveHashError(Exception):
+class ArchiveHashError(XlaTasksError):
     """The archive could not be built: git or gzip failed, or gzip is missing."""
 
 
@@ -45,7 +46,14 @@ def archive_sha256(repo: Path, commit: str, prefix: str) -> str:
     with tempfile.TemporaryFile() as git_err, tempfile.TemporaryFile() as gzip_err:
         try:
             archive = subprocess.Popen(
-                [*GIT, *_ARCHIVE_CONFIG, "archive", "--format=tar", f"--prefix={prefix}", commit],
+                [
+                    *GIT_COMMAND,
+                    *_ARCHIVE_CONFIG,
+                    "archive",
+                    "--format=tar",
+                    f"--prefix={prefix}",
+                    commit,
+                ],
                 cwd=repo,
                 env=git_env(),
                 stdin=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import ConfigError
+from xla_tasks.errors import ConfigError
 
 MAX_PIN_FILE_BYTES = 4 * 1024 * 1024  # contract 6.4
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from .model import SHA256_RE
+from xla_tasks.pins.native.model import SHA256_RE
 
 
 def sri_of(sha256_hex: str) -> str:

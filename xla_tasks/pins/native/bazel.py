@@ -13,11 +13,11 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .digest import hex_of_sri
-from .model import SHA256_RE, BadPin, bad_hash
-from .sites import HEX, SRI, Span
-from .starlark import BzlFile, Call, Constant, Ref, Template
-from .urls import archive_repo, repo_url
+from xla_tasks.pins.native.digest import hex_of_sri
+from xla_tasks.pins.native.model import SHA256_RE, BadPin, bad_hash
+from xla_tasks.pins.native.sites import HEX, SRI, Span
+from xla_tasks.pins.native.starlark import BzlFile, Call, Constant, Ref, Template
+from xla_tasks.pins.native.urls import archive_repo, repo_url
 
 # keyword arguments whose values say what a block fetches
 URL_KEYS = ("urls", "url", "remote")

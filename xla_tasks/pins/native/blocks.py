@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 
-from .bazel import OVERRIDES, Block, Unit, block_source, hash_at, refs
-from .constants import commit_constants
-from .model import BadPin, NativePin, PinUpdate, bad_commit, is_commit
-from .sites import COMMIT, HEX, SRI, Site, Span, find_site, rewrite
-from .starlark import STR, BzlFile
+from xla_tasks.pins.native.bazel import OVERRIDES, Block, Unit, block_source, hash_at, refs
+from xla_tasks.pins.native.constants import commit_constants
+from xla_tasks.pins.native.model import BadPin, NativePin, PinUpdate, bad_commit, is_commit
+from xla_tasks.pins.native.sites import COMMIT, HEX, SRI, Site, Span, find_site, rewrite
+from xla_tasks.pins.native.starlark import STR, BzlFile
 
 _HEX40 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 _GIT_RULES = ("git_repository", "new_git_repository")
