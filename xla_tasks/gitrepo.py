@@ -359,6 +359,31 @@ def ls_remote_branch(
     return shas[0]
 
 
+def ls_remote_ref(
+    url: str, ref: str, *, repo: str, stall_timeout: float = DEFAULT_STALL_TIMEOUT
+) -> str:
+    """The commit `ref` names on `url` now: a full ref (refs/pull/N/head), else a branch,
+    else a tag (peeled), as `git fetch URL REF` would choose."""
+    wanted = [ref] if ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+    out = run_network_git(
+        None,
+        ["ls-remote", "--", url, *wanted, *(f"{w}^{{}}" for w in wanted)],
+        repo=repo,
+        action=f"ls-remote {ref}",
+        url=url,
+        stall_timeout=stall_timeout,
+    )[1]
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        commit, _, name = line.partition("\t")
+        found[name] = commit
+    for name in wanted:
+        peeled = found.get(f"{name}^{{}}") or found.get(name)
+        if peeled:
+            return peeled
+    raise GitError(repo, "ls-remote", f"ref {ref!r} not found", redact(url))
+
+
 def toplevel(start: Path) -> Path | None:
     """The top of the work tree holding `start` (the innermost, for nested repos), or None."""
     status, out, _ = run_git(

@@ -84,7 +84,7 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
             submodules=bool(flag),
             exclude_submodules=_dep_excludes(path, name, per_dep, excluded if flag else ()),
         )
-    return Pins(deps=deps)
+    return Pins(deps=deps, source="sync_deps.py")
 
 
 def _dep_excludes(

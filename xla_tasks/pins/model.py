@@ -1,11 +1,16 @@
 """What a project pins: its deps (commit, URL, branch, submodules) and its roll schedules.
-Every pin source (sync_deps.toml, the generated or legacy script, manifests) reads into
-this model and every writer writes from it.
+
+Every pin source reads into this model: `sync_deps.toml`, a legacy `sync_deps.py`, west and
+vcstool manifests, and the native files the projects keep (Bazel files, `.torch_commit`,
+one-line files, submodule gitlinks: `pins.native_deps`). `source` says which one; for native
+pins, `sites` keeps each dep's places in its files, which `pin` and `roll` rewrite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
+from xla_tasks.pins.native.model import NativePin
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,11 @@ class Dep:
     # Submodule path regexes (`re.search`, path relative to the dep's top) nobody syncs:
     # the project-wide form of `--exclude-submodule NAME:PATH-RE` (contract 5.1).
     exclude_submodules: tuple[str, ...] = ()
+    # The project's files that pin it, for `status` and `pinned_by` (native pins only).
+    pinned_in: tuple[str, ...] = ()
+    # A ref that wins over `rev` (PyTorch/XLA's `.torch_pin`: a branch, or
+    # refs/pull/N/head for `#N`); sync resolves it on the dep's URL.
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +49,24 @@ class Schedule:
     verify: str | None = None  # a shell line that gates the roll (`roll --verify`, contract 5.6)
 
 
+SYNC_DEPS_TOML = "sync_deps.toml"
+NATIVE = "native"
+
+
 @dataclass(frozen=True, slots=True)
 class Pins:
     deps: dict[str, Dep] = field(default_factory=dict)
     schedules: dict[str, Schedule] = field(default_factory=dict)
+    source: str = SYNC_DEPS_TOML  # SYNC_DEPS_TOML, "sync_deps.py" (legacy) or NATIVE
+    # Native pins: each dep's places in the project's files (what pin and roll rewrite) ...
+    sites: dict[str, tuple[NativePin, ...]] = field(default_factory=dict)
+    # ... and the repos those files pin that the registry does not list (left alone).
+    left_alone: tuple[str, ...] = ()
 
     def with_rev(self, name: str, rev: str) -> Pins:
         deps = dict(self.deps)
         deps[name] = replace(deps[name], rev=rev)
-        return Pins(deps=deps, schedules=self.schedules)
+        return replace(self, deps=deps)
 
     def with_dep(self, dep: Dep) -> Pins:
-        return Pins(deps={**self.deps, dep.name: dep}, schedules=self.schedules)
+        return replace(self, deps={**self.deps, dep.name: dep})

@@ -13,12 +13,14 @@ apart, and `read_root_pins` is the one place sync, roll, pin and status ask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xla_tasks.errors import ConfigError, XlaTasksError
 from xla_tasks.fsutil import atomic_write
 from xla_tasks.pins.model import Pins
+from xla_tasks.pins.native_deps import KnownRepo, read_native_deps
 from xla_tasks.pins.sync_deps_script import (
     BEGIN_MARKER,
     END_MARKER,
@@ -200,13 +202,20 @@ def pins_from_script(project_dir: Path) -> Pins:
     return _merged(load_pin_file(toml_path), script) if toml_path.is_file() else script
 
 
-def read_root_pins(project_dir: Path, *, strict: bool = True) -> tuple[Pins | None, list[str]]:
+def read_root_pins(
+    project_dir: Path,
+    *,
+    strict: bool = True,
+    repos: Mapping[str, KnownRepo] | None = None,
+    project: str | None = None,
+) -> tuple[Pins | None, list[str]]:
     """A project's own pins for sync, roll, pin and status, and warnings about its script.
 
     A script another tool rewrote with other pins is an error when `strict` (sync, roll,
-    pin), a warning otherwise (status); a merely stale script is a warning.
+    pin), a warning otherwise (status); a merely stale script is a warning. `repos` and
+    `project`: as for `read_project_pins` (native pins).
     """
-    pins = read_project_pins(project_dir)
+    pins = read_project_pins(project_dir, repos, project)
     if pins is None or not (project_dir / PIN_FILE).is_file():
         return pins, []
     drift = script_drift(project_dir, pins)
@@ -227,23 +236,31 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def read_project_pins(project_dir: Path) -> Pins | None:
-    """A project's pins: its `sync_deps.toml`, else a legacy `sync_deps.py`, else None.
+def read_project_pins(
+    project_dir: Path, repos: Mapping[str, KnownRepo] | None = None, project: str | None = None
+) -> Pins | None:
+    """A project's pins: its `sync_deps.toml`, else a legacy `sync_deps.py`, else the native
+    pin files it keeps (when the registry, `repos`, is given), else None.
 
     A legacy script is parsed, never run (`legacy.py`). A `sync_deps.py` that we generated
     is not a source of pins: without its `sync_deps.toml` the project is broken, not legacy.
+    `project` is the project's registry name: its `pin_files`, and never its own dep.
     """
     path = project_dir / PIN_FILE
     if path.is_file():
         return load_pin_file(path)
     script = project_dir / SCRIPT_FILE
-    if not script.is_file():
-        return None
-    if is_generated_script(script):
-        raise missing_pin_file_error(project_dir)
-    from xla_tasks.pins.legacy_script import load_legacy_script
+    if script.is_file():
+        if is_generated_script(script):
+            raise missing_pin_file_error(project_dir)
+        from xla_tasks.pins.legacy_script import load_legacy_script
 
-    return load_legacy_script(script)
+        return load_legacy_script(script)
+    if repos is None:
+        return None
+    entry = repos.get(project) if project else None
+    extra = entry.pin_files if entry is not None else ()
+    return read_native_deps(project_dir, repos, project=project, extra_files=extra)
 
 
 def is_legacy_project(project_dir: Path) -> bool:

@@ -8,6 +8,7 @@ order, so the order is decided here, in `pins_to_dict`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def load_pin_file(path: Path) -> Pins:
         deps[name] = _dep(doc, name, raw)
     schedules: dict[str, Schedule] = {}
     for name, raw in table_of(doc, "schedules", doc.data.get("schedules", {})).items():
-        schedules[name] = _schedule(doc, name, raw, deps)
+        schedules[name] = read_schedule(doc, "schedules", name, raw, deps, "pinned deps")
     return Pins(deps=deps, schedules=schedules)
 
 
@@ -70,8 +71,13 @@ def _dep(doc: TomlDoc, name: str, raw: object) -> Dep:
     )
 
 
-def _schedule(doc: TomlDoc, name: str, raw: object, deps: dict[str, Dep]) -> Schedule:
-    key = f"schedules.{name}"
+def read_schedule(
+    doc: TomlDoc, table_key: str, name: str, raw: object, deps: Collection[str], known: str
+) -> Schedule:
+    """A `[TABLE_KEY.NAME]` schedule (`schedules` of sync_deps.toml, or `repos.X.schedules`
+    of a registry entry, for projects that pin natively); `deps` are the names it may list,
+    `known` says what they are."""
+    key = f"{table_key}.{name}"
     _checked_name(doc, key, name)
     table = table_of(doc, key, raw)
     check_keys(doc, key, table, _SCHEDULE_KEYS)
@@ -81,7 +87,7 @@ def _schedule(doc: TomlDoc, name: str, raw: object, deps: dict[str, Dep]) -> Sch
             raise doc.error(
                 f"{key}.deps",
                 f"unknown dep {dep!r}",
-                hint=f"pinned deps: {', '.join(sorted(deps)) or 'none'}",
+                hint=f"{known}: {', '.join(sorted(deps)) or 'none'}",
             )
     packages = field_of(doc, key, table, "packages", list, default=[])
     rules = tuple(_package(doc, f"{key}.packages", raw_rule) for raw_rule in packages)

@@ -45,11 +45,16 @@ def project_name(workspace: Workspace, project_dir: Path) -> str:
     return project_dir.name
 
 
-def read_pins_at(repo: GitRepo, rev: str) -> Pins | None:
+def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) -> Pins | None:
     """A dep's pins as of commit `rev` without moving it: from disk when HEAD is `rev`,
-    else from the commit when it is present locally; None when unknown or absent."""
+    else from the commit when it is present locally; None when unknown or absent.
+
+    With `workspace`, native pin files count too (from disk: at another commit, only a
+    sync_deps.toml or legacy script is read).
+    """
     if repo.rev_parse("HEAD") == rev:
-        return read_project_pins(repo.path)
+        repos = workspace.catalog() if workspace is not None else None
+        return read_project_pins(repo.path, repos, repo.name)
     if not repo.has_commit(rev):
         return None
     texts = {name: repo.read_file_at(rev, name) for name in (PIN_FILE, SCRIPT_FILE)}

@@ -8,12 +8,15 @@ it as `file:line: key: message` before any git runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 from xla_tasks import validate
 from xla_tasks.errors import ConfigError, UsageError
+from xla_tasks.pins.model import Schedule
+from xla_tasks.pins.sync_deps_toml import read_schedule
 from xla_tasks.tomlfile import (
     TomlDoc,
     check_keys,
@@ -29,7 +32,17 @@ WORKSPACE_FILE = "xla-workspace.toml"
 # openxla preset's repos). Recognised so a team can switch one developer at a time.
 LEGACY_WORKSPACE_FILE = ".openxla_workspace.json"
 PRESETS = ("openxla", "pytorch-xla", "none")
-_REPO_KEYS = {"url", "push_url", "branch", "path", "submodules", "deps"}
+_REPO_KEYS = {
+    "url",
+    "push_url",
+    "branch",
+    "path",
+    "submodules",
+    "deps",
+    "pin_files",
+    "schedules",
+    "bazel_name",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +56,14 @@ class RepoSpec:
     path: str = ""
     submodules: bool = False
     deps: tuple[str, ...] = ()
+    # For a project that pins natively (no sync_deps.toml): more files holding its pins,
+    # beyond the usual places (rocm-jax: jax_rocm_plugin/third_party/xla/workspace.bzl) ...
+    pin_files: tuple[str, ...] = ()
+    # ... and its roll schedules (the same tables as sync_deps.toml's [schedules.NAME]).
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    # The Bazel repository name other projects' pins give this repo when their pin file
+    # does not say it (XLA's LLVM: `name = name`, called as "llvm-raw").
+    bazel_name: str | None = None
 
     @property
     def rel_path(self) -> str:
@@ -63,6 +84,13 @@ class Workspace:
     history: str | None = None
     cache: Path | None = None
     stall_timeout: float | None = None
+    # Repos known without being registered here: with no xla-workspace.toml, the presets'
+    # repos stand in for a registry when native pin files are matched (contract 6.1).
+    known: dict[str, RepoSpec] | None = None
+
+    def catalog(self) -> dict[str, RepoSpec]:
+        """The repos a project's native pins may name as deps: the registry, else presets."""
+        return self.repos if self.known is None else {**self.known, **self.repos}
 
     def path_of(self, name: str) -> Path:
         """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
@@ -149,7 +177,19 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
             path=field_of(doc, key, table, "path", str, default=name, check=validate.relative_path),
             submodules=field_of(doc, key, table, "submodules", bool, default=False),
             deps=tuple(deps),
+            pin_files=_pin_files(
+                doc, key, field_of(doc, key, table, "pin_files", list, default=[])
+            ),
+            bazel_name=field_of(doc, key, table, "bazel_name", str, default=None, check=_bazel),
         )
+        schedules_raw = table_of(doc, f"{key}.schedules", table.get("schedules", {}))
+        schedules = {
+            schedule: read_schedule(
+                doc, f"{key}.schedules", schedule, raw_schedule, repos_table, "registered repos"
+            )
+            for schedule, raw_schedule in schedules_raw.items()
+        }
+        repos[name] = replace(repos[name], schedules=schedules)
     _check_references(doc, repos)
     return Workspace(
         root=root,
@@ -160,6 +200,24 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         cache=(root / Path(cache).expanduser()) if cache else None,
         stall_timeout=float(stall) if stall is not None else None,
     )
+
+
+def _pin_files(doc: TomlDoc, key: str, values: list[object]) -> tuple[str, ...]:
+    """Paths inside the project, as strings (checked again, on disk, when read)."""
+    for value in values:
+        if not isinstance(value, str):
+            raise doc.error(f"{key}.pin_files", f"expected a list of paths, got {value!r}")
+        try:
+            validate.relative_path(value)
+        except ValueError as err:
+            raise doc.error(f"{key}.pin_files", str(err)) from None
+    return tuple(str(value) for value in values)
+
+
+def _bazel(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.+-]*", value):
+        raise ValueError(f"not a Bazel repository name: {value!r}")
+    return value
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]
@@ -247,4 +305,14 @@ def workspace_for_project(project_dir: Path) -> Workspace:
     root = find_workspace_root(project_dir)
     if root is not None:
         return load_workspace(root)
-    return Workspace(root=project_dir.resolve().parent, repos={})
+    return Workspace(root=project_dir.resolve().parent, repos={}, known=preset_catalog())
+
+
+def preset_catalog() -> dict[str, RepoSpec]:
+    """Every repo of the shipped presets (openxla, then pytorch-xla), paths left default:
+    what native pins are matched against when there is no registry."""
+    found: dict[str, RepoSpec] = {}
+    for preset in ("openxla", "pytorch-xla"):
+        for name, spec in preset_workspace(preset, Path()).repos.items():
+            found.setdefault(name, replace(spec, path=name))
+    return found

@@ -10,12 +10,13 @@ holds is saved on a branch first, and nothing is ever reset or cleaned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xla_tasks.engine.model import EngineOptions, EventCallback, Repo
 from xla_tasks.errors import XlaTasksError
+from xla_tasks.gitrepo import ls_remote_ref
 from xla_tasks.pins.model import Pins
 from xla_tasks.pins.project import read_project_pins, read_root_pins
 from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
@@ -51,15 +52,19 @@ def sync_project(
     """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
-    root_pins, script_warnings = read_root_pins(project_dir)  # refuses a rewritten script
+    root = project_name(workspace, project_dir)
+    root_pins, script_warnings = read_root_pins(  # refuses a rewritten script
+        project_dir, repos=workspace.catalog(), project=root
+    )
     if root_pins is None:
         raise XlaTasksError(
-            f"{project_dir} has no {PIN_FILE} (nor a legacy {SCRIPT_FILE}): nothing to sync",
+            f"{project_dir} has no {PIN_FILE}, legacy {SCRIPT_FILE} or native pin file "
+            "naming a registered repo: nothing to sync",
             f"run sync in a project checkout, or {start_pinning_hint(project_dir)}",
         )
     run = SyncRun(
         project_dir=project_dir,
-        root=project_name(workspace, project_dir),
+        root=root,
         workspace=workspace,
         options=options,
         engine=engine_options(options, workspace),
@@ -100,12 +105,14 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
     """Hand one level to the engine; then read the pin files of the deps that landed."""
     project = str(run.project_dir.resolve())
     todo = [w for w in level if str(run.workspace.path_of(w.name).resolve()) != project]
-    outcomes = {
-        outcome.name: outcome
+    outcomes = _resolve_refs(run, todo)
+    todo = [w for w in todo if w.name not in outcomes]
+    outcomes.update(
+        (outcome.name, outcome)
         for outcome in place_repos(
             run.workspace, [_engine_repo(run, w) for w in todo], run.engine, run.on_event
         )
-    }
+    )
     for wanted in level:
         outcome = outcomes.get(wanted.name)
         if outcome is None:
@@ -117,9 +124,33 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
     return [outcomes[w.name] for w in level]
 
 
+def _resolve_refs(run: SyncRun, level: list[Wanted]) -> dict[str, RepoOutcome]:
+    """A dep pinned to a ref (`.torch_pin`) gets the commit the ref names on its URL now;
+    the failures, as outcomes (the others still sync)."""
+    failed: dict[str, RepoOutcome] = {}
+    for index, wanted in enumerate(level):
+        dep = wanted.dep
+        if dep.ref is None:
+            continue
+        try:
+            sha = ls_remote_ref(
+                dep.url, dep.ref, repo=dep.name, stall_timeout=run.engine.stall_timeout
+            )
+        except XlaTasksError as err:
+            path = run.workspace.relative(run.workspace.path_of(dep.name))
+            failed[dep.name] = RepoOutcome(dep.name, path, error=str(err))
+            continue
+        level[index] = replace(wanted, dep=replace(dep, rev=sha))
+    return failed
+
+
 def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
     dep = wanted.dep
-    notes = (f"pinned by {wanted.asked_by}",) if wanted.asked_by != run.root else ()
+    notes: tuple[str, ...] = (
+        (f"pinned by {wanted.asked_by}",) if wanted.asked_by != run.root else ()
+    )
+    if dep.ref is not None:
+        notes += (f"{dep.ref} on its URL, as .torch_pin says (over .torch_commit)",)
     return Repo(
         name=dep.name,
         path=str(run.workspace.path_of(dep.name)),
@@ -149,12 +180,12 @@ def _after_landing(run: SyncRun, wanted: Wanted, outcome: RepoOutcome) -> None:
 
 
 def _read_pins(run: SyncRun, name: str, path: Path) -> None:
-    pins = read_project_pins(path)
+    pins = read_project_pins(path, run.workspace.catalog(), name)
     if pins is not None:
         run.pins_read[name] = pins
 
 
 def _read_pins_if_known(run: SyncRun, repo: GitRepo, rev: str) -> None:
-    pins = read_pins_at(repo, rev)
+    pins = read_pins_at(repo, rev, run.workspace)
     if pins is not None:
         run.pins_read[repo.name] = pins

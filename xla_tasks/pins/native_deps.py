@@ -1,0 +1,131 @@
+"""A project's deps read from the files it keeps its pins in: no file of ours needed.
+
+The native pin files (`pins.native`: Bazel files, `.torch_commit`, one-line files, submodule
+gitlinks) name repositories by URL. A project's deps are the pinned repos the registry
+lists, matched by URL (or by name, for the files that name no URL: `llvm_version.txt`,
+`.torch_commit`); the rest is left alone, since XLA alone pins some hundred archives. Several
+files pinning one repo are one pin and must agree. A dep's branch and submodules come from
+its registry entry, its URL too: the registry's spelling is the one git is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from xla_tasks.errors import ConfigError
+from xla_tasks.pins.model import NATIVE, Dep, Pins
+from xla_tasks.pins.native import check_agreement, normalize_repo_url, read_native_pins
+from xla_tasks.pins.native.model import BadPin, NativePin
+from xla_tasks.pins.native.urls import repo_name
+
+
+class KnownRepo(Protocol):
+    """What a registry entry tells about a repo (workspace.registry.RepoSpec is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def push_url(self) -> str | None: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def submodules(self) -> bool: ...
+    @property
+    def pin_files(self) -> tuple[str, ...]: ...
+
+
+class RepoMatcher:
+    """Which registered repo a pin names: by URL (any spelling), else by the repo's name."""
+
+    def __init__(self, repos: Mapping[str, KnownRepo]) -> None:
+        self.by_url: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}
+        for name, repo in repos.items():
+            for url in (repo.url, repo.push_url):
+                if url:
+                    self.by_url.setdefault(normalize_repo_url(url), name)
+            self.by_name.setdefault(name, name)
+            self.by_name.setdefault(repo_name(repo.url), name)
+
+    def name_of(self, url: str | None, hint: str | None) -> str | None:
+        if url:
+            return self.by_url.get(normalize_repo_url(url))
+        return self.by_name.get(hint) if hint else None
+
+
+def read_native_deps(
+    project_dir: Path,
+    repos: Mapping[str, KnownRepo],
+    *,
+    project: str | None = None,
+    extra_files: Sequence[str] = (),
+) -> Pins | None:
+    """The project's native pins of registered repos (None when its files pin nothing).
+
+    `project` is the project's own registry name (never its own dep); `extra_files` its
+    registry entry's `pin_files`. A bad value in a pin of a registered repo, or two files
+    that disagree, is a ConfigError naming the file and line; a bad pin of a repo the
+    registry does not list is left alone with the rest.
+    """
+    matcher = RepoMatcher(repos)
+    kept: dict[str, list[NativePin]] = {}
+    left: set[str] = set()
+    for found in read_native_pins(project_dir, extra_files):
+        name = matcher.name_of(found.url, found.repo_hint)
+        if name is None or name == project:
+            if name is None:
+                left.add(_label(found))
+            continue
+        if isinstance(found, BadPin):
+            raise found.error(project_dir)
+        kept.setdefault(name, []).append(found)
+    if not kept and not left:
+        return None
+    check_agreement([pin for pins in kept.values() for pin in pins], project_dir)
+    deps = {name: _dep(repos[name], sites, project_dir) for name, sites in kept.items()}
+    return Pins(
+        deps=deps,
+        source=NATIVE,
+        sites={name: tuple(sites) for name, sites in kept.items()},
+        left_alone=tuple(sorted(left)),
+    )
+
+
+def _dep(repo: KnownRepo, sites: list[NativePin], project_dir: Path) -> Dep:
+    """One dep from its places: `.torch_pin` wins over `.torch_commit` (a commit or a ref)."""
+    override = next((pin for pin in sites if pin.format == "torch_pin"), None)
+    pinned = [pin for pin in sites if pin.format != "torch_pin" and pin.commit]
+    commit = override.commit if override and override.commit else None
+    if commit is None and pinned:
+        commit = pinned[0].commit
+    if commit is None:
+        assert override is not None
+        raise ConfigError(
+            project_dir / override.file,
+            f"pins {repo.name} to {override.ref!r}, but no file pins a commit to start from",
+            hint="add .torch_commit beside it",
+        )
+    return Dep(
+        name=repo.name,
+        rev=commit,
+        url=repo.url,
+        branch=repo.branch,
+        submodules=repo.submodules,
+        pinned_in=tuple(dict.fromkeys(_shown(pin) for pin in sites)),
+        ref=override.ref if override and not override.commit else None,
+    )
+
+
+def _shown(pin: NativePin) -> str:
+    return f"{pin.file} (submodule)" if pin.format == "gitlink" else pin.file
+
+
+def _label(found: NativePin | BadPin) -> str:
+    """How a repo left alone is named: its URL's last segment, else the file's hint."""
+    if found.url:
+        return repo_name(found.url)
+    return found.repo_hint or found.file
