@@ -36,7 +36,6 @@ from xla_tasks.workspace.registry import (
     Workspace,
     open_workspace,
     pytorch_layout_note,
-    pytorch_layout_workspace,
 )
 from xla_tasks.workspace.settings import TaskOptions, default_jobs
 
@@ -92,8 +91,10 @@ def update_repos(
     `on_event` hears each repo start and finish as it happens (progress.py prints them)."""
     if base and every:
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
-    workspace = pytorch_layout_workspace(start) or open_workspace(start)
+    workspace = open_workspace(start, layout_ok=True)
     names = select_repos(workspace, start, base=base, every=every)
+    if options.only:
+        names = _only_named(workspace, names, options, chosen=bool(base or every))
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
@@ -124,6 +125,23 @@ def select_repos(
             "use -b NAME for a repo and the repos depending on it, or -a for all",
         )
     return dependents_closure(workspace, here)
+
+
+def _only_named(
+    workspace: Workspace, selected: list[str], options: TaskOptions, chosen: bool
+) -> list[str]:
+    """The NAMES filter: of the repos -b or -a select, only those; without them, the named
+    registered repos themselves (wherever you stand), dependencies first."""
+    options.check_only(workspace.repos, "in the registry")
+    if not chosen:
+        return [name for name in dependency_order(workspace) if options.selects(name)]
+    outside = [name for name in options.only if name not in selected]
+    if outside:
+        raise UsageError(
+            f"{', '.join(outside)}: not among the repos -b/-a select ({', '.join(selected)})",
+            "drop -b/-a to update the named repos alone",
+        )
+    return [name for name in selected if options.selects(name)]
 
 
 def repo_at(workspace: Workspace, start: Path) -> str | None:
