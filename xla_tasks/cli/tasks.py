@@ -153,11 +153,11 @@ def _options(ctx: Any, **flags: Any) -> TaskOptions:
 
 
 @xla_task(help={"preset": "openxla (default), pytorch-xla or none", "json": JSON_HELP})
-def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
+def init(ctx: Any, preset: str = "", json_: bool = False) -> None:
     """Write xla-workspace.toml here from a preset registry."""
     from xla_tasks.commands.init import init_workspace
 
-    _finish(init_workspace(Path.cwd(), preset), json_)
+    _finish(init_workspace(Path.cwd(), preset or None), json_)
 
 
 @xla_task(

@@ -155,8 +155,17 @@ def registry_text(urls: Mapping[str, str]) -> str:
     return dump_toml({"schema": 1, "repos": repos})
 
 
+LOCAL_SUBMODULES_NOTE = (
+    "git refuses file:// submodules by default (protocol.file.allow); the demo allows them "
+    "for its own git commands only, through GIT_CONFIG_* variables of its process, not in "
+    "your git config. With your own local upstreams: "
+    "git config --global protocol.file.allow always"
+)
+
+
 def allow_local_submodules() -> None:
-    """The demo's submodules live on file:// URLs, which git refuses by default since 2.38.1."""
+    """The demo's submodules live on file:// URLs, which git refuses by default since 2.38.1:
+    allowed for this process and its children only (LOCAL_SUBMODULES_NOTE says so)."""
     count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
     os.environ[f"GIT_CONFIG_KEY_{count}"] = "protocol.file.allow"
     os.environ[f"GIT_CONFIG_VALUE_{count}"] = "always"

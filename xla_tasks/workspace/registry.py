@@ -29,6 +29,7 @@ WORKSPACE_FILE = "xla-workspace.toml"
 # openxla preset's repos). Recognised so a team can switch one developer at a time.
 LEGACY_WORKSPACE_FILE = ".openxla_workspace.json"
 PRESETS = ("openxla", "pytorch-xla", "none")
+DEFAULT_PRESET = "openxla"
 _REPO_KEYS = {"url", "push_url", "branch", "path", "submodules", "deps"}
 
 
