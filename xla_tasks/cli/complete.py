@@ -58,7 +58,7 @@ def candidates(
         before, current = words, ""
     else:
         before, current = words[:-1], words[-1]
-    _, place = walk(before, contexts, initial, optional_of)
+    _, place = walk(before, contexts, initial, optional_of, finish=False)
     if current.startswith("-"):
         flags = core_flags if place.task is None else list(place.context.flag_names())
         return [flag for flag in flags if flag.startswith(current)]

@@ -34,9 +34,14 @@ class Place:
 
 
 def walk(
-    tokens: Sequence[str], contexts: Mapping[str, Any], initial: Any, optional_of: OptionalOf
+    tokens: Sequence[str],
+    contexts: Mapping[str, Any],
+    initial: Any,
+    optional_of: OptionalOf,
+    finish: bool = True,
 ) -> tuple[list[str], Place]:
-    """The tokens invoke should parse, and where the walk ended (for completion)."""
+    """The tokens invoke should parse, and where the walk ended (for completion, which
+    passes `finish=False`: the last task's words go on under the cursor)."""
     out: list[str] = []
     place = Place(context=initial)
     for index, token in enumerate(tokens):
@@ -65,7 +70,8 @@ def walk(
             place.optional = None
         else:
             out.append(token)  # invoke refuses it; the program's message says why
-    _close(place, out)
+    if finish:
+        _close(place, out)
     return out, place
 
 

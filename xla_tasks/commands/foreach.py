@@ -77,7 +77,12 @@ def _would_run(
     """`--dry-run`: where COMMAND would run (status order), running nothing."""
     result = CommandResult(command="foreach", warnings=warnings)
     result.outcomes = [
-        RepoOutcome(name=row.name, path=workspace.relative(row.path), action="would run here")
+        RepoOutcome(
+            name=row.name,
+            path=workspace.relative(row.path),
+            action="would run here",
+            notes=[f"at {workspace.relative(row.path)}"],
+        )
         for row in present
     ]
     line = f"dry run, nothing run: would run in {len(present)} repo(s)"

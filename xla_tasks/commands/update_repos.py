@@ -92,9 +92,12 @@ def update_repos(
     if base and every:
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
     workspace = open_workspace(start, layout_ok=True)
-    names = select_repos(workspace, start, base=base, every=every)
-    if options.only:
-        names = _only_named(workspace, names, options, chosen=bool(base or every))
+    if options.only and not (base or every):  # the named repos, wherever you stand
+        names = _only_named(workspace, [], options, chosen=False)
+    else:
+        names = select_repos(workspace, start, base=base, every=every)
+    if options.only and (base or every):
+        names = _only_named(workspace, names, options, chosen=True)
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
@@ -372,7 +375,7 @@ def _push_to_fork(plan: _Plan, push: bool, dry_run: bool) -> None:
         known = plan.repo.rev_parse(f"refs/remotes/{ORIGIN}/{plan.branch}")
         target = plan.outcome.new
         notes.append(
-            f"{ORIGIN} up to date (as of the last fetch)"
+            f"{ORIGIN} up to date as of the last fetch"
             if known is not None and known == target
             else f"would push {plan.branch} to {ORIGIN}"
         )

@@ -104,12 +104,17 @@ def pin_file_text(
     return dump_toml(data)
 
 
-def build_upstreams(root: Path) -> dict[str, str]:
-    """Create the demo's bare upstreams under `root`; return name -> file:// URL."""
-    urls = {
+def build_upstreams(root: Path, recorded: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Create the demo's bare upstreams under `root`; return name -> file:// URL.
+
+    `recorded`: the URLs the commits write into pin files and .gitmodules (default those
+    file:// URLs). Stable ones (the README test's GitHub URLs, which git's
+    `url.<local>.insteadOf` sends here) give the same commits whatever `root` is."""
+    found = {
         name: init_bare(root / f"{name}.git")
         for name in ("xla", "stablehlo", "iree", "jax", "openxla-pjrt-plugin")
     }
+    urls = dict(recorded or found)
     xla1 = commit(root / "xla.git", {"README.md": "XLA\n", "xla/BUILD": "# v1\n"}, "xla: start")
     commit(root / "xla.git", {"xla/BUILD": "# v2\n"}, "xla: second")
     xla3 = commit(root / "xla.git", {"xla/service.cc": "int main() {}\n"}, "xla: third")
@@ -141,7 +146,7 @@ def build_upstreams(root: Path) -> dict[str, str]:
         {"README.md": "OpenXLA PJRT plugin\n", "sync_deps.toml": plugin_pins},
         "plugin: pin iree, jax, xla",
     )
-    return urls
+    return found
 
 
 def registry_text(urls: Mapping[str, str]) -> str:
