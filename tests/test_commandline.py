@@ -36,7 +36,9 @@ def test_help_offers_only_our_options_a_description_and_an_example(cli, tmp_path
     out = cli("--help", cwd=tmp_path).out
     for invokes in ("--dry", "--echo", "--hide", "--pty", "--prompt-for-sudo", "--warn-only"):
         assert invokes not in out.replace("--dry-run", ""), invokes
-    assert "--command-timeout" not in out and "--write-pyc" not in out and "--debug" not in out
+    assert "--command-timeout" not in out
+    assert "--write-pyc" not in out
+    assert "--debug" not in out
     assert "Keep a workspace of OpenXLA" in out
     assert "Example:\n  mkdir ~/openxla" in out
     assert "-h [TASK], --help[=TASK]" in out
@@ -55,7 +57,8 @@ def test_invokes_run_options_are_refused_and_run_nothing(
     )
     result = cli(flag, "sync", cwd=synced)
     assert result.code == 1
-    assert result.err.count("\n") == 1 and result.err.startswith("xla-tasks: no option ")
+    assert result.err.count("\n") == 1
+    assert result.err.startswith("xla-tasks: no option ")
     assert head(workspace / "xla") == before
 
 
@@ -209,7 +212,8 @@ def test_an_unknown_name_is_one_line_listing_the_known_and_changes_nothing(
     assert result.code == 1
     assert result.err.count("\n") == 1
     assert result.err.startswith("xla-tasks: unknown repo 'nope' ")
-    assert "(known: " in result.err and "xla" in result.err.split("(known: ")[1]
+    assert "(known: " in result.err
+    assert "xla" in result.err.split("(known: ")[1]
     assert {name: head(workspace / name) for name in before} == before
 
 
@@ -269,7 +273,8 @@ def test_completion_offers_repo_names_schedules_and_flags(synced: Path, workspac
     assert _complete(workspace, "update-repos", "-b", "") == repos
     assert _complete(synced, "roll", "") == ["nightly"]
     synced_words = _complete(synced, "sync", "")
-    assert synced_words[: len(repos)] == repos and "status" in synced_words
+    assert synced_words[: len(repos)] == repos
+    assert "status" in synced_words
     assert _complete(synced, "sync", "--ex") == ["--exclude-dep", "--exclude-submodule"]
     assert "--dry" not in _complete(synced, "--")
 
@@ -326,7 +331,8 @@ def test_pin_check_json_reports_its_failure_in_problems(cli, synced: Path) -> No
     assert result.code == 1
     document = json.loads(result.out)
     assert document["ok"] is False
-    assert document["problems"] and "sync_deps.py is stale" in document["problems"][0]
+    assert document["problems"]
+    assert "sync_deps.py is stale" in document["problems"][0]
 
 
 def test_init_inside_a_workspace_names_the_preset_it_does_not_apply(cli, workspace: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from upstreams import Upstreams, git
 
+from xla_tasks.demo.steps import as_a_user_sees
 from xla_tasks.demo.upstreams import build_upstreams, pin_file_text, registry_text
 from xla_tasks.workspace.registry import WORKSPACE_FILE
 
@@ -90,16 +91,8 @@ def _commands(block: str) -> list[tuple[str, str]]:
 def _run(command: str, cwd: Path, ws: Path, upstreams: Path) -> str:
     words = shlex.split(command.split(" | ")[0].split("   #")[0])
     assert words[0] == "xla-tasks", command
-    done = subprocess.run(
-        [sys.executable, "-m", "xla_tasks", *words[1:]],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    argv = [sys.executable, "-m", "xla_tasks", *words[1:]]
+    done = as_a_user_sees(argv, cwd, env={**os.environ, "NO_COLOR": "1"})
     text = done.stdout.replace(str(ws), SHOWN_WORKSPACE).replace(str(upstreams), SHOWN_UPSTREAMS)
     return text.strip("\n")
 

@@ -37,8 +37,11 @@ def _run(argv: list[str], cwd: Path, comment: str = "") -> str:
     return _shell([sys.executable, "-m", "xla_tasks", *argv], cwd, f"xla-tasks {argv[0]}")
 
 
-def _shell(args: list[str], cwd: Path, what: str) -> str:
-    done = subprocess.run(
+def as_a_user_sees(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` with stdout and stderr in one stream, in the order written (a log's view)."""
+    return subprocess.run(
         args,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
@@ -46,7 +49,12 @@ def _shell(args: list[str], cwd: Path, what: str) -> str:
         stderr=subprocess.STDOUT,
         text=True,
         check=False,
+        env=env,
     )
+
+
+def _shell(args: list[str], cwd: Path, what: str) -> str:
+    done = as_a_user_sees(args, cwd)
     sys.stdout.write(done.stdout)
     sys.stdout.flush()
     if done.returncode != 0:
