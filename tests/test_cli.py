@@ -32,7 +32,7 @@ def test_help_for_each_task_works(cli, tmp_path: Path, name: str) -> None:
 def test_update_repos_has_only_the_short_flags_we_chose(cli, tmp_path: Path) -> None:
     out = cli("--help", "update-repos", cwd=tmp_path).out
     assert "-a, --all" in out
-    assert "-b STRING, --base=STRING" in out
+    assert "-b NAME, --base=NAME" in out
     assert "-p, --push" not in out
     assert "-j," not in out
     assert "-j " not in out
@@ -60,8 +60,12 @@ def test_several_names_as_words_get_a_one_line_hint_to_join_them(cli, workspace:
         ),
         (["roll", "nightly", "weekly"], "roll takes one SCHEDULE ('nightly'); 'weekly' is neither"),
         (
-            ["sync", "jax"],
-            "sync got an extra word 'jax', which is neither a task nor a flag of sync",
+            ["sync", "jax", "xla"],
+            "sync takes one NAMES word: write several names as `sync jax,xla`",
+        ),
+        (
+            ["pin", "jax"],
+            "pin got an extra word 'jax', which is neither a task nor a flag of pin",
         ),
         (
             ["pin", "--add", "jax", "xla"],
@@ -82,10 +86,13 @@ def test_an_extra_word_after_any_task_is_a_one_line_hint(
     assert result.err.startswith(f"xla-tasks: {message}")
 
 
-def test_unknown_flag_keeps_invokes_message(cli, workspace: Path) -> None:
+def test_unknown_flag_is_our_one_line_naming_the_task(cli, workspace: Path) -> None:
     result = cli("checkout", "jax", "--bogus", cwd=workspace)
     assert result.code == 1
-    assert result.err == "No idea what '--bogus' is!\n"
+    assert result.err == (
+        "xla-tasks: checkout has no flag --bogus; see xla-tasks --help checkout\n"
+    )
+    assert not (workspace / "jax").exists()
 
 
 def test_a_task_name_after_a_positional_still_chains(cli, workspace: Path) -> None:

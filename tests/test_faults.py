@@ -195,7 +195,7 @@ def json_project(workspace: Path, upstreams: Upstreams) -> Path:
         (["roll", "nosuch", "--json"], "unknown schedule 'nosuch'"),
         (["sync", "--exclude-dep", "(", "--json"], "invalid regex"),
         (["sync", "--jobs", "x", "--json"], "--jobs expects a positive integer"),
-        (["sync", "--json", "--no-such-flag"], "No idea what '--no-such-flag' is"),
+        (["sync", "--json", "--no-such-flag"], "sync has no flag --no-such-flag"),
         (["checkout", "nosuch", "--json"], "unknown repo 'nosuch'"),
     ],
 )

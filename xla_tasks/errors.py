@@ -80,10 +80,13 @@ class DirtyRepoError(XlaTasksError):
     def __init__(self, repo: str, files: Iterable[str], what: str = "uncommitted changes") -> None:
         names = list(files)
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        super().__init__(
-            f"{repo}: has {what} ({shown}); not touched",
-            "commit or stash them, then run again",
+        untracked = what == "untracked files"
+        fix = (
+            "commit them, move them away, or stash them with `git stash --include-untracked`"
+            if untracked  # plain `git stash` leaves untracked files where they are
+            else "commit or stash them"
         )
+        super().__init__(f"{repo}: has {what} ({shown}); not touched", f"{fix}, then run again")
         self.repo = repo
         self.files = names
 

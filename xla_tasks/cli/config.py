@@ -1,5 +1,8 @@
 """The settings invoke reads (`xla_tasks.*` in invoke.yaml, `INVOKE_XLA_TASKS_*`): their
-declared defaults, and checks that turn a bad value into one line before any task runs.
+declared defaults, and checks that turn a bad settings file into one line.
+
+Values are checked by `workspace.settings.options_from` at the start of every task, so
+plain `invoke` gets the same one-line errors as `xla-tasks`.
 """
 
 from __future__ import annotations
@@ -8,54 +11,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from xla_tasks.errors import UsageError
-from xla_tasks.workspace.settings import DEFAULT_LOCK_TIMEOUT
 
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
-# overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
-# Empty/0 for history, cache and stall_timeout mean "the workspace's [settings], else the default".
+# overrides keys that exist). Every default is a string on purpose: invoke casts an env value
+# to the type of the default (`int("abc")` for jobs) and lets the ValueError escape as a
+# traceback before any task runs, under plain `invoke` too, where no hook of ours can catch
+# it. A string is never cast, so the value reaches `options_from`, which checks it at the
+# start of every task and names the variable. Empty means "the workspace's [settings], else
+# the default in code".
 CONFIG_DEFAULTS: dict[str, Any] = {
-    "jobs": 0,
-    "lock_timeout": DEFAULT_LOCK_TIMEOUT,
+    "jobs": "",
+    "lock_timeout": "",
     "history": "",
     "cache": "",
-    "stall_timeout": 0.0,
+    "stall_timeout": "",
 }
-
-
-ENV_PREFIX = "INVOKE_XLA_TASKS_"
-
-
-def check_env_settings(section: object) -> None:
-    """Refuse an `INVOKE_XLA_TASKS_*` value invoke cannot cast, naming the variable.
-
-    invoke casts an env value to the type of the setting it overrides (`int("abc")` for
-    jobs) and lets the ValueError escape; we try the same cast first, for every setting
-    declared (whatever keys CONFIG_DEFAULTS grows).
-    """
-    import os
-
-    keys = section.keys() if _is_table(section) else ()  # type: ignore[attr-defined]
-    for key in keys:
-        variable = ENV_PREFIX + str(key).upper()
-        if variable not in os.environ:
-            continue
-        current = section[key]  # type: ignore[index]
-        value = os.environ[variable]
-        if isinstance(current, (bool, str)) or current is None:
-            continue
-        try:
-            if isinstance(current, (list, tuple)) or _is_table(current):
-                raise TypeError("a list or table cannot come from an environment variable")
-            current.__class__(value)
-        except (TypeError, ValueError):
-            kind = type(current).__name__
-            raise UsageError(
-                f"{variable}={value!r}: xla_tasks.{key} expects {_KINDS.get(kind, kind)}",
-                f"fix or unset {variable}",
-            ) from None
-
-
-_KINDS = {"int": "a whole number", "float": "a number of seconds", "dict": "a table"}
 
 
 def check_file_settings(section: object, where: object) -> None:

@@ -21,13 +21,14 @@ from xla_tasks.errors import UsageError
 from xla_tasks.ui.results import CommandResult
 from xla_tasks.workspace.settings import TaskOptions, gate_options_from, options_from, split_names
 
-JOBS_HELP = "N parallel git operations (default: workspace [settings] jobs, else the machine's)"
+JOBS_HELP = "parallel git operations (default: workspace [settings] jobs, else the machine's)"
 JSON_HELP = "print one JSON object on stdout instead of text"
 DRY_HELP = "say what would change, change nothing"
-EXCL_DEP_HELP = "RE: skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
-EXCL_SUB_HELP = "RE: skip submodules whose NAME:PATH matches (repeatable)"
-HISTORY_HELP = "MODE for new clones: full (default), blobless or shallow"
-CACHE_HELP = "DIR: shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
+EXCL_DEP_HELP = "skip deps whose name matches (repeatable: --exclude-dep a --exclude-dep b)"
+EXCL_SUB_HELP = "skip submodules whose NAME:PATH matches (repeatable)"
+HISTORY_HELP = "for new clones: full (default), blobless or shallow"
+CACHE_HELP = "shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
+NAMES_HELP = "NAME[,NAME...]: only these repos (default: all)"
 
 
 class XlaTask(Task[Any]):
@@ -38,6 +39,7 @@ class XlaTask(Task[Any]):
         *args: Any,
         shorts: dict[str, str] | None = None,
         extra_word: str | None = None,
+        optional_positional: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs["auto_shortflags"] = False
@@ -46,6 +48,20 @@ class XlaTask(Task[Any]):
         # What to say when a second bare word follows the positional (cli.py formats it
         # with task, given and extra); None: the generic "neither a task nor a flag".
         self.extra_word = extra_word
+        # A flag the `xla-tasks` program also takes as a bare word after the positionals
+        # (`sync xla` = `sync --names xla`). invoke has no optional positional: one with a
+        # default is never filled, one without is required and swallows a following task
+        # name (`sync pin --check`), so plain `invoke` users write `--names xla`.
+        self.optional_positional = optional_positional
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Any]:
+        """invoke's, without losing the help texts: its `arg_opts` pops each one, so the
+        second parse in one process (tests, `help` then parsing) showed none."""
+        texts = dict(self.help)
+        try:
+            return list(super().get_arguments(ignore_unknown_help))
+        finally:
+            self.help = texts
 
     def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
@@ -69,6 +85,9 @@ def xla_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Task[Any]]:
 
             previous = endings.install_signal_handlers()
             try:
+                # Settings first, for every task and front: plain `invoke` reaches here
+                # with whatever INVOKE_XLA_TASKS_* and invoke.yaml hold (cli/config.py).
+                _options(ctx)
                 _refuse_option_words(body, task_kwargs.get("positional", ()), kwargs)
                 body(ctx, *args, **kwargs)
             except Exit as err:
@@ -134,11 +153,11 @@ def _options(ctx: Any, **flags: Any) -> TaskOptions:
 
 
 @xla_task(help={"preset": "openxla (default), pytorch-xla or none", "json": JSON_HELP})
-def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
+def init(ctx: Any, preset: str = "", json_: bool = False) -> None:
     """Write xla-workspace.toml here from a preset registry."""
     from xla_tasks.commands.init import init_workspace
 
-    _finish(init_workspace(Path.cwd(), preset), json_)
+    _finish(init_workspace(Path.cwd(), preset or None), json_)
 
 
 @xla_task(
@@ -146,7 +165,7 @@ def init(ctx: Any, preset: str = "openxla", json_: bool = False) -> None:
     extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     iterable=["exclude_dep", "exclude_submodule"],
     help={
-        "names": "NAME[,NAME...] registered repos to clone",
+        "names": "NAME[,NAME...]: registered repos to clone",
         "sync": "then run sync in each named repo",
         "deps": "also clone deps, recursively (--no-deps: only the named repos)",
         "submodules": "check out submodules of repos that have them (--no-submodules: skip)",
@@ -200,8 +219,11 @@ def checkout(
 
 
 @xla_task(
+    optional_positional="names",
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     iterable=["exclude_dep", "exclude_submodule"],
     help={
+        "names": NAMES_HELP,
         "exclude_dep": EXCL_DEP_HELP,
         "exclude_submodule": EXCL_SUB_HELP,
         "history": HISTORY_HELP,
@@ -213,6 +235,7 @@ def checkout(
 )
 def sync(
     ctx: Any,
+    names: str = "",
     exclude_dep: list[str] | None = None,
     exclude_submodule: list[str] | None = None,
     history: str = "",
@@ -232,6 +255,7 @@ def sync(
         exclude_submodule=exclude_submodule or [],
         history=history,
         cache=cache,
+        only=names,
     )
     _finish_streaming(lambda on_event: run_sync(Path.cwd(), options, on_event=on_event), json_)
 
@@ -239,12 +263,12 @@ def sync(
 @xla_task(
     iterable=["add"],
     help={
-        "add": "NAME: start pinning this registered repo (repeatable)",
+        "add": "start pinning this registered repo (repeatable, or --add a,b)",
         "require_upstream": "fetch, and refuse commits not on the dep's origin/<branch>",
         "check": "write nothing; fail if sync_deps.py is not the rendering of sync_deps.toml",
         "from_script": "take sync_deps.py's pins into sync_deps.toml (another tool rewrote it)",
         "from_toml": "regenerate sync_deps.py from sync_deps.toml as it is (no git)",
-        "import": "FILE: write sync_deps.toml from a west.yml or vcstool .repos manifest",
+        "import": "write sync_deps.toml from a west.yml or vcstool .repos manifest",
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
     },
@@ -282,15 +306,15 @@ def pin(
     positional=["schedule"],
     extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
     help={
-        "schedule": "SCHEDULE name from sync_deps.toml [schedules.*]",
-        "log_limit": "N newest commit subjects per moved dep in the message (default 10)",
+        "schedule": "a schedule of sync_deps.toml's [schedules.*]",
+        "log_limit": "newest commit subjects per moved dep in the message (default 10)",
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,
         "json": JSON_HELP,
-        "verify": "CMD: roll only what `sh -c CMD` passes with, holding back the culprits",
+        "verify": "roll only what `sh -c CMD` passes with, holding back the culprits",
         "bisect": "narrow a culprit dep to its first bad commit; roll it to the one before",
-        "max_tries": "N: run CMD at most N times (default: as often as the search needs)",
-        "verify_timeout": "S: end a run of CMD (its whole process group) after S seconds",
+        "max_tries": "run CMD at most N times (default: as often as the search needs)",
+        "verify_timeout": "end a run of CMD (its whole process group) after S seconds",
     },
 )
 def roll(
@@ -314,9 +338,12 @@ def roll(
 
 
 @xla_task(
+    optional_positional="names",
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     shorts={"base": "b", "all_": "a"},
     help={
-        "base": "NAME: update this repo and every repo that depends on it (default: this repo)",
+        "names": "NAME[,NAME...]: only these repos (of those -b or -a select, if given)",
+        "base": "update this repo and every repo that depends on it (default: this repo)",
         "all": "update every registered repo present on disk",
         "push": "push updated branches to origin when fetched from upstream (--no-push: don't)",
         "jobs": JOBS_HELP,
@@ -326,6 +353,7 @@ def roll(
 )
 def update_repos(
     ctx: Any,
+    names: str = "",
     base: str = "",
     all_: bool = False,
     push: bool = True,
@@ -336,7 +364,7 @@ def update_repos(
     """Fast-forward local clones (and forks) to upstream."""
     from xla_tasks.commands.update_repos import update_repos as run_update
 
-    options = _options(ctx, jobs=jobs, dry_run=dry_run)
+    options = _options(ctx, jobs=jobs, dry_run=dry_run, only=names)
     _finish_streaming(
         lambda on_event: run_update(
             Path.cwd(), options, base=base or None, every=all_, push=push, on_event=on_event
@@ -346,31 +374,47 @@ def update_repos(
 
 
 @xla_task(
+    optional_positional="names",
+    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
     help={
+        "names": NAMES_HELP,
         "check": "exit 1 naming each pinned dep that is missing, off its pin or dirty (for CI)",
+        "jobs": "repos read at a time (default: workspace [settings] jobs, else the machine's)",
         "json": JSON_HELP,
-    }
+    },
 )
-def status(ctx: Any, check: bool = False, json_: bool = False) -> None:
+def status(
+    ctx: Any, names: str = "", check: bool = False, jobs: str = "", json_: bool = False
+) -> None:
     """Show each repo: branch, HEAD, pin, dirty, missing."""
     from xla_tasks.commands.status import status as run_status
 
-    _finish(run_status(Path.cwd(), _options(ctx), check=check), json_)
+    options = _options(ctx, jobs=jobs, only=names)
+    _finish(run_status(Path.cwd(), options, check=check), json_)
 
 
 @xla_task(
     positional=["cmd"],
+    optional_positional="names",
     extra_word="{task} takes CMD as one word: quote it, `{task} '{given} {rest}'`",
     iterable=["exclude_dep"],
     help={
-        "cmd": "CMD: shell command (one word: quote it), run with sh -c in each repo",
+        "cmd": "shell command (one word: quote it), run with sh -c in each repo",
+        "names": NAMES_HELP,
         "exclude_dep": EXCL_DEP_HELP,
-        "jobs": "N repos at a time (default: workspace [settings] jobs, else the machine's)",
+        "jobs": "repos at a time (default: workspace [settings] jobs, else the machine's)",
+        "dry_run": "name the repos CMD would run in, run nothing",
         "json": JSON_HELP,
     },
 )
 def foreach(
-    ctx: Any, cmd: str, exclude_dep: list[str] | None = None, jobs: str = "", json_: bool = False
+    ctx: Any,
+    cmd: str,
+    names: str = "",
+    exclude_dep: list[str] | None = None,
+    jobs: str = "",
+    dry_run: bool = False,
+    json_: bool = False,
 ) -> None:
     """Run CMD in every present repo status lists; each repo's output as one block."""
     import sys
@@ -383,11 +427,18 @@ def foreach(
         sys.stdout.write(block_text(block.name, block.path, block.output))
         sys.stdout.flush()
 
-    options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [])
-    _finish(run_foreach(Path.cwd(), cmd, options, None if json_ else show), json_)
+    options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [], dry_run=dry_run, only=names)
+    try:
+        result = run_foreach(Path.cwd(), cmd, options, None if json_ else show)
+    except UsageError as err:
+        if not names or not err.message.startswith("unknown repo"):
+            raise
+        hint = f"{err.hint}; to run `{cmd} {names}` in every repo, quote it as one word"
+        raise UsageError(err.message, hint) from None
+    _finish(result, json_)
 
 
-@xla_task(positional=["directory"], help={"directory": "DIR to create the demo in"})
+@xla_task(positional=["directory"], help={"directory": "a new (or empty) folder for the demo"})
 def demo(ctx: Any, directory: str) -> None:
     """Run the offline demo: local upstreams, init, checkout, pin, sync."""
     from xla_tasks.demo.steps import run_demo

@@ -22,7 +22,8 @@ from xla_tasks.parallel import run_each
 from xla_tasks.shell import run_shell
 from xla_tasks.ui.events import InOrder
 from xla_tasks.ui.results import CommandResult, RepoOutcome
-from xla_tasks.workspace.listing import Row, list_repos
+from xla_tasks.workspace.listing import Row, list_repos, selected_rows
+from xla_tasks.workspace.registry import Workspace
 from xla_tasks.workspace.settings import TaskOptions
 
 
@@ -49,9 +50,11 @@ def foreach(
             "foreach needs a command", "quote it as one word: xla-tasks foreach 'git status -s'"
         )
     listing = list_repos(start, options)
-    chosen = [row for row in listing.rows if not options.excludes_dep(row.name)]
+    chosen = [row for row in selected_rows(listing, options) if not options.excludes_dep(row.name)]
     present = [row for row in chosen if is_repo_top(row.path)]
     absent = [row.name for row in chosen if not is_repo_top(row.path)]
+    if options.dry_run:
+        return _would_run(command, listing.workspace, present, absent, listing.warnings)
     blocks: dict[str, Block] = {}
     order: InOrder[Block] = InOrder(on_block)
 
@@ -65,6 +68,29 @@ def foreach(
     run_each(list(enumerate(present)), work, lambda item: item[1].name, listing.jobs)
     result = CommandResult(command="foreach", warnings=listing.warnings)
     _report(result, command, [blocks[row.name] for row in present], absent)
+    return result
+
+
+def _would_run(
+    command: str, workspace: Workspace, present: list[Row], absent: list[str], warnings: list[str]
+) -> CommandResult:
+    """`--dry-run`: where COMMAND would run (status order), running nothing."""
+    result = CommandResult(command="foreach", warnings=warnings)
+    result.outcomes = [
+        RepoOutcome(
+            name=row.name,
+            path=workspace.relative(row.path),
+            action="would run here",
+            notes=[f"at {workspace.relative(row.path)}"],
+        )
+        for row in present
+    ]
+    line = f"dry run, nothing run: would run in {len(present)} repo(s)"
+    if absent:
+        line += f"; would skip {len(absent)} not present: {', '.join(absent)}"
+    result.messages.append(line)
+    names = [row.name for row in present]
+    result.data.update(command=command, dry_run=True, repos=[], would_run=names, skipped=absent)
     return result
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from xla_tasks.fsutil import atomic_write
 from xla_tasks.ui.results import CommandResult
 from xla_tasks.workspace.registry import (
+    DEFAULT_PRESET,
     LEGACY_WORKSPACE_FILE,
     WORKSPACE_FILE,
     find_workspace_root,
@@ -19,8 +20,13 @@ from xla_tasks.workspace.registry import (
 )
 
 
-def init_workspace(directory: Path, preset: str = "openxla") -> CommandResult:
-    """Create the registry in `directory`; change nothing if a workspace already covers it."""
+def init_workspace(directory: Path, preset: str | None = None) -> CommandResult:
+    """Create the registry in `directory`; change nothing if a workspace already covers it.
+
+    `preset` None is the default, openxla; one given inside a workspace is named as not
+    applied, so `--preset pytorch-xla` in an openxla workspace is not silently ignored."""
+    asked = preset
+    preset = preset or DEFAULT_PRESET
     text = preset_text(preset)  # validates the preset name before anything else
     result = CommandResult(command="init")
     root = find_workspace_root(directory)
@@ -34,9 +40,13 @@ def init_workspace(directory: Path, preset: str = "openxla") -> CommandResult:
         result.data.update(root=str(root), created=True, preset=preset, kept=LEGACY_WORKSPACE_FILE)
         return result
     if root is not None:
-        result.messages.append(
-            f"already in a workspace: {root} ({WORKSPACE_FILE}); nothing changed"
-        )
+        line = f"already in a workspace: {root} ({WORKSPACE_FILE}); nothing changed"
+        if asked:
+            line += (
+                f", so --preset {asked} is not applied: for a {asked} workspace, "
+                f"run init in a folder outside {root}"
+            )
+        result.messages.append(line)
         result.data.update(root=str(root), created=False)
         return result
     path = directory.resolve() / WORKSPACE_FILE

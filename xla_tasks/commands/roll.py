@@ -13,7 +13,7 @@ from pathlib import Path
 
 from xla_tasks.roll.gate import GateRun, gated_roll
 from xla_tasks.roll.journal import recover_gate
-from xla_tasks.roll.plan import plan_roll, write_plan
+from xla_tasks.roll.plan import no_schedule_given, plan_roll, write_plan
 from xla_tasks.ui.results import CommandResult
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.project import find_project_dir
@@ -31,6 +31,8 @@ def roll(
     """
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
+    if not schedule:  # `xla-tasks roll` alone: name the schedules, before any lock or recovery
+        raise no_schedule_given(project_dir)
     with workspace_lock(workspace.root, "roll", options.lock_timeout, dry_run=options.dry_run):
         recovered = [] if options.dry_run else recover_gate(workspace.root, project_dir, options)
         result, plan, verify = plan_roll(

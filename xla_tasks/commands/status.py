@@ -15,7 +15,7 @@ from xla_tasks.errors import UsageError, XlaTasksError
 from xla_tasks.gitrepo import GitRepo
 from xla_tasks.parallel import run_each
 from xla_tasks.ui.results import CommandResult, RepoOutcome
-from xla_tasks.workspace.listing import Row, list_repos
+from xla_tasks.workspace.listing import Row, list_repos, selected_rows
 from xla_tasks.workspace.registry import (
     LEGACY_WORKSPACE_FILE,
     WORKSPACE_FILE,
@@ -31,7 +31,7 @@ def status(start: Path, options: TaskOptions, check: bool = False) -> CommandRes
     its pin or dirty fails the result (CI's "are we on our pins?").
     """
     listing = list_repos(start, options)
-    workspace, rows = listing.workspace, listing.rows
+    workspace, rows = listing.workspace, selected_rows(listing, options)
     result = CommandResult(command="status", warnings=listing.warnings)
     details: dict[str, dict[str, Any]] = {}
     result.outcomes = run_each(

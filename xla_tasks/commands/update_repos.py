@@ -36,7 +36,6 @@ from xla_tasks.workspace.registry import (
     Workspace,
     open_workspace,
     pytorch_layout_note,
-    pytorch_layout_workspace,
 )
 from xla_tasks.workspace.settings import TaskOptions, default_jobs
 
@@ -92,8 +91,13 @@ def update_repos(
     `on_event` hears each repo start and finish as it happens (progress.py prints them)."""
     if base and every:
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
-    workspace = pytorch_layout_workspace(start) or open_workspace(start)
-    names = select_repos(workspace, start, base=base, every=every)
+    workspace = open_workspace(start, layout_ok=True)
+    if options.only and not (base or every):  # the named repos, wherever you stand
+        names = _only_named(workspace, [], options, chosen=False)
+    else:
+        names = select_repos(workspace, start, base=base, every=every)
+    if options.only and (base or every):
+        names = _only_named(workspace, names, options, chosen=True)
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
@@ -124,6 +128,23 @@ def select_repos(
             "use -b NAME for a repo and the repos depending on it, or -a for all",
         )
     return dependents_closure(workspace, here)
+
+
+def _only_named(
+    workspace: Workspace, selected: list[str], options: TaskOptions, chosen: bool
+) -> list[str]:
+    """The NAMES filter: of the repos -b or -a select, only those; without them, the named
+    registered repos themselves (wherever you stand), dependencies first."""
+    options.check_only(workspace.repos, "in the registry")
+    if not chosen:
+        return [name for name in dependency_order(workspace) if options.selects(name)]
+    outside = [name for name in options.only if name not in selected]
+    if outside:
+        raise UsageError(
+            f"{', '.join(outside)}: not among the repos -b/-a select ({', '.join(selected)})",
+            "drop -b/-a to update the named repos alone",
+        )
+    return [name for name in selected if options.selects(name)]
 
 
 def repo_at(workspace: Workspace, start: Path) -> str | None:
@@ -354,7 +375,7 @@ def _push_to_fork(plan: _Plan, push: bool, dry_run: bool) -> None:
         known = plan.repo.rev_parse(f"refs/remotes/{ORIGIN}/{plan.branch}")
         target = plan.outcome.new
         notes.append(
-            f"{ORIGIN} up to date (as of the last fetch)"
+            f"{ORIGIN} up to date as of the last fetch"
             if known is not None and known == target
             else f"would push {plan.branch} to {ORIGIN}"
         )

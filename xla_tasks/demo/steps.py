@@ -1,19 +1,21 @@
-"""The demo's narrative: each step runs a real command and prints what a user would see."""
+"""The demo's narrative: each step runs the real `xla-tasks` program, as a user would.
+
+Every `$ xla-tasks ...` line is followed by exactly what that command prints (stdout and
+stderr in one stream, in the order written), because it is that command: the program runs
+as a subprocess in the folder the transcript names. Only the scene-setting (the local
+upstreams, pointing the registry at them, the commits upstream makes meanwhile) is the
+demo's own, and says so.
+"""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from xla_tasks.commands.checkout import checkout
-from xla_tasks.commands.pin import pin
-from xla_tasks.commands.roll import roll
-from xla_tasks.commands.status import status
-from xla_tasks.commands.sync import sync
-from xla_tasks.commands.update_repos import update_repos
 from xla_tasks.demo.upstreams import (
+    LOCAL_SUBMODULES_NOTE,
     allow_local_submodules,
     build_upstreams,
     commit,
@@ -21,10 +23,7 @@ from xla_tasks.demo.upstreams import (
 )
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.fsutil import atomic_write
-from xla_tasks.ui.report import print_result
-from xla_tasks.ui.results import CommandResult
 from xla_tasks.workspace.registry import WORKSPACE_FILE
-from xla_tasks.workspace.settings import TaskOptions
 
 
 def _say(text: str) -> None:
@@ -32,88 +31,75 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-def _run(title: str, command: Callable[[], CommandResult]) -> CommandResult:
-    _say(f"\n$ {title}")
-    result = command()
-    print_result(result, as_json=False)
-    sys.stdout.flush()
-    if not result.ok:
-        raise XlaTasksError(f"demo: `{title}` failed")
-    return result
+def _run(argv: list[str], cwd: Path, comment: str = "") -> str:
+    """`$ xla-tasks ARGV` in `cwd`, its output shown as it comes; fails the demo if it fails."""
+    _say(f"\n$ {shlex.join(['xla-tasks', *argv])}" + (f"   # {comment}" if comment else ""))
+    return _shell([sys.executable, "-m", "xla_tasks", *argv], cwd, f"xla-tasks {argv[0]}")
 
 
-def _git_commit(project: Path, message: str) -> None:
-    for args in (["add", "-A"], ["commit", "-q", "-m", message]):
-        done = subprocess.run(
-            ["git", *args], cwd=project, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise XlaTasksError(f"demo: git {args[0]} failed: {done.stderr.strip()}")
-    head = subprocess.run(
-        ["git", "log", "-1", "--format=%h %s"],
-        cwd=project,
-        capture_output=True,
+def as_a_user_sees(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` with stdout and stderr in one stream, in the order written (a log's view)."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         check=False,
+        env=env,
     )
-    _say(head.stdout.strip())
+
+
+def _shell(args: list[str], cwd: Path, what: str) -> str:
+    done = as_a_user_sees(args, cwd)
+    sys.stdout.write(done.stdout)
+    sys.stdout.flush()
+    if done.returncode != 0:
+        raise XlaTasksError(f"demo: `{what}` failed (exit {done.returncode})")
+    return done.stdout
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    _say(f"\n$ {shlex.join(['git', *args])}")
+    return _shell(["git", *args], cwd, f"git {args[0]}")
 
 
 def run_demo(directory: Path) -> None:
     """Build upstreams in DIR/upstreams, a workspace in DIR/workspace, and run the tasks."""
-
     if directory.exists() and any(directory.iterdir()):
         raise XlaTasksError(f"demo: {directory} is not empty", "choose a new directory")
-    allow_local_submodules()
     upstreams = directory.resolve() / "upstreams"
     ws = directory.resolve() / "workspace"
     ws.mkdir(parents=True)
     project = ws / "openxla-pjrt-plugin"
-    options = TaskOptions()
-    _say(f"# Local 'upstream' repos in {upstreams} (a leaf project pinning iree, jax, xla;")
-    _say("# iree has a submodule; jax pins an older xla than the project does)")
+    _say(f"# Local 'upstream' repos in {upstreams}: a leaf project pinning iree, jax and xla;")
+    _say("# iree has a submodule; jax pins an older xla than the project does.")
     urls = build_upstreams(upstreams)
-    _say(f"\n$ cd {ws} && xla-tasks init   # then point the registry at the local upstreams")
+    _say(f"# {LOCAL_SUBMODULES_NOTE}")
+    allow_local_submodules()
+    _say(f"\n$ cd {ws}")
+    _run(["init"], ws)
+    _say(f"\n# The demo points {WORKSPACE_FILE} at the local upstreams (url = file://...).")
     atomic_write(ws / WORKSPACE_FILE, registry_text(urls))
-    _say(f"wrote {ws / WORKSPACE_FILE}")
-    _run(
-        "xla-tasks checkout --sync openxla-pjrt-plugin",
-        lambda: checkout(ws, ["openxla-pjrt-plugin"], options, then_sync=True),
-    )
+    _run(["checkout", "--sync", "openxla-pjrt-plugin"], ws)
     _say(f"\n$ cd {project}")
-    _run(
-        "xla-tasks pin   # sync_deps.py is generated from sync_deps.toml",
-        lambda: pin(project, options),
-    )
-    _run("xla-tasks pin --check   # what CI runs", lambda: pin(project, options, check=True))
-    _say("\n$ git add sync_deps.py && git commit -m 'Add generated sync_deps.py'")
-    _git_commit(project, "Add generated sync_deps.py")
-    _run("xla-tasks status", lambda: status(project, options))
-    _say("\n# upstream xla moves on")
+    _run(["pin"], project, "sync_deps.py is generated from sync_deps.toml")
+    _run(["pin", "--check"], project, "what CI runs")
+    _git(["add", "sync_deps.py"], project)
+    _git(["commit", "-q", "-m", "Add generated sync_deps.py"], project)
+    _run(["status"], project)
+    _say("\n# Upstream xla moves on (the demo commits to its local upstream).")
     commit(upstreams / "xla.git", {"xla/new_pass.cc": "// new pass\n"}, "xla: add a pass")
-    rolled = _run(
-        "xla-tasks roll nightly   # summary ready for a commit message",
-        lambda: roll(project, "nightly", options),
-    )
-    _say('\n$ git commit -am "$(the summary above)"   # a bot opens a pull request from it')
-    _git_commit(project, "\n".join(rolled.messages))
-    _run(
-        "xla-tasks sync   # only xla is fetched; the others are already on their pins",
-        lambda: sync(project, options),
-    )
+    summary = _run(["roll", "nightly"], project, "its output is a commit message")
+    _say('\n$ git commit -q -am "<the summary above>"   # a bot opens a pull request from it')
+    _shell(["git", "commit", "-q", "-am", summary.strip()], project, "git commit")
+    _run(["sync"], project, "only xla is fetched; the others are already on their pins")
     _say("\n$ python3 -I sync_deps.py   # what a CI bot with only python3 and git runs")
-    done = subprocess.run(
-        [sys.executable, "-I", "sync_deps.py"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    _say((done.stdout + done.stderr).rstrip())
-    _say("\n# upstream jax moves on; bring the local clones' main branches up to date")
+    _shell([sys.executable, "-I", "sync_deps.py"], project, "python3 sync_deps.py")
+    _say("\n# Upstream jax moves on; bring the local clones' main branches up to date.")
     commit(upstreams / "jax.git", {"jax/api.py": "# new api\n"}, "jax: new api")
-    _run(
-        "xla-tasks update-repos -b xla --no-push",
-        lambda: update_repos(ws / "xla", options, base="xla", push=False),
-    )
+    _run(["update-repos", "-b", "xla", "--no-push"], ws / "xla")
     _say(f"\ndemo done: the workspace is {ws}")

@@ -104,12 +104,17 @@ def pin_file_text(
     return dump_toml(data)
 
 
-def build_upstreams(root: Path) -> dict[str, str]:
-    """Create the demo's bare upstreams under `root`; return name -> file:// URL."""
-    urls = {
+def build_upstreams(root: Path, recorded: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Create the demo's bare upstreams under `root`; return name -> file:// URL.
+
+    `recorded`: the URLs the commits write into pin files and .gitmodules (default those
+    file:// URLs). Stable ones (the README test's GitHub URLs, which git's
+    `url.<local>.insteadOf` sends here) give the same commits whatever `root` is."""
+    found = {
         name: init_bare(root / f"{name}.git")
         for name in ("xla", "stablehlo", "iree", "jax", "openxla-pjrt-plugin")
     }
+    urls = dict(recorded or found)
     xla1 = commit(root / "xla.git", {"README.md": "XLA\n", "xla/BUILD": "# v1\n"}, "xla: start")
     commit(root / "xla.git", {"xla/BUILD": "# v2\n"}, "xla: second")
     xla3 = commit(root / "xla.git", {"xla/service.cc": "int main() {}\n"}, "xla: third")
@@ -141,7 +146,7 @@ def build_upstreams(root: Path) -> dict[str, str]:
         {"README.md": "OpenXLA PJRT plugin\n", "sync_deps.toml": plugin_pins},
         "plugin: pin iree, jax, xla",
     )
-    return urls
+    return found
 
 
 def registry_text(urls: Mapping[str, str]) -> str:
@@ -155,8 +160,17 @@ def registry_text(urls: Mapping[str, str]) -> str:
     return dump_toml({"schema": 1, "repos": repos})
 
 
+LOCAL_SUBMODULES_NOTE = (
+    "git refuses file:// submodules by default (protocol.file.allow); the demo allows them "
+    "for its own git commands only, through GIT_CONFIG_* variables of its process, not in "
+    "your git config. With your own local upstreams: "
+    "git config --global protocol.file.allow always"
+)
+
+
 def allow_local_submodules() -> None:
-    """The demo's submodules live on file:// URLs, which git refuses by default since 2.38.1."""
+    """The demo's submodules live on file:// URLs, which git refuses by default since 2.38.1:
+    allowed for this process and its children only (LOCAL_SUBMODULES_NOTE says so)."""
     count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
     os.environ[f"GIT_CONFIG_KEY_{count}"] = "protocol.file.allow"
     os.environ[f"GIT_CONFIG_VALUE_{count}"] = "always"

@@ -38,7 +38,18 @@ def failure_text(err: BaseException, where: str) -> str:
         reason = (
             f"internal error: {type(err).__name__}: {err} (set XLA_TASKS_DEBUG=1 for the traceback)"
         )
+    if _FILE_REFUSED in reason and "protocol.file.allow" not in reason:
+        reason += f" ({FILE_PROTOCOL_HINT})"
     return redact(reason)
+
+
+# git >= 2.38.1 refuses file:// URLs in submodules (protocol.file.allow defaults to "user",
+# and submodule clones are not "from the user"), so local upstreams fail with only this.
+_FILE_REFUSED = "transport 'file' not allowed"
+FILE_PROTOCOL_HINT = (
+    "a local file:// submodule, which git refuses by default; to allow local submodules: "
+    "git config --global protocol.file.allow always"
+)
 
 
 def run_items(

@@ -86,9 +86,21 @@ def write_plan(project_dir: Path, plan: RollPlan) -> None:
     save_pin_files(project_dir, plan.pins)
 
 
+def schedule_names(project_dir: Path) -> list[str]:
+    """The schedules of the project's pin file (none when it has no pin file)."""
+    pins = read_root_pins(project_dir, strict=False)[0]
+    return sorted(pins.schedules) if pins is not None else []
+
+
+def no_schedule_given(project_dir: Path) -> UsageError:
+    """`roll` without a SCHEDULE: the one line names the ones there are."""
+    known = ", ".join(schedule_names(project_dir)) or "none: add [schedules.NAME] tables"
+    return UsageError(f"roll needs a SCHEDULE of {project_dir / PIN_FILE}", f"known: {known}")
+
+
 def _schedule(pins: Pins, name: str, project_dir: Path) -> Schedule:
     if name not in pins.schedules:
-        known = ", ".join(sorted(pins.schedules)) or "none (add [schedules.NAME] tables)"
+        known = ", ".join(sorted(pins.schedules)) or "none: add [schedules.NAME] tables"
         raise UsageError(
             f"unknown schedule {name!r} in {project_dir / PIN_FILE}", f"known: {known}"
         )

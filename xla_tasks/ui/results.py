@@ -47,4 +47,9 @@ class CommandResult:
         return next((o for o in self.outcomes if o.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, **asdict(self)}
+        """`problems` is where every check (`status --check`, `pin --check`) puts why it
+        failed, so CI reads one key: a check with no lines of its own gives its verdict."""
+        data = {"ok": self.ok, **asdict(self)}
+        if self.failed_check and not self.problems:
+            data["problems"] = [self.failed_check]
+        return data

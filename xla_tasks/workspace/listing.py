@@ -17,12 +17,7 @@ from xla_tasks.pins.project import read_root_pins
 from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.graph import Wanted, walk_pins
 from xla_tasks.workspace.project import project_name, read_pins_at
-from xla_tasks.workspace.registry import (
-    Workspace,
-    find_workspace_root,
-    load_workspace,
-    workspace_for_project,
-)
+from xla_tasks.workspace.registry import Workspace, find_workspace, workspace_for_project
 from xla_tasks.workspace.settings import TaskOptions, default_jobs
 
 
@@ -53,21 +48,24 @@ class Listing:
 def list_repos(start: Path, options: TaskOptions) -> Listing:
     """The project first, then the registry, then deps only pin files know (no network)."""
     project_dir = toplevel(start)
-    ws_root = find_workspace_root(start)
-    if project_dir is None and ws_root is None:
+    workspace = find_workspace(start)
+    if workspace is None and project_dir is not None:
+        workspace = workspace_for_project(project_dir)
+    if workspace is None:
         raise XlaTasksError(
             f"{start} is neither in a workspace nor in a project checkout",
             "run status inside a workspace, under xla-workspace.toml, or a git repository",
         )
-    if ws_root is not None:
-        workspace = load_workspace(ws_root)
-    else:
-        assert project_dir is not None
-        workspace = workspace_for_project(project_dir)
     jobs = options.jobs or workspace.jobs or default_jobs()
     listing = Listing(workspace, project_dir, [], jobs)
     listing.rows = _rows(workspace, project_dir, jobs, listing.warnings)
     return listing
+
+
+def selected_rows(listing: Listing, options: TaskOptions) -> list[Row]:
+    """The rows the NAMES filter keeps (every row without one); an unknown name is refused."""
+    options.check_only([row.name for row in listing.rows], "among the repos status lists")
+    return [row for row in listing.rows if options.selects(row.name)]
 
 
 def _rows(

@@ -32,6 +32,7 @@ WORKSPACE_FILE = "xla-workspace.toml"
 # openxla preset's repos). Recognised so a team can switch one developer at a time.
 LEGACY_WORKSPACE_FILE = ".openxla_workspace.json"
 PRESETS = ("openxla", "pytorch-xla", "none")
+DEFAULT_PRESET = "openxla"
 _REPO_KEYS = {
     "url",
     "push_url",
@@ -238,18 +239,29 @@ def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[
         seen[spec.rel_path] = spec.name
 
 
-def open_workspace(start: Path) -> Workspace:
-    """The workspace around `start`, or a clear error saying how to make one."""
+def find_workspace(start: Path) -> Workspace | None:
+    """The one rule for the workspace around `start`, used by every task: the nearest
+    xla-workspace.toml (or .openxla_workspace.json) at or above it, else a PyTorch/XLA
+    layout around it (`pytorch_layout_workspace`), else None."""
     root = find_workspace_root(start)
-    if root is None:
-        layout = pytorch_layout_workspace(start)
-        hint = (
-            f"run `xla-tasks init --preset pytorch-xla` in {layout.root} first"
-            if layout
-            else "run `xla-tasks init` at the workspace root first"
-        )
-        raise ConfigError(start, f"no {WORKSPACE_FILE} here or in any parent directory", hint=hint)
-    return load_workspace(root)
+    if root is not None:
+        return load_workspace(root)
+    return pytorch_layout_workspace(start)
+
+
+def open_workspace(start: Path, *, layout_ok: bool = False) -> Workspace:
+    """The workspace around `start` (`find_workspace`), or a clear error saying how to make
+    one. A PyTorch/XLA layout without a registry is taken only with `layout_ok`
+    (update-repos, like git_sync_main.py); checkout clones into a registry you wrote."""
+    found = find_workspace(start)
+    if found is not None and (found.file is not None or layout_ok):
+        return found
+    hint = (
+        f"run `xla-tasks init --preset pytorch-xla` in {found.root} first"
+        if found is not None
+        else "run `xla-tasks init` at the workspace root first"
+    )
+    raise ConfigError(start, f"no {WORKSPACE_FILE} here or in any parent directory", hint=hint)
 
 
 def pytorch_layout_workspace(start: Path) -> Workspace | None:
@@ -298,13 +310,12 @@ def preset_text(preset: str) -> str:
 
 
 def workspace_for_project(project_dir: Path) -> Workspace:
-    """The registry around a project, else an implicit one rooted at the project's parent.
-
-    `sync` works without xla-workspace.toml (contract 3): deps then go beside the project.
-    """
-    root = find_workspace_root(project_dir)
-    if root is not None:
-        return load_workspace(root)
+    """The workspace around a project (`find_workspace`), else an implicit one rooted at the
+    project's parent: `sync` works without xla-workspace.toml (contract 3), deps then go
+    beside the project, and the presets' repos stand in for a registry (contract 6.1)."""
+    found = find_workspace(project_dir)
+    if found is not None:
+        return found
     return Workspace(root=project_dir.resolve().parent, repos={}, known=preset_catalog())
 
 

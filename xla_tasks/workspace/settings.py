@@ -35,6 +35,7 @@ class TaskOptions:
     history: str | None = None  # None: the workspace's setting, else "full"
     cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
     stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
+    only: tuple[str, ...] = ()  # the NAMES filter of sync, status, foreach, update-repos
 
     def stall_seconds(self, workspace_setting: float | None = None) -> float:
         """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
@@ -44,6 +45,20 @@ class TaskOptions:
 
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
+
+    def selects(self, name: str) -> bool:
+        """In the run: named by the NAMES filter (or no filter given)."""
+        return not self.only or name in self.only
+
+    def check_only(self, known: Iterable[str], among: str) -> None:
+        """Refuse a NAMES filter naming a repo outside `known`, before anything runs."""
+        choices = list(dict.fromkeys(known))
+        unknown = [name for name in self.only if name not in choices]
+        if unknown:
+            listed = ", ".join(repr(name) for name in unknown)
+            raise UsageError(
+                f"unknown repo {listed} {among}", f"known: {', '.join(choices) or 'none'}"
+            )
 
 
 def split_names(value: str) -> list[str]:
@@ -79,6 +94,7 @@ def options_from(
     log_limit: str | None = None,
     history: str = "",
     cache: str = "",
+    only: str = "",
 ) -> TaskOptions:
     """Merge invoke config (`xla_tasks` mapping) and flag values into TaskOptions."""
     section: Mapping[str, Any] = {}
@@ -87,14 +103,15 @@ def options_from(
         section = found if isinstance(found, Mapping) or hasattr(found, "get") else {}
     return TaskOptions(
         jobs=_jobs(jobs, section.get("jobs", 0)),
-        lock_timeout=_lock_timeout(section.get("lock_timeout", DEFAULT_LOCK_TIMEOUT)),
+        lock_timeout=_lock_timeout(section.get("lock_timeout", "")),
         dry_run=bool(dry_run),
         exclude_deps=compile_patterns(exclude_dep, "--exclude-dep"),
         exclude_submodules=compile_patterns(exclude_submodule, "--exclude-submodule"),
         log_limit=_log_limit(log_limit),
         history=_history(history, section.get("history", "")),
         cache=_cache(cache, section.get("cache", "")),
-        stall_timeout=_stall_timeout(section.get("stall_timeout", 0.0)),
+        stall_timeout=_stall_timeout(section.get("stall_timeout", "")),
+        only=tuple(split_names(only)),
     )
 
 
@@ -108,18 +125,36 @@ def _jobs(flag: str | None, configured: object) -> int | None:
         return None
     try:
         return validate.positive_int(configured, "xla_tasks.jobs")
-    except ValueError as err:
-        raise UsageError(str(err), "fix invoke.yaml or INVOKE_XLA_TASKS_JOBS") from None
+    except ValueError:
+        raise setting_error("jobs", configured, "a positive integer") from None
 
 
 def _lock_timeout(value: object) -> float:
+    if value in (None, ""):
+        return DEFAULT_LOCK_TIMEOUT
     try:
         seconds = float(str(value))
     except ValueError:
-        raise UsageError(f"xla_tasks.lock_timeout expects seconds, got {value!r}") from None
-    if seconds < 0:
-        raise UsageError(f"xla_tasks.lock_timeout expects seconds >= 0, got {value!r}")
+        raise setting_error("lock_timeout", value, "seconds") from None
+    if not seconds >= 0:
+        raise setting_error("lock_timeout", value, "seconds >= 0")
     return seconds
+
+
+def setting_error(key: str, value: object, expects: str) -> UsageError:
+    """A bad `xla_tasks.KEY`, naming where it came from: the INVOKE_XLA_TASKS_KEY variable
+    when that holds it (invoke keeps env values as strings, see cli/config.py), else the
+    config files."""
+    variable = f"INVOKE_XLA_TASKS_{key.upper()}"
+    text = os.environ.get(variable)
+    if text is not None and text == str(value):
+        return UsageError(
+            f"{variable}={text!r}: xla_tasks.{key} expects {expects}, got {text}",
+            f"fix or unset {variable}",
+        )
+    return UsageError(
+        f"xla_tasks.{key} expects {expects}, got {value!r}", "fix invoke.yaml or -f FILE"
+    )
 
 
 def _log_limit(flag: str | None) -> int:
@@ -137,8 +172,9 @@ def _history(flag: str, configured: object) -> str | None:
     if not value:
         return None
     if value not in HISTORY_MODES:
-        where = "--history" if flag else "xla_tasks.history"
-        raise UsageError(f"{where} expects one of {', '.join(HISTORY_MODES)}, got {value!r}")
+        if not flag:
+            raise setting_error("history", value, f"one of {', '.join(HISTORY_MODES)}")
+        raise UsageError(f"--history expects one of {', '.join(HISTORY_MODES)}, got {value!r}")
     return value
 
 
@@ -156,16 +192,10 @@ def _stall_timeout(value: object) -> float | None:
     try:
         seconds = float(str(value or 0))
     except ValueError:
-        raise UsageError(
-            f"xla_tasks.stall_timeout expects seconds, got {value!r}",
-            "fix invoke.yaml or INVOKE_XLA_TASKS_STALL_TIMEOUT",
-        ) from None
-    if seconds < 0:
-        raise UsageError(f"xla_tasks.stall_timeout expects seconds >= 0, got {value!r}")
+        raise setting_error("stall_timeout", value, "seconds") from None
+    if not seconds >= 0:
+        raise setting_error("stall_timeout", value, "seconds >= 0")
     return seconds or None
-
-
-# -- bad settings are bad input: one line naming the variable or file ---------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,12 @@ holds is saved on a branch first, and nothing is ever reset or cleaned.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xla_tasks.engine.disk import is_repo_top
 from xla_tasks.engine.model import EngineOptions, EventCallback, Repo
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.gitrepo import ls_remote_ref
@@ -23,6 +25,7 @@ from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
 from xla_tasks.ui.results import CommandResult, RepoOutcome
 from xla_tasks.workspace.graph import Wanted, walk_pins
+from xla_tasks.workspace.listing import list_repos
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.placement import engine_options, place_repos
 from xla_tasks.workspace.project import find_project_dir, project_name, read_pins_at
@@ -62,6 +65,8 @@ def sync_project(
             "naming a registered repo: nothing to sync",
             f"run sync in a project checkout, or {start_pinning_hint(project_dir)}",
         )
+    if options.only:
+        options.check_only(_known_deps(start, options), f"among the deps {root} pins")
     run = SyncRun(
         project_dir=project_dir,
         root=root,
@@ -83,12 +88,15 @@ def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
 
     walk = walk_pins(run.root, root_pins, process, is_excluded=run.options.excludes_dep)
     for wanted in walk.excluded:
+        if not run.options.selects(wanted.name):
+            continue
         path = run.workspace.relative(run.workspace.path_of(wanted.name))
         result.outcomes.append(
             RepoOutcome(name=wanted.name, path=path, action="skipped (--exclude-dep)")
         )
     result.warnings.extend(conflict.message() for conflict in walk.conflicts)
-    total = len(walk.settled) - len(walk.excluded)
+    excluded = {wanted.name for wanted in walk.excluded}
+    total = sum(1 for name in walk.settled if name not in excluded and run.options.selects(name))
     done = total - sum(1 for outcome in result.outcomes if outcome.failed)
     count = f"{done} of {total}" if done != total else str(total)
     verb = "dry run, nothing changed: would sync" if run.options.dry_run else "synced"
@@ -104,7 +112,14 @@ def _walk(run: SyncRun, root_pins: Pins, result: CommandResult) -> None:
 def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
     """Hand one level to the engine; then read the pin files of the deps that landed."""
     project = str(run.project_dir.resolve())
-    todo = [w for w in level if str(run.workspace.path_of(w.name).resolve()) != project]
+    todo = [
+        w
+        for w in level
+        if str(run.workspace.path_of(w.name).resolve()) != project and run.options.selects(w.name)
+    ]
+    for wanted in level:
+        if not run.options.selects(wanted.name):  # not named: not moved, and not reported,
+            _read_pins_as_they_are(run, wanted)  # but its pins may lead to named deps
     outcomes = _resolve_refs(run, todo)
     todo = [w for w in todo if w.name not in outcomes]
     outcomes.update(
@@ -113,7 +128,8 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
             run.workspace, [_engine_repo(run, w) for w in todo], run.engine, run.on_event
         )
     )
-    for wanted in level:
+    chosen = [w for w in level if run.options.selects(w.name)]
+    for wanted in chosen:
         outcome = outcomes.get(wanted.name)
         if outcome is None:
             path = run.workspace.relative(run.workspace.path_of(wanted.name))
@@ -121,7 +137,7 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
             outcomes[wanted.name] = RepoOutcome(wanted.name, path, action, new=wanted.dep.rev)
         elif not outcome.failed:
             _after_landing(run, wanted, outcome)
-    return [outcomes[w.name] for w in level]
+    return [outcomes[w.name] for w in chosen]
 
 
 def _resolve_refs(run: SyncRun, level: list[Wanted]) -> dict[str, RepoOutcome]:
@@ -189,3 +205,19 @@ def _read_pins_if_known(run: SyncRun, repo: GitRepo, rev: str) -> None:
     pins = read_pins_at(repo, rev, run.workspace)
     if pins is not None:
         run.pins_read[repo.name] = pins
+
+
+def _read_pins_as_they_are(run: SyncRun, wanted: Wanted) -> None:
+    """A dep the NAMES filter left out: its pins at its pinned commit, if that is on disk."""
+    from xla_tasks.gitrepo import GitRepo
+
+    path = run.workspace.path_of(wanted.name)
+    if is_repo_top(path):
+        # unreadable: the deps behind it are not reached, as status shows them
+        with contextlib.suppress(XlaTasksError):
+            _read_pins_if_known(run, GitRepo(path, wanted.name), wanted.dep.rev)
+
+
+def _known_deps(start: Path, options: TaskOptions) -> list[str]:
+    """The deps a NAMES filter may name: those status lists as pinned (no network)."""
+    return [row.name for row in list_repos(start, options).rows if row.pin and not row.project]
