@@ -46,6 +46,7 @@ def test_the_readme_has_checked_blocks() -> None:
 GITHUB = {
     "xla": "https://github.com/openxla/xla.git",
     "stablehlo": "https://github.com/openxla/stablehlo.git",
+    "iree-stablehlo": "https://github.com/iree-org/stablehlo.git",
     "iree": "https://github.com/iree-org/iree.git",
     "jax": "https://github.com/jax-ml/jax.git",
     "openxla-pjrt-plugin": "https://github.com/openxla/openxla-pjrt-plugin.git",

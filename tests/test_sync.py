@@ -52,7 +52,7 @@ def test_fresh_sync_clones_every_dep_at_its_pin_detached_with_submodules(
     assert_at_demo_pins(workspace, upstreams)
     submodule = workspace / "iree" / "third_party" / "stablehlo"
     assert (submodule / "README.md").read_text() == "StableHLO\n"
-    assert head(submodule) == upstreams.head("stablehlo")
+    assert head(submodule) == upstreams.head("iree-stablehlo")
     for name in DEPS:
         assert f"{name}: cloned" in result.out
     assert head(project) == upstreams.head(PROJECT)  # the project itself is not moved
@@ -447,7 +447,7 @@ def test_library_call_returns_outcomes_without_printing(
 def test_submodule_follows_when_the_deps_pin_moves(
     synced: Path, workspace: Path, upstreams: Upstreams, cli
 ) -> None:
-    hlo = upstreams.commit("stablehlo", {"README.md": "StableHLO v2\n"}, "stablehlo: second")
+    hlo = upstreams.commit("iree-stablehlo", {"README.md": "StableHLO v2\n"}, "stablehlo: second")
     iree = upstreams.commit("iree", {"third_party/stablehlo": Gitlink(hlo)}, "iree: bump hlo")
     repin(synced, upstreams, iree=iree)
 

@@ -155,7 +155,7 @@ def test_fast_forward_of_checked_out_branch_says_when_submodules_lag(
 ) -> None:
     git(workspace, "clone", "--quiet", "--recurse-submodules", upstreams.url("iree"), "iree")
     iree = workspace / "iree"
-    hlo = upstreams.commit("stablehlo", {"NEWS": "hlo\n"}, "stablehlo: news")
+    hlo = upstreams.commit("iree-stablehlo", {"NEWS": "hlo\n"}, "stablehlo: news")
     new = upstreams.commit("iree", {"third_party/stablehlo": Gitlink(hlo)}, "iree: bump stablehlo")
 
     result = cli("update-repos", "-b", "iree", cwd=workspace)

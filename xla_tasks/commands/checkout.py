@@ -114,7 +114,7 @@ def _next_level(
 
 def _deps_of(workspace: Workspace, target: Target, read_only: bool) -> list[Target]:
     """The project's own pins when it has a pin file, else the registry's `deps`."""
-    pins = read_project_pins(target.path)
+    pins = read_project_pins(target.path, workspace.catalog(), target.name)
     if pins is None:
         spec = workspace.repos.get(target.name)
         names = spec.deps if spec else ()

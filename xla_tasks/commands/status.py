@@ -40,15 +40,28 @@ def status(start: Path, options: TaskOptions, check: bool = False) -> CommandRes
     implicit = _implicit_note(workspace)
     result.messages.append(f"workspace {workspace.root}{implicit}")
     result.messages.append(summary([details[row.name] for row in rows]))
+    if listing.left_alone:
+        result.messages.append(left_alone_line(listing.left_alone, workspace))
     project_dir = listing.project_dir
     result.data.update(
         workspace=str(workspace.root),
         project=str(project_dir) if project_dir else None,
         repos=[details[row.name] for row in rows],
+        left_alone=list(listing.left_alone),
     )
     if check:
         _check(result, [details[row.name] for row in rows], project_dir)
     return result
+
+
+def left_alone_line(names: tuple[str, ...], workspace: Workspace) -> str:
+    """One line for every repo the project's pin files pin that the registry does not list."""
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    where = workspace.file or workspace.root / WORKSPACE_FILE
+    return (
+        f"left alone: {len(names)} repo(s) pinned in the project's files but not registered "
+        f"({shown}); to sync one, add [repos.NAME] with its url to {where}"
+    )
 
 
 def _implicit_note(workspace: Workspace) -> str:
@@ -152,7 +165,7 @@ def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]])
         outcome.action = (
             f"{where}, at pin" if info["at_pin"] else f"{where}, NOT at pin (pin -> HEAD)"
         )
-    if row.transitive:
+    if row.transitive or row.native:
         outcome.notes.append(f"pinned by {row.pinned_by}")
     if state.changed:
         shown = ", ".join(state.changed[:3]) + (" ..." if len(state.changed) > 3 else "")

@@ -112,19 +112,22 @@ def build_upstreams(root: Path, recorded: Mapping[str, str] | None = None) -> di
     `url.<local>.insteadOf` sends here) give the same commits whatever `root` is."""
     found = {
         name: init_bare(root / f"{name}.git")
-        for name in ("xla", "stablehlo", "iree", "jax", "openxla-pjrt-plugin")
+        for name in ("xla", "stablehlo", "iree-stablehlo", "iree", "jax", "openxla-pjrt-plugin")
     }
     urls = dict(recorded or found)
     xla1 = commit(root / "xla.git", {"README.md": "XLA\n", "xla/BUILD": "# v1\n"}, "xla: start")
     commit(root / "xla.git", {"xla/BUILD": "# v2\n"}, "xla: second")
     xla3 = commit(root / "xla.git", {"xla/service.cc": "int main() {}\n"}, "xla: third")
     hlo = commit(root / "stablehlo.git", {"README.md": "StableHLO\n"}, "stablehlo: start")
+    # IREE's submodule is its own fork (iree-org/stablehlo), as in the real IREE: not the
+    # registered stablehlo, so it is iree's submodule and not a dep of the workspace.
+    commit(root / "iree-stablehlo.git", {"README.md": "StableHLO\n"}, "stablehlo: start")
     commit(root / "iree.git", {"README.md": "IREE\n"}, "iree: start")
     iree = commit(
         root / "iree.git",
         {
             ".gitmodules": '[submodule "third_party/stablehlo"]\n\tpath = third_party/stablehlo\n'
-            f"\turl = {urls['stablehlo']}\n",
+            f"\turl = {urls['iree-stablehlo']}\n",
             "third_party/stablehlo": Gitlink(hlo),
         },
         "iree: add stablehlo submodule",

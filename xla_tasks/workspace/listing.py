@@ -30,6 +30,7 @@ class Row:
     pin: str | None = None
     pinned_by: str | None = None
     transitive: bool = False  # pinned by a dep, not by the project itself
+    native: bool = False  # pinned in a project's own files (pinned_by names them)
     registered: bool = False
     project: bool = False
 
@@ -43,6 +44,8 @@ class Listing:
     rows: list[Row]
     jobs: int
     warnings: list[str] = field(default_factory=list)
+    # The repos the project's native pin files pin that the registry does not list.
+    left_alone: tuple[str, ...] = ()
 
 
 def list_repos(start: Path, options: TaskOptions) -> Listing:
@@ -58,7 +61,7 @@ def list_repos(start: Path, options: TaskOptions) -> Listing:
         )
     jobs = options.jobs or workspace.jobs or default_jobs()
     listing = Listing(workspace, project_dir, [], jobs)
-    listing.rows = _rows(workspace, project_dir, jobs, listing.warnings)
+    listing.rows = _rows(listing)
     return listing
 
 
@@ -68,17 +71,16 @@ def selected_rows(listing: Listing, options: TaskOptions) -> list[Row]:
     return [row for row in listing.rows if options.selects(row.name)]
 
 
-def _rows(
-    workspace: Workspace, project_dir: Path | None, jobs: int, warnings: list[str]
-) -> list[Row]:
+def _rows(listing: Listing) -> list[Row]:
     """The project first, then registered repos, then deps only pin files know, in walk order."""
+    workspace, project_dir = listing.workspace, listing.project_dir
     pinned: dict[str, Wanted] = {}
     rows: list[Row] = []
     root = None
     if project_dir is not None:
         root = project_name(workspace, project_dir)
         rows.append(Row(root, project_dir, registered=root in workspace.repos, project=True))
-        pinned = _pinned_deps(workspace, root, project_dir, jobs, warnings)
+        pinned = _pinned_deps(listing, root, project_dir)
     for name in workspace.repos:
         if name != root:
             rows.append(_row(workspace, name, pinned.get(name)))
@@ -93,24 +95,33 @@ def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
         name,
         workspace.path_of(name),
         pin=wanted.dep.rev if wanted else None,
-        pinned_by=wanted.asked_by if wanted else None,
+        pinned_by=_pinned_by(wanted) if wanted else None,
         transitive=bool(wanted and wanted.level > 1),
+        native=bool(wanted and wanted.dep.pinned_in),
         registered=name in workspace.repos,
     )
 
 
-def _pinned_deps(
-    workspace: Workspace, root: str, project_dir: Path, jobs: int, warnings: list[str]
-) -> dict[str, Wanted]:
+def _pinned_by(wanted: Wanted) -> str:
+    """Who pins it, and where when its pin lives in native files: `jax: MODULE.bazel`."""
+    files = wanted.dep.pinned_in
+    return f"{wanted.asked_by}: {', '.join(files)}" if files else wanted.asked_by
+
+
+def _pinned_deps(listing: Listing, root: str, project_dir: Path) -> dict[str, Wanted]:
     """The transitive pins, read without network; unreadable pin files become warnings."""
+    workspace, jobs, warnings = listing.workspace, listing.jobs, listing.warnings
     try:
-        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
+        root_pins, script_warnings = read_root_pins(
+            project_dir, strict=False, repos=workspace.catalog(), project=root
+        )
         warnings.extend(script_warnings)
     except XlaTasksError as err:
         warnings.append(str(err))
         return {}
     if root_pins is None:
         return {}
+    listing.left_alone = root_pins.left_alone
     read: dict[str, Pins] = {}
 
     def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
@@ -131,7 +142,7 @@ def _wname(wanted: Wanted) -> str:
 def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) -> RepoOutcome:
     path = workspace.path_of(wanted.name)
     if is_repo_top(path):
-        pins = read_pins_at(GitRepo(path, wanted.name), wanted.dep.rev)
+        pins = read_pins_at(GitRepo(path, wanted.name), wanted.dep.rev, workspace)
         if pins is not None:
             read[wanted.name] = pins
     return RepoOutcome(name=wanted.name)
