@@ -78,6 +78,38 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+CHUNK = 64 * 1024  # bytes copied at a time: output is streamed, never held whole
+
+
+def copy_capped(src: BinaryIO, dst: BinaryIO, limit: int) -> int:
+    """Copy `src` (from its start) to `dst`, keeping at most `limit` bytes: when it is
+    larger, its first and last `limit // 2` bytes around one line saying how much was
+    cut. Returns the number of bytes cut (0: copied whole). Memory: one CHUNK.
+
+    A command's output is kept this way (a roll try's log, foreach's `--json`): the head
+    says what started, the tail how it ended, and a runaway command costs bounded space.
+    """
+    size = src.seek(0, os.SEEK_END)
+    src.seek(0)
+    cut = max(0, size - limit)
+    head = size if not cut else limit // 2
+    _copy(src, dst, head)
+    if cut:
+        dst.write(f"\n[xla-tasks: {cut} bytes of output cut here]\n".encode())
+        src.seek(size - (limit - head))
+        _copy(src, dst, limit - head)
+    return cut
+
+
+def _copy(src: BinaryIO, dst: BinaryIO, count: int) -> None:
+    while count > 0:
+        data = src.read(min(CHUNK, count))
+        if not data:
+            return
+        dst.write(data)
+        count -= len(data)
+
+
 def tail_lines(path: Path, start: int, count: int = 20) -> list[str]:
     """The last `count` lines of `path` from byte `start` on (reads at most the last 64 KiB)."""
     try:

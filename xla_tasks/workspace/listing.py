@@ -37,6 +37,8 @@ class Row:
     transitive: bool = False  # pinned by a dep, not by the project itself
     registered: bool = False
     project: bool = False
+    submodules: bool = False  # the pin asks for its submodules, recursively
+    exclude_submodules: tuple[str, ...] = ()  # the pin's own exclusions (regexes on paths)
 
 
 @dataclass(slots=True)
@@ -47,11 +49,18 @@ class Listing:
     project_dir: Path | None
     rows: list[Row]
     jobs: int
+    strict: bool = False  # as sync reads pins (status --check), not as a report does
     warnings: list[str] = field(default_factory=list)
+    # Pin files that could not be read (file:line: why). `status` warns about them;
+    # `status --check` fails on them: a CI gate that cannot read the pins fails closed.
+    pin_errors: list[str] = field(default_factory=list)
 
 
-def list_repos(start: Path, options: TaskOptions) -> Listing:
-    """The project first, then the registry, then deps only pin files know (no network)."""
+def list_repos(start: Path, options: TaskOptions, *, strict: bool = False) -> Listing:
+    """The project first, then the registry, then deps only pin files know (no network).
+
+    `strict`: read the project's pins as `sync` does (a rewritten script is a pin error).
+    """
     project_dir = toplevel(start)
     ws_root = find_workspace_root(start)
     if project_dir is None and ws_root is None:
@@ -65,22 +74,21 @@ def list_repos(start: Path, options: TaskOptions) -> Listing:
         assert project_dir is not None
         workspace = workspace_for_project(project_dir)
     jobs = options.jobs or workspace.jobs or default_jobs()
-    listing = Listing(workspace, project_dir, [], jobs)
-    listing.rows = _rows(workspace, project_dir, jobs, listing.warnings)
+    listing = Listing(workspace, project_dir, [], jobs, strict)
+    listing.rows = _rows(listing)
     return listing
 
 
-def _rows(
-    workspace: Workspace, project_dir: Path | None, jobs: int, warnings: list[str]
-) -> list[Row]:
+def _rows(listing: Listing) -> list[Row]:
     """The project first, then registered repos, then deps only pin files know, in walk order."""
+    workspace, project_dir = listing.workspace, listing.project_dir
     pinned: dict[str, Wanted] = {}
     rows: list[Row] = []
     root = None
     if project_dir is not None:
         root = project_name(workspace, project_dir)
         rows.append(Row(root, project_dir, registered=root in workspace.repos, project=True))
-        pinned = _pinned_deps(workspace, root, project_dir, jobs, warnings)
+        pinned = _pinned_deps(listing, root, project_dir)
     for name in workspace.repos:
         if name != root:
             rows.append(_row(workspace, name, pinned.get(name)))
@@ -98,31 +106,37 @@ def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
         pinned_by=wanted.asked_by if wanted else None,
         transitive=bool(wanted and wanted.level > 1),
         registered=name in workspace.repos,
+        submodules=bool(wanted and wanted.dep.submodules),
+        exclude_submodules=wanted.dep.exclude_submodules if wanted else (),
     )
 
 
-def _pinned_deps(
-    workspace: Workspace, root: str, project_dir: Path, jobs: int, warnings: list[str]
-) -> dict[str, Wanted]:
-    """The transitive pins, read without network; unreadable pin files become warnings."""
+def _pinned_deps(listing: Listing, root: str, project_dir: Path) -> dict[str, Wanted]:
+    """The transitive pins, read without network; unreadable pin files are `pin_errors`.
+
+    When `strict`, a project script that another tool rewrote with other pins is one too
+    (`sync` refuses it); otherwise it is a warning, and the TOML's pins are listed.
+    """
+    workspace = listing.workspace
     try:
-        root_pins, script_warnings = read_root_pins(project_dir, strict=False)
-        warnings.extend(script_warnings)
+        root_pins, script_warnings = read_root_pins(project_dir, strict=listing.strict)
     except XlaTasksError as err:
-        warnings.append(str(err))
+        listing.pin_errors.append(str(err))
         return {}
+    listing.warnings.extend(script_warnings)
     if root_pins is None:
         return {}
     read: dict[str, Pins] = {}
 
     def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
-        for outcome in run_each(level, lambda w: _read_dep_pins(workspace, w, read), _wname, jobs):
+        work = lambda w: _read_dep_pins(workspace, w, read)  # noqa: E731
+        for outcome in run_each(level, work, _wname, listing.jobs):
             if outcome.error:
-                warnings.append(outcome.error)
+                listing.pin_errors.append(f"{outcome.name}: {outcome.error}")
         return [(w.name, read[w.name]) for w in level if w.name in read]
 
     walk = walk_pins(root, root_pins, read_level)
-    warnings.extend(conflict.message() for conflict in walk.conflicts)
+    listing.warnings.extend(conflict.message() for conflict in walk.conflicts)
     return walk.settled
 
 
