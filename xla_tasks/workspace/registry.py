@@ -8,6 +8,7 @@ it as `file:line: key: message` before any git runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -146,7 +147,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
             url=field_of(doc, key, table, "url", str, check=validate.url),
             push_url=field_of(doc, key, table, "push_url", str, default=None, check=validate.url),
             branch=field_of(doc, key, table, "branch", str, default="main", check=validate.branch),
-            path=field_of(doc, key, table, "path", str, default=name, check=validate.relative_path),
+            path=field_of(doc, key, table, "path", str, default=name, check=_placed(root)),
             submodules=field_of(doc, key, table, "submodules", bool, default=False),
             deps=tuple(deps),
         )
@@ -160,6 +161,12 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         cache=(root / Path(cache).expanduser()) if cache else None,
         stall_timeout=float(stall) if stall is not None else None,
     )
+
+
+def _placed(root: Path) -> Callable[[object], str]:
+    """The check of a repo's `path`: relative, inside the workspace, and short enough that
+    the OS can hold the clone and everything in it (not `File name too long` mid-way)."""
+    return lambda value: validate.fits_under(root, validate.relative_path(value))
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]
