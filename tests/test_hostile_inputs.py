@@ -137,6 +137,17 @@ def test_a_journal_still_restores_the_schedules_requirements_files(
 # -- 9: the generated script never moves its own project -------------------------------
 
 
+def _run_script(project: Path) -> subprocess.CompletedProcess[str]:
+    """The generated script as CI runs it: a bare interpreter, from another folder."""
+    return subprocess.run(
+        [sys.executable, "-I", "-S", str(project / "sync_deps.py")],
+        cwd=project.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_the_generated_script_skips_a_dep_named_like_its_own_project(
     isolated_env: Path, upstreams: Upstreams
 ) -> None:
@@ -146,13 +157,7 @@ def test_the_generated_script_skips_a_dep_named_like_its_own_project(
     project = pinned_project(isolated_env / "ws", pins)
     before = head(project)
 
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", str(project / "sync_deps.py")],
-        cwd=isolated_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run_script(project)
 
     assert done.returncode == 0, done.stderr
     assert "proj: skipped (the project being synced is never moved)" in done.stdout
@@ -313,3 +318,122 @@ def test_old_roll_log_folders_are_pruned_to_the_last_runs(
     assert new.is_dir()
     assert mine.is_dir()
     assert (odd / "keep.txt").read_text() == "mine\n"
+
+
+# -- regexes a pin file gives run in linear time -----------------------------------------
+
+EVIL = "(x+x+)+y"  # Python's re needs about 2**40 steps for 40 x's without a y
+
+
+def _hostile_submodule_project(isolated_env: Path, upstreams: Upstreams, regex: str) -> Path:
+    """A project pinning `deep`, whose one submodule sits at a path of 40 x's, with the
+    pin's `exclude_submodules = [regex]`."""
+    from xla_tasks.demo.upstreams import Gitlink
+
+    upstreams.create("leaf")
+    modules = f'[submodule "x"]\n\tpath = {"x" * 40}\n\turl = {upstreams.url("leaf")}\n'
+    upstreams.create("deep")
+    rev = upstreams.commit(
+        "deep", {".gitmodules": modules, "x" * 40: Gitlink(upstreams.head("leaf"))}, "deep: sub"
+    )
+    project = pinned_project(isolated_env / "ws", {"deep": (rev, upstreams.url("deep"), True)})
+    text = (project / PIN_FILE).read_text()
+    listed = json.dumps(regex)  # a TOML basic string
+    text = text.replace("submodules = true", f"submodules = true\nexclude_submodules = [{listed}]")
+    (project / PIN_FILE).write_text(text)
+    return project
+
+
+def test_a_backtracking_exclude_regex_in_a_pin_file_cannot_hang_sync_or_the_script(
+    isolated_env: Path, upstreams: Upstreams
+) -> None:
+    project = _hostile_submodule_project(isolated_env, upstreams, EVIL)
+    run = [sys.executable, "-m", "xla_tasks"]
+
+    pinned = subprocess.run([*run, "pin", "--from-toml"], cwd=project, timeout=120, check=False)
+    assert pinned.returncode == 0
+    synced = subprocess.run(
+        [*run, "sync"], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert synced.returncode == 0, synced.stderr
+    leaf = isolated_env / "ws" / "deep" / ("x" * 40)
+    assert head(leaf) == upstreams.head("leaf")
+    checked = subprocess.run(
+        [*run, "status", "--check"], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert checked.returncode == 0, checked.stderr
+
+    git(leaf.parent, "submodule", "deinit", "-q", "-f", "x" * 40)
+    script = _run_script(project)
+    assert script.returncode == 0, script.stderr
+    assert head(leaf) == upstreams.head("leaf")
+
+
+@pytest.mark.parametrize(
+    ("regex", "why"),
+    [
+        ("(?=x)y", "lookarounds are not supported here"),
+        ("(a)\\1", "backreferences are not supported here"),
+        ("(?i)llvm", "inline flags like (?i) are not supported here"),
+        ("(a{50}){50}", "too large (7600 states once its repeats are expanded, at most 500)"),
+        ("(" * 5000 + ")" * 5000, "groups nested too deeply"),
+    ],
+    ids=["lookahead", "backreference", "flags", "too-large", "too-deep"],
+)
+def test_a_pin_file_regex_outside_the_linear_subset_is_one_located_line(
+    isolated_env: Path, upstreams: Upstreams, cli, regex: str, why: str
+) -> None:
+    project = _hostile_submodule_project(isolated_env, upstreams, regex)
+    before = sorted(p.name for p in project.parent.iterdir())
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert f"{project / PIN_FILE}:8: deps.deep.exclude_submodules: " in result.err
+    assert why in result.err
+    assert sorted(p.name for p in project.parent.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "^third_party/llvm",
+        "llvm$",
+        "(fbgemm|kineto)",
+        "^third_party/(a|bc)+/x",
+        r"\btest\b",
+        r"\Btest",
+        "a{2,4}b",
+        "[^/]+/[^/]*$",
+        r"\d+",
+        r"\w+\s?",
+        "(a+)+$",
+        "(a|aa)+$",
+        "a*a*a*b",
+        ".*",
+        "",
+        "[a-c\\d_]",
+        "^$",
+        r"foo\Z",
+        r"\Afoo",
+        "a.b",
+        "(ab)*c",
+        "(a*)*b",
+        "a{0}",
+        "(?:x|y)z",
+        r"[\W]",
+        r"\S\D",
+    ],
+)
+def test_pin_file_regexes_match_exactly_as_python_re_does(pattern: str) -> None:
+    import random
+    import re
+
+    from xla_tasks.engine.pathregex import path_search
+
+    rng = random.Random(pattern)
+    samples = ["", "third_party/llvm", "a/bc/bc/x", "test_x test", "aaab", "foo\n"]
+    samples += ["".join(rng.choice("ab/_ x1t\nesfoz") for _ in range(12)) for _ in range(300)]
+    for text in samples:
+        assert path_search(pattern, text) == (re.search(pattern, text) is not None), text

@@ -153,6 +153,21 @@ def regex(value: object) -> re.Pattern[str]:
         return re.compile(value)
     except re.error as err:
         raise ValueError(f"invalid regex {value!r}: {err}") from None
+    except RecursionError:
+        raise ValueError(f"invalid regex {value[:24]!r}...: groups nested too deeply") from None
+
+
+def path_regex(value: object) -> str:
+    """A regex a pin file gives (`exclude_submodules`): read from a repo, not typed by the
+    user, so it must run in time linear in the path (`engine.pathregex`), never hang."""
+    from xla_tasks.engine.pathregex import unsupported
+
+    if not isinstance(value, str):
+        raise ValueError(f"invalid regex {value!r}: expected a string")
+    problem = unsupported(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def positive_int(value: object, flag: str) -> int:

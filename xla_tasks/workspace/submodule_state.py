@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from xla_tasks.engine.disk import git_dir_of, read_head
 from xla_tasks.engine.model import SUBMODULE_MEMO
+from xla_tasks.engine.pathregex import path_search
 
 
 def submodule_problems(top: Path, rev: str, excludes: Sequence[str]) -> list[str]:
@@ -27,14 +27,13 @@ def submodule_problems(top: Path, rev: str, excludes: Sequence[str]) -> list[str
     (regexes searched in the path relative to `top`; what is inside an excluded one is
     skipped with it, as sync does).
     """
-    patterns = [re.compile(text) for text in excludes]
     memo = _memo_links(top, rev)
     problems: list[str] = []
     pending = [(top, "")]
     while pending:
         sup, prefix = pending.pop()
         for full, sha in sorted(_children(sup, prefix, memo).items()):
-            if any(pattern.search(full) for pattern in patterns):
+            if any(path_search(pattern, full) for pattern in excludes):
                 continue
             sub_git = git_dir_of(str(top / full))
             head = read_head(sub_git).sha if sub_git is not None else None
