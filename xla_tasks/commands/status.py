@@ -137,7 +137,7 @@ def _inspect(
     info: dict[str, Any] = {
         "name": row.name,
         "path": rel,
-        "present": row.path.exists(),
+        "present": False,
         "branch": None,
         "head": None,
         "pin": row.pin,
@@ -149,7 +149,8 @@ def _inspect(
         "project": row.project,
         "submodule_problems": [],  # filled by --check only: missing or moved submodules
     }
-    details[row.name] = info
+    details[row.name] = info  # first: an OSError below fails this row, not the report
+    info["present"] = row.path.exists()
     outcome = RepoOutcome(name=row.name, path=rel, old=row.pin, notes=[f"at {rel}"])
     if row.project:
         outcome.notes.insert(0, "the project")
