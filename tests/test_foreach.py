@@ -160,6 +160,7 @@ def test_foreach_json_is_one_object_with_each_repos_output_and_exit_code(synced:
         "pin": repos["jax"]["pin"],
         "exit_code": 0,
         "output": "hi jax\n",
+        "output_cut": 0,
     }
     assert data["data"]["skipped"] == ["stablehlo"]
 

@@ -77,6 +77,7 @@ def test_status_json_has_one_structured_row_per_repo(
         "pinned_by": PROJECT,
         "registered": True,
         "project": False,
+        "submodule_problems": [],
     }
     assert found["stablehlo"]["present"] is False
     assert found[PROJECT]["branch"] == "main"

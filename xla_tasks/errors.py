@@ -52,6 +52,11 @@ class ConfigError(XlaTasksError):
         self.path = Path(path)
         self.key = key
         self.line = line
+        self.reason = message
+
+    def at(self, path: Path | str) -> ConfigError:
+        """The same error about the same text found elsewhere (a copy read from a commit)."""
+        return ConfigError(path, self.reason, self.key, self.line, self.hint)
 
 
 class GitError(XlaTasksError):

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,53 @@ def end_group(proc: subprocess.Popen[bytes]) -> None:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
         os.killpg(pgid, sig)
+
+
+CHUNK = 64 * 1024  # bytes copied at a time: output is streamed, never held whole
+
+
+def copy_capped(src: BinaryIO, dst: BinaryIO, limit: int, start: int = 0) -> int:
+    """Copy `src` from byte `start` to `dst`, keeping at most `limit` bytes: when there is
+    more, its first and last `limit // 2` bytes around one line saying how much was cut.
+    Returns the number of bytes cut (0: copied whole). Memory: one CHUNK.
+
+    A command's output is kept this way (a roll try's log, foreach's `--json`): the head
+    says what started, the tail how it ended, and a runaway command costs bounded space.
+    """
+    size = src.seek(0, os.SEEK_END) - start
+    src.seek(start)
+    cut = max(0, size - limit)
+    head = size if not cut else limit // 2
+    _copy(src, dst, head)
+    if cut:
+        dst.write(f"\n[xla-tasks: {cut} bytes of output cut here]\n".encode())
+        src.seek(start + size - (limit - head))
+        _copy(src, dst, limit - head)
+    return cut
+
+
+def cap_in_place(handle: BinaryIO, start: int, limit: int) -> int:
+    """Cap what a file (open for reading and appending) holds past byte `start` the way
+    `copy_capped` does, in place; returns the bytes cut. A log is written whole while
+    the command runs (`tail -f` works) and kept capped once it is done."""
+    if handle.seek(0, os.SEEK_END) - start <= limit:
+        return 0
+    with tempfile.TemporaryFile() as kept:
+        cut = copy_capped(handle, kept, limit, start)
+        handle.truncate(start)
+        size = kept.tell()
+        kept.seek(0)
+        _copy(kept, handle, size)
+    return cut
+
+
+def _copy(src: BinaryIO, dst: BinaryIO, count: int) -> None:
+    while count > 0:
+        data = src.read(min(CHUNK, count))
+        if not data:
+            return
+        dst.write(data)
+        count -= len(data)
 
 
 def tail_lines(path: Path, start: int, count: int = 20) -> list[str]:

@@ -8,14 +8,22 @@ out of git's argument lists.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 # GitHub's limit for repo names; a clone's temp folder adds ~16 characters to it, and file
 # systems stop at 255 bytes per path component ("File name too long").
 MAX_NAME = 100
 MAX_PATH_PART = 200
+# A whole relative path (a repo's `path`, a requirements file): far deeper than any real
+# checkout, well inside every OS's limit on a whole path (PATH_MAX: 4096 on Linux, 1024 on
+# macOS), which a longer one meets as "File name too long" half way through a command.
+MAX_PATH = 1024
+# Room kept below PATH_MAX for what lives inside a repo: git's own files (`.git/objects/
+# pack/pack-<sha>.idx`), a clone's temp name beside it, and the project's own deep paths.
+PATH_ROOM = 512
 _REV_RE = re.compile(r"^[0-9a-f]{40}$")
 _SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")
 _SCP_RE = re.compile(r"^[A-Za-z0-9._~-]+@?[A-Za-z0-9._~-]*:[^/\\].*$|^[A-Za-z0-9._~-]+@[^:]+:.+$")
@@ -53,7 +61,36 @@ def relative_path(value: object) -> str:
         raise ValueError(
             f"invalid path {value[:24]!r}...: a part is longer than {MAX_PATH_PART} bytes"
         )
+    if len(value.encode()) > MAX_PATH:
+        raise ValueError(
+            f"invalid path {value[:24]!r}... ({len(value.encode())} bytes): "
+            f"at most {MAX_PATH} bytes; use a shorter path"
+        )
     return str(PurePosixPath(*parts))
+
+
+def fits_under(root: Path, rel: str) -> str:
+    """`rel` (already a valid relative path) placed under `root` stays PATH_ROOM bytes
+    below the OS's limit on a whole path, so nothing inside it is "File name too long"."""
+    limit = _path_max(root) - PATH_ROOM
+    size = len(os.fsencode(root / rel))
+    if size > limit:
+        raise ValueError(
+            f"path too long: {root}/{rel[:24]}... is {size} bytes; this system allows "
+            f"{limit} for a repo's folder ({PATH_ROOM} less than its PATH_MAX, for the files "
+            "inside it); use a shorter path"
+        )
+    return rel
+
+
+def _path_max(root: Path) -> int:
+    """The OS's limit on a whole path (4096 on Linux), asked of the nearest existing folder."""
+    for folder in (root, *root.parents):
+        try:
+            return int(os.pathconf(folder, "PC_PATH_MAX"))
+        except (OSError, ValueError, AttributeError):  # absent, or no pathconf (Windows)
+            continue
+    return 4096
 
 
 def repo_file(value: object) -> str:
@@ -116,6 +153,21 @@ def regex(value: object) -> re.Pattern[str]:
         return re.compile(value)
     except re.error as err:
         raise ValueError(f"invalid regex {value!r}: {err}") from None
+    except RecursionError:
+        raise ValueError(f"invalid regex {value[:24]!r}...: groups nested too deeply") from None
+
+
+def path_regex(value: object) -> str:
+    """A regex a pin file gives (`exclude_submodules`): read from a repo, not typed by the
+    user, so it must run in time linear in the path (`engine.pathregex`), never hang."""
+    from xla_tasks.engine.pathregex import unsupported
+
+    if not isinstance(value, str):
+        raise ValueError(f"invalid regex {value!r}: expected a string")
+    problem = unsupported(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def positive_int(value: object, flag: str) -> int:

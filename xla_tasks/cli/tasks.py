@@ -424,7 +424,10 @@ def foreach(
     from xla_tasks.ui.report import block_text
 
     def show(block: Block) -> None:
-        sys.stdout.write(block_text(block.name, block.path, block.output))
+        """The `== NAME (PATH) ==` line, then the output streamed from its file."""
+        sys.stdout.write(block_text(block.name, block.path, ""))
+        for piece in block.text():
+            sys.stdout.write(piece)
         sys.stdout.flush()
 
     options = _options(ctx, jobs=jobs, exclude_dep=exclude_dep or [], dry_run=dry_run, only=names)

@@ -28,14 +28,17 @@ def status(start: Path, options: TaskOptions, check: bool = False) -> CommandRes
     """Report every repo of the workspace and the project's deps.
 
     Exit 0 whatever their state, unless `check`: then any pinned dep that is missing, off
-    its pin or dirty fails the result (CI's "are we on our pins?").
+    its pin, dirty or missing a flagged submodule fails the result, and so does a pin file
+    that cannot be read (CI's "are we on our pins?" fails closed).
     """
-    listing = list_repos(start, options)
+    listing = list_repos(start, options, strict=check)
     workspace, rows = listing.workspace, selected_rows(listing, options)
     result = CommandResult(command="status", warnings=listing.warnings)
+    if not check:
+        result.warnings.extend(listing.pin_errors)
     details: dict[str, dict[str, Any]] = {}
     result.outcomes = run_each(
-        rows, lambda row: _inspect(workspace, row, details), _name, listing.jobs
+        rows, lambda row: _inspect(workspace, row, details, check), _name, listing.jobs
     )
     implicit = _implicit_note(workspace)
     result.messages.append(f"workspace {workspace.root}{implicit}")
@@ -50,7 +53,7 @@ def status(start: Path, options: TaskOptions, check: bool = False) -> CommandRes
         left_alone=list(listing.left_alone),
     )
     if check:
-        _check(result, [details[row.name] for row in rows], project_dir)
+        _check(result, [details[row.name] for row in rows], project_dir, listing.pin_errors)
     return result
 
 
@@ -76,15 +79,21 @@ def _implicit_note(workspace: Workspace) -> str:
     return ""
 
 
-def _check(result: CommandResult, repos: list[dict[str, Any]], project_dir: Path | None) -> None:
-    """One problem line per missing, off-pin or dirty pinned dep, then a one-line verdict."""
+def _check(
+    result: CommandResult,
+    repos: list[dict[str, Any]],
+    project_dir: Path | None,
+    pin_errors: list[str],
+) -> None:
+    """One problem line per unreadable pin file and per missing, off-pin or dirty pinned
+    dep (or one missing a submodule), then a one-line verdict."""
     if project_dir is None:
         raise UsageError(
             "status --check needs a project: there are no pins to check here",
             "run it inside the project's checkout (the repo with sync_deps.toml)",
         )
     deps = [r for r in repos if r["pin"] is not None and not r["project"]]
-    problems = [line for r in deps for line in problem_lines(r)]
+    problems = [*pin_errors, *(line for r in deps for line in problem_lines(r))]
     bad = [r["name"] for r in deps if problem_lines(r)]
     result.data["problems"] = problems
     if not problems:
@@ -93,10 +102,18 @@ def _check(result: CommandResult, repos: list[dict[str, Any]], project_dir: Path
         )
         return
     result.problems.extend(problems)
-    result.failed_check = (
-        f"check failed: {len(bad)} of {len(deps)} pinned dep(s) not ready: {', '.join(bad)}"
-        " (xla-tasks sync puts deps on their pins; commit or stash changes first)"
-    )
+    verdicts = []
+    if pin_errors:
+        verdicts.append(
+            f"{len(pin_errors)} pin file(s) cannot be read, so the pins are unknown "
+            "(fix the file named above)"
+        )
+    if bad or not pin_errors:
+        verdicts.append(
+            f"{len(bad)} of {len(deps)} pinned dep(s) not ready: {', '.join(bad)}"
+            " (xla-tasks sync puts deps on their pins; commit or stash changes first)"
+        )
+    result.failed_check = "check failed: " + "; ".join(verdicts)
 
 
 def problem_lines(repo: dict[str, Any]) -> list[str]:
@@ -114,6 +131,7 @@ def problem_lines(repo: dict[str, Any]) -> list[str]:
     if repo["dirty"]:
         shown = ", ".join(repo["changed"][:3]) + (" ..." if repo["dirty"] > 3 else "")
         lines.append(f"{name}: dirty: {repo['dirty']} file(s): {shown} {where}")
+    lines.extend(f"{name}: {problem} {where}" for problem in repo["submodule_problems"])
     return lines
 
 
@@ -121,13 +139,18 @@ def _name(row: Row) -> str:
     return row.name
 
 
-def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]]) -> RepoOutcome:
-    """One row: its state from one `git status`, as a line and as JSON fields."""
+def _inspect(
+    workspace: Workspace, row: Row, details: dict[str, dict[str, Any]], check: bool = False
+) -> RepoOutcome:
+    """One row: its state from one `git status`, as a line and as JSON fields.
+
+    `check`: a dep on its pin that wants submodules also has its submodule tree checked.
+    """
     rel = workspace.relative(row.path)
     info: dict[str, Any] = {
         "name": row.name,
         "path": rel,
-        "present": row.path.exists(),
+        "present": False,
         "branch": None,
         "head": None,
         "pin": row.pin,
@@ -137,8 +160,10 @@ def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]])
         "pinned_by": row.pinned_by,
         "registered": row.registered,
         "project": row.project,
+        "submodule_problems": [],  # filled by --check only: missing or moved submodules
     }
-    details[row.name] = info
+    details[row.name] = info  # first: an OSError below fails this row, not the report
+    info["present"] = row.path.exists()
     outcome = RepoOutcome(name=row.name, path=rel, old=row.pin, notes=[f"at {rel}"])
     if row.project:
         outcome.notes.insert(0, "the project")
@@ -165,12 +190,26 @@ def _inspect(workspace: Workspace, row: Row, details: dict[str, dict[str, Any]])
         outcome.action = (
             f"{where}, at pin" if info["at_pin"] else f"{where}, NOT at pin (pin -> HEAD)"
         )
+    if check and info["at_pin"] and row.submodules:
+        info["submodule_problems"] = _submodule_problems(row)
+        outcome.notes.extend(info["submodule_problems"])
     if row.transitive or row.native:
         outcome.notes.append(f"pinned by {row.pinned_by}")
     if state.changed:
         shown = ", ".join(state.changed[:3]) + (" ..." if len(state.changed) > 3 else "")
         outcome.notes.append(f"dirty: {len(state.changed)} file(s): {shown}")
     return outcome
+
+
+def _submodule_problems(row: Row) -> list[str]:
+    from xla_tasks.engine.model import SyncError
+    from xla_tasks.workspace.submodule_state import submodule_problems
+
+    assert row.pin is not None
+    try:
+        return submodule_problems(row.path, row.pin, row.exclude_submodules)
+    except SyncError as err:
+        return [f"submodules cannot be read: {err}"]
 
 
 def summary(repos: list[dict[str, Any]]) -> str:

@@ -25,6 +25,7 @@ MODULES = (
     "checkout",
     "cache",
     "clone",
+    "pathregex",
     "submodules",
     "place",
     "sync",

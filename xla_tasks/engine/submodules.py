@@ -7,7 +7,6 @@ memo so that the next sync checks them without git.
 import functools
 import json
 import os
-import re
 from typing import (
     Dict,
     List,
@@ -20,6 +19,7 @@ from xla_tasks.engine.cache import ensure_mirror
 from xla_tasks.engine.disk import git_dir_of, is_shallow, read_head
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import SUBMODULE_MEMO, Event, Repo, SyncError
+from xla_tasks.engine.pathregex import path_search
 from xla_tasks.engine.process import first_error, git, run_git, run_network
 from xla_tasks.engine.runner import Unit
 
@@ -97,7 +97,7 @@ def _update_batch(job: Job, sup: str, stale: List[Submodule]) -> List[Unit]:
 
 
 def _excluded(job: Job, full: str) -> bool:
-    if any(re.search(p, full) for p in job.repo.exclude_submodules):
+    if any(path_search(p, full) for p in job.repo.exclude_submodules):  # a pin file's
         return True
     return any(p.search(f"{job.repo.name}:{full}") for p in job.opts.exclude_submodules)
 

@@ -97,7 +97,7 @@ def _dep_excludes(
     own = tuple(str(regex) for regex in value)
     for regex in own:
         try:
-            validate.regex(regex)
+            validate.path_regex(regex)
         except ValueError as err:
             raise ConfigError(path, str(err), f"{_EXCLUDE}.{name}", line) from None
     return own + tuple(regex for regex in shared if regex not in own)

@@ -7,6 +7,11 @@ a one-line error naming the file and key. Only frozen manifests convert: sync_de
 pins commits, and a branch or tag in the manifest has no commit without asking a server,
 so the error says how each tool freezes one (`west manifest --freeze`,
 `vcs export --exact`).
+
+Bounded like the pin files: at most 4 MiB is read (`tomlfile.read_limited_text`), nesting
+deeper than MAX_DEPTH is refused before anything is built (real manifests nest 4 deep), and
+an error shows a value only when it is a short scalar, so an alias bomb (`&a [*a, *a]`)
+is never expanded into a message.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from xla_tasks import validate
 from xla_tasks.errors import ConfigError
 from xla_tasks.pins.model import Dep, Pins
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
+from xla_tasks.tomlfile import read_limited_text
+
+MAX_DEPTH = 64  # nested lists and mappings; a manifest needs 4
 
 _FREEZE_HINT = {
     "west": "freeze it first: west manifest --freeze -o west-frozen.yml",
@@ -44,16 +52,25 @@ def import_manifest(path: Path) -> Pins:
 
 
 def _load_yaml(path: Path) -> object:
+    """Plain data from a YAML file of at most 4 MiB and MAX_DEPTH levels (libyaml if any)."""
     import yaml  # only --import needs it
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    text = read_limited_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(path, f"cannot read: {err}") from None
-    try:
-        return yaml.safe_load(text)
+        depth = 0
+        for event in yaml.parse(text, Loader=loader):  # a flat stream: no recursion
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(
+                        path,
+                        f"invalid YAML: lists or mappings nested more than {MAX_DEPTH} deep",
+                        line=event.start_mark.line + 1,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=loader)  # a safe loader: plain data, no tags
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -69,7 +86,9 @@ def _west_deps(path: Path, manifest: dict[str, Any]) -> list[Dep]:
         entry = _table(path, f"manifest.remotes[{index}]", raw)
         if not isinstance(entry.get("url-base"), str):
             raise ConfigError(path, "url-base is missing", f"manifest.remotes[{index}]")
-        remotes[str(entry.get("name"))] = entry["url-base"].rstrip("/")
+        remotes[_text(path, f"manifest.remotes[{index}].name", entry.get("name"))] = entry[
+            "url-base"
+        ].rstrip("/")
     deps = []
     for index, raw in enumerate(_list(path, "manifest.projects", manifest.get("projects", []))):
         project = _table(path, f"manifest.projects[{index}]", raw)
@@ -77,10 +96,11 @@ def _west_deps(path: Path, manifest: dict[str, Any]) -> list[Dep]:
         key = f"manifest.projects.{name}"
         url = project.get("url")
         if url is None:
-            remote = str(project.get("remote", defaults.get("remote")))
-            if remote not in remotes:
-                raise ConfigError(path, f"no url, and no remote {remote!r} defined", key)
-            url = f"{remotes[remote]}/{project.get('repo-path', name)}"
+            remote = project.get("remote", defaults.get("remote"))
+            if not isinstance(remote, str) or remote not in remotes:
+                raise ConfigError(path, f"no url, and no remote {_shown(remote)} defined", key)
+            repo_path = _text(path, f"{key}.repo-path", project.get("repo-path", name))
+            url = f"{remotes[remote]}/{repo_path}"
         revision = project.get("revision", defaults.get("revision", "master"))
         deps.append(
             Dep(
@@ -100,7 +120,9 @@ def _vcstool_deps(path: Path, repositories: dict[str, Any]) -> list[Dep]:
         key = f"repositories.{where}"
         entry = _table(path, key, raw)
         if entry.get("type", "git") != "git":
-            raise ConfigError(path, f"type {entry.get('type')!r}: only git repositories pin", key)
+            raise ConfigError(
+                path, f"type {_shown(entry.get('type'))}: only git repositories pin", key
+            )
         name = _check(path, key, validate.name, PurePosixPath(str(where)).name)
         deps.append(
             Dep(
@@ -118,11 +140,11 @@ def _vcstool_deps(path: Path, repositories: dict[str, Any]) -> list[Dep]:
 
 def _commit(path: Path, key: str, value: object, tool: str) -> str:
     try:
-        return validate.rev(value)
+        return validate.rev(value if isinstance(value, str) else None)
     except ValueError:
         raise ConfigError(
             path,
-            f"{value!r} is not a commit id; {PIN_FILE} pins full 40-hex commits",
+            f"{_shown(value)} is not a commit id; {PIN_FILE} pins full 40-hex commits",
             key,
             hint=_FREEZE_HINT[tool],
         ) from None
@@ -130,9 +152,24 @@ def _commit(path: Path, key: str, value: object, tool: str) -> str:
 
 def _check(path: Path, key: str, check: Any, value: object) -> str:
     try:
-        return str(check(value))
+        return str(check(_text(path, key, value)))
     except ValueError as err:
         raise ConfigError(path, str(err), key) from None
+
+
+def _text(path: Path, key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(path, f"expected a string, got {_shown(value)}", key)
+    return value
+
+
+def _shown(value: object) -> str:
+    """A value as an error may show it: short scalars as themselves, anything else by type
+    (a list may be an alias bomb whose repr would never end)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__}"
 
 
 def _table(path: Path, key: str, value: object) -> dict[str, Any]:

@@ -73,18 +73,38 @@ def matches_any(text: str, patterns: Sequence[Pattern[str]]) -> bool:
     return any(p.search(text) for p in patterns)
 
 
+def is_same_folder(path: str, other: str) -> bool:
+    """True when both name one folder (links followed; case-insensitive file systems too)."""
+    if os.path.realpath(path) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
 def selected_deps(
-    workspace: str, exclude: Sequence[Pattern[str]]
-) -> Tuple[List[Repo], List[str], List[Tuple[str, str]]]:
-    """The deps to sync, the names --exclude-dep left out, and deps with invalid data."""
-    deps, skipped, invalid = [], [], []  # type: List[Repo], List[str], List[Tuple[str, str]]
+    project: str, exclude: Sequence[Pattern[str]]
+) -> Tuple[List[Repo], List[Tuple[str, str]], List[Tuple[str, str]]]:
+    """The deps to sync, those left out (name, why), and deps with invalid data.
+
+    A dep named like the project's own folder would land on the project itself: it is
+    left out, as `xla-tasks sync` does, so the script never moves its own checkout.
+    """
+    workspace = os.path.dirname(project)
+    deps = []  # type: List[Repo]
+    skipped = []  # type: List[Tuple[str, str]]
+    invalid = []  # type: List[Tuple[str, str]]
     for name in sorted(PINNED_VERSIONS):
         if matches_any(name, exclude):
-            skipped.append(name)
+            skipped.append((name, "--exclude-dep"))
             continue
         problem = check_dep(name)
         if problem:
             invalid.append((name, problem))
+            continue
+        if is_same_folder(os.path.join(workspace, name), project):
+            skipped.append((name, "the project being synced is never moved"))
             continue
         deps.append(
             Repo(
@@ -212,10 +232,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stall_timeout=args.stall_timeout,
         exclude_submodules=tuple(args.exclude_submodule),
     )
-    workspace = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    deps, skipped, invalid = selected_deps(workspace, args.exclude_dep)
-    for name in skipped:
-        print(f"{name}: skipped (--exclude-dep)", flush=True)
+    project = os.path.dirname(os.path.abspath(__file__))
+    deps, skipped, invalid = selected_deps(project, args.exclude_dep)
+    for name, why in skipped:
+        print(f"{name}: skipped ({why})", flush=True)
     printer = LinePrinter()
     try:
         sync_repos(deps, opts, printer)

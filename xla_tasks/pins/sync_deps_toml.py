@@ -66,7 +66,7 @@ def _dep(doc: TomlDoc, name: str, raw: object) -> Dep:
             doc,
             f"{key}.exclude_submodules",
             field_of(doc, key, table, "exclude_submodules", list, default=[]),
-            validate.regex,
+            validate.path_regex,
         ),
     )
 

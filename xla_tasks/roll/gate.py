@@ -11,6 +11,9 @@ is undone by the next `roll` (`gate_files`' journal).
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import signal
 import threading
 import time
@@ -33,7 +36,7 @@ from xla_tasks.roll.moves import DepMove, PackageMove
 from xla_tasks.roll.plan import RollPlan, summary_lines
 from xla_tasks.roll.requirements import set_requirement_version
 from xla_tasks.roll.search import Culprit, Item, Moves, SearchResult, find_passing_set
-from xla_tasks.shell import run_shell, tail_lines
+from xla_tasks.shell import cap_in_place, run_shell, tail_lines
 from xla_tasks.ui.report import failure_lines, outcome_line
 from xla_tasks.ui.results import CommandResult
 from xla_tasks.workspace.lock import lock_lent_to_nested
@@ -43,6 +46,13 @@ from xla_tasks.workspace.syncing import sync_project as sync
 
 LOG_DIR = Path(".xla-tasks") / "roll-logs"
 TAIL_LINES = 20
+# Bounded disk: each try's CMD output is kept to its first and last 2 MiB, and only the
+# last KEEP_LOG_RUNS gated rolls' log folders are kept (older ones are removed at the start
+# of a new one). A nightly bot rolling for a year stays at a few hundred MB at most.
+TRY_LOG_LIMIT = 4 * 1024 * 1024
+KEEP_LOG_RUNS = 10
+_LOG_RUN = re.compile(r".+-\d{8}T\d{6}Z(-\d+)?")
+_TRY_LOG = re.compile(r"try-\d+\.log")
 
 
 @dataclass(slots=True)
@@ -177,7 +187,7 @@ def _try(run: GateRun, moves: Mapping[str, str]) -> bool:
     """One try: put the moves in place, sync, run CMD; log everything to try-N.log."""
     number = len(run.tries) + 1
     log = run.log_dir / f"try-{number}.log"
-    with log.open("ab") as out:  # O_APPEND: our lines and CMD's interleave, never overwrite
+    with log.open("a+b") as out:  # O_APPEND: our lines and CMD's interleave, never overwrite
         out.write(_log_header(run, number, moves).encode())
         synced = _put_in_place(run, moves)
         out.write(_sync_lines(synced).encode())
@@ -188,8 +198,10 @@ def _try(run: GateRun, moves: Mapping[str, str]) -> bool:
             )
             return False
         out.write(f"$ sh -c {run.command!r}  (in {run.project_dir})\n".encode())
-        start = out.tell()
+        start = out.seek(0, os.SEEK_END)
         shell = run_shell(run.command, run.project_dir, out, run.gate.verify_timeout)
+        cap_in_place(out, start, TRY_LOG_LIMIT)
+        out.flush()
         tail = [] if shell.passed else tail_lines(log, start, TAIL_LINES)
         reason = _shell_reason(shell.code, shell.timed_out, run.gate.verify_timeout)
         out.write(f"\n# {reason}\n".encode())
@@ -259,6 +271,7 @@ def _new_log_dir(root: Path, schedule: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     base = root / LOG_DIR
     base.mkdir(parents=True, exist_ok=True)
+    _prune_logs(base, KEEP_LOG_RUNS - 1)
     for suffix in ["", *(f"-{n}" for n in range(2, 1000))]:
         path = base / f"{schedule}-{stamp}{suffix}"
         try:
@@ -267,6 +280,23 @@ def _new_log_dir(root: Path, schedule: str) -> Path:
             continue
         return path
     raise XlaTasksError(f"{base}: cannot make a new log folder", "remove old roll logs")
+
+
+def _prune_logs(base: Path, keep: int) -> None:
+    """Remove all but the newest `keep` log folders of earlier gated rolls. Only folders
+    that are ours are touched (a run's name, real folders holding nothing but try logs):
+    anything a user put there stays."""
+    runs = []
+    for entry in base.iterdir():
+        if entry.is_symlink() or not entry.is_dir() or not _LOG_RUN.fullmatch(entry.name):
+            continue
+        try:
+            if all(_TRY_LOG.fullmatch(f.name) and f.is_file() for f in entry.iterdir()):
+                runs.append((entry.stat().st_mtime, entry.name, entry))
+        except OSError:
+            continue
+    for _, _, entry in sorted(runs, reverse=True)[keep:]:
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextmanager

@@ -6,6 +6,11 @@ caller's `finally` (restore the old files, re-sync). A SIGKILL or a power cut ca
 caught, so before the first write the old texts go to a journal under the workspace; the
 next `roll` finds it and puts the old files back, then syncs. It restores only when every
 file still holds a text some try wrote: a file the user changed since is never overwritten.
+
+The journal is a file anyone can edit or copy, so it is not trusted: it is used only when
+it belongs to this project, and only when every file it names is one a gated roll of this
+project writes (its pin files, the requirements files its schedules list, all inside the
+project and outside `.git`). Anything else is ignored, whole, with a warning.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from xla_tasks.fsutil import atomic_write
+from xla_tasks.fsutil import atomic_write, file_in_repo
+from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
+from xla_tasks.pins.sync_deps_toml import PIN_FILE
 from xla_tasks.workspace.lock import lock_lent_to_nested
 from xla_tasks.workspace.settings import TaskOptions
 
@@ -81,11 +88,19 @@ def recover_gate(workspace_root: Path, project_dir: Path, options: TaskOptions) 
         return []
     try:
         record = json.loads(journal.read_text(encoding="utf-8"))
-        old = {Path(path): text for path, text in record["old"].items()}
-        seen = {Path(path): set(digests) for path, digests in record["seen"].items()}
+        project = Path(str(record["project"]))
+        old = {Path(path): _text_or_none(text) for path, text in record["old"].items()}
+        seen = {
+            _where(Path(path)): set(map(str, digests)) for path, digests in record["seen"].items()
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         journal.unlink(missing_ok=True)
         return [f"ignored an unreadable journal of a killed `roll --verify` ({journal}: {err})"]
+    refused = _foreign(project, project_dir, old)
+    if refused:
+        journal.unlink(missing_ok=True)
+        return [f"ignored {journal}: {refused}; nothing restored"]
+    old = {_where(path): text for path, text in old.items()}
     changed = [path.name for path in old if _digest(_read(path)) not in seen.get(path, set())]
     if changed:
         journal.unlink(missing_ok=True)
@@ -103,3 +118,50 @@ def recover_gate(workspace_root: Path, project_dir: Path, options: TaskOptions) 
     names = ", ".join(sorted(path.name for path in old))
     note = "" if synced.ok else " (the re-sync failed: run `xla-tasks sync`)"
     return [f"restored {names} as they were before a killed `roll --verify`{note}"]
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"a file's text is a {type(value).__name__}")
+    return value
+
+
+def _foreign(project: Path, project_dir: Path, old: dict[Path, str | None]) -> str | None:
+    """Why the journal must not be applied here (None: it is this project's, and names only
+    files a gated roll of it writes)."""
+    if project.resolve() != project_dir.resolve():
+        return f"it belongs to another project ({project}), not {project_dir}"
+    allowed = {_where(path) for path in _rolled_files(project_dir)}
+    for path in old:
+        if not path.is_absolute() or _where(path) not in allowed:
+            return f"it names {path}, which is not a file a gated roll of {project_dir} writes"
+    return None
+
+
+def _where(path: Path) -> Path:
+    """A file's place with its folder's links resolved (the name itself is not followed:
+    writing replaces a link there, it never writes through it)."""
+    return path.parent.resolve() / path.name
+
+
+def _rolled_files(project_dir: Path) -> set[Path]:
+    """The files a gated roll of this project may write, as `TrialFiles` names them: both
+    pin files, and each requirements file of its schedules (links resolved, inside the
+    project and outside .git). Schedules come from the pin file on disk, which a try
+    rewrites with new revs only: its schedules are the roll's."""
+    from xla_tasks.errors import XlaTasksError
+    from xla_tasks.pins.sync_deps_toml import load_pin_file
+
+    files = {project_dir / PIN_FILE, project_dir / SCRIPT_FILE}
+    try:
+        pins = load_pin_file(project_dir / PIN_FILE)
+    except XlaTasksError:
+        return files
+    for schedule in pins.schedules.values():
+        for rule in schedule.packages:
+            for rel in rule.requirements:
+                try:
+                    files.add(file_in_repo(project_dir, rel))
+                except ValueError:
+                    continue
+    return files

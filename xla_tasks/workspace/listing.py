@@ -33,6 +33,8 @@ class Row:
     native: bool = False  # pinned in a project's own files (pinned_by names them)
     registered: bool = False
     project: bool = False
+    submodules: bool = False  # the pin asks for its submodules, recursively
+    exclude_submodules: tuple[str, ...] = ()  # the pin's own exclusions (regexes on paths)
 
 
 @dataclass(slots=True)
@@ -43,13 +45,20 @@ class Listing:
     project_dir: Path | None
     rows: list[Row]
     jobs: int
+    strict: bool = False  # as sync reads pins (status --check), not as a report does
     warnings: list[str] = field(default_factory=list)
     # The repos the project's native pin files pin that the registry does not list.
     left_alone: tuple[str, ...] = ()
+    # Pin files that could not be read (file:line: why). `status` warns about them;
+    # `status --check` fails on them: a CI gate that cannot read the pins fails closed.
+    pin_errors: list[str] = field(default_factory=list)
 
 
-def list_repos(start: Path, options: TaskOptions) -> Listing:
-    """The project first, then the registry, then deps only pin files know (no network)."""
+def list_repos(start: Path, options: TaskOptions, *, strict: bool = False) -> Listing:
+    """The project first, then the registry, then deps only pin files know (no network).
+
+    `strict`: read the project's pins as `sync` does (a rewritten script is a pin error).
+    """
     project_dir = toplevel(start)
     workspace = find_workspace(start)
     if workspace is None and project_dir is not None:
@@ -60,7 +69,7 @@ def list_repos(start: Path, options: TaskOptions) -> Listing:
             "run status inside a workspace, under xla-workspace.toml, or a git repository",
         )
     jobs = options.jobs or workspace.jobs or default_jobs()
-    listing = Listing(workspace, project_dir, [], jobs)
+    listing = Listing(workspace, project_dir, [], jobs, strict)
     listing.rows = _rows(listing)
     return listing
 
@@ -99,6 +108,8 @@ def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
         transitive=bool(wanted and wanted.level > 1),
         native=bool(wanted and wanted.dep.pinned_in),
         registered=name in workspace.repos,
+        submodules=bool(wanted and wanted.dep.submodules),
+        exclude_submodules=wanted.dep.exclude_submodules if wanted else (),
     )
 
 
@@ -109,29 +120,34 @@ def _pinned_by(wanted: Wanted) -> str:
 
 
 def _pinned_deps(listing: Listing, root: str, project_dir: Path) -> dict[str, Wanted]:
-    """The transitive pins, read without network; unreadable pin files become warnings."""
-    workspace, jobs, warnings = listing.workspace, listing.jobs, listing.warnings
+    """The transitive pins, read without network; unreadable pin files are `pin_errors`.
+
+    When `strict`, a project script that another tool rewrote with other pins is one too
+    (`sync` refuses it); otherwise it is a warning, and the TOML's pins are listed.
+    """
+    workspace = listing.workspace
     try:
         root_pins, script_warnings = read_root_pins(
-            project_dir, strict=False, repos=workspace.catalog(), project=root
+            project_dir, strict=listing.strict, repos=workspace.catalog(), project=root
         )
-        warnings.extend(script_warnings)
     except XlaTasksError as err:
-        warnings.append(str(err))
+        listing.pin_errors.append(str(err))
         return {}
+    listing.warnings.extend(script_warnings)
     if root_pins is None:
         return {}
     listing.left_alone = root_pins.left_alone
     read: dict[str, Pins] = {}
 
     def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
-        for outcome in run_each(level, lambda w: _read_dep_pins(workspace, w, read), _wname, jobs):
+        work = lambda w: _read_dep_pins(workspace, w, read)  # noqa: E731
+        for outcome in run_each(level, work, _wname, listing.jobs):
             if outcome.error:
-                warnings.append(outcome.error)
+                listing.pin_errors.append(f"{outcome.name}: {outcome.error}")
         return [(w.name, read[w.name]) for w in level if w.name in read]
 
     walk = walk_pins(root, root_pins, read_level)
-    warnings.extend(conflict.message() for conflict in walk.conflicts)
+    listing.warnings.extend(conflict.message() for conflict in walk.conflicts)
     return walk.settled
 
 

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from xla_tasks.engine.disk import is_repo_top
-from xla_tasks.errors import XlaTasksError
+from xla_tasks.errors import ConfigError, XlaTasksError
 from xla_tasks.gitrepo import GitRepo
 from xla_tasks.pins.model import Pins
 from xla_tasks.pins.project import read_project_pins
@@ -64,4 +64,7 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
         for name, text in texts.items():
             if text is not None:
                 (Path(tmp) / name).write_text(text, encoding="utf-8")
-        return read_project_pins(Path(tmp))
+        try:
+            return read_project_pins(Path(tmp))
+        except ConfigError as err:  # name the file in the repo, at that commit
+            raise err.at(f"{repo.path / err.path.name}@{rev[:12]}") from None

@@ -9,6 +9,7 @@ it as `file:line: key: message` before any git runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -175,7 +176,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
             url=field_of(doc, key, table, "url", str, check=validate.url),
             push_url=field_of(doc, key, table, "push_url", str, default=None, check=validate.url),
             branch=field_of(doc, key, table, "branch", str, default="main", check=validate.branch),
-            path=field_of(doc, key, table, "path", str, default=name, check=validate.relative_path),
+            path=field_of(doc, key, table, "path", str, default=name, check=_placed(root)),
             submodules=field_of(doc, key, table, "submodules", bool, default=False),
             deps=tuple(deps),
             pin_files=_pin_files(
@@ -219,6 +220,12 @@ def _bazel(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.+-]*", value):
         raise ValueError(f"not a Bazel repository name: {value!r}")
     return value
+
+
+def _placed(root: Path) -> Callable[[object], str]:
+    """The check of a repo's `path`: relative, inside the workspace, and short enough that
+    the OS can hold the clone and everything in it (not `File name too long` mid-way)."""
+    return lambda value: validate.fits_under(root, validate.relative_path(value))
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]
