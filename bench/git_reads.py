@@ -1,0 +1,168 @@
+"""Git object reads of `roll` and `pin` on many moved deps: wall time comes from an outside
+timer, the number of git processes from git's own trace2 events.
+
+    python bench/git_reads.py build DIR [--deps 40 --commits 300 --move 50]
+    python bench/git_reads.py count DIR -- roll --schedule all --dry-run --log-limit 10
+    python bench/git_reads.py command DIR roll   # the argv and folder to hand a timer
+
+The world: DEPS bare upstreams of COMMITS commits each, a project pinning every dep MOVE
+commits behind its head (with a schedule `all` naming them), and a full clone of each dep
+beside the project on its upstream head. So `roll --schedule all` moves every dep by MOVE
+commits and reads its log from the local clone, and `pin` records MOVE-commit moves.
+Both with `--dry-run`, so each run starts from the same state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from world import git  # noqa: E402  (bench/ is not a package)
+
+from xla_tasks.demo.upstreams import AUTHOR, BASE_DATE, init_bare, pin_file_text  # noqa: E402
+
+PROJECT = "project"
+COMMANDS = {
+    "roll": ["roll", "--schedule", "all", "--dry-run", "--log-limit", "10"],
+    "pin": ["pin", "--dry-run"],
+}
+
+
+def history_stream(name: str, commits: int) -> bytes:
+    """`commits` commits on main, each rewriting one of 20 small files, an hour apart."""
+    chunks: list[bytes] = []
+    for number in range(commits):
+        when = f"{BASE_DATE + 3600 * number} +0000"
+        message = f"{name}: change {number}\n\nWhy change {number} was made.\n".encode()
+        data = f"{name} revision {number}\n".encode()
+        chunks += [
+            f"commit refs/heads/main\nmark :{number + 1}\n".encode(),
+            f"author {AUTHOR} {when}\ncommitter {AUTHOR} {when}\n".encode(),
+            f"data {len(message)}\n".encode() + message,
+            f"M 100644 inline src/file{number % 20:02d}.txt\ndata {len(data)}\n".encode(),
+            data + b"\n",
+        ]
+    return b"".join(chunks)
+
+
+def build(root: Path, deps: int, commits: int, move: int) -> None:
+    upstreams, ws = root / "upstreams", root / "ws"
+    shutil.rmtree(root, ignore_errors=True)
+    ws.mkdir(parents=True)
+    pins: dict[str, tuple[str, str, bool]] = {}
+    for index in range(deps):
+        name = f"dep{index:02d}"
+        bare = upstreams / f"{name}.git"
+        url = init_bare(bare)
+        git(
+            "fast-import",
+            "--quiet",
+            "--date-format=raw",
+            cwd=bare,
+            stdin=history_stream(name, commits),
+        )
+        pins[name] = (git("rev-parse", f"main~{move}", cwd=bare), url, False)
+        git("clone", "-q", url, str(ws / name), cwd=root)
+    text = pin_file_text(pins, schedules={"all": {"deps": sorted(pins)}})
+    project = ws / PROJECT
+    git("init", "-q", "--initial-branch=main", str(project), cwd=root)
+    (project / "sync_deps.toml").write_text(text)
+    git("add", "sync_deps.toml", cwd=project)
+    git(
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=b@example.com",
+        "commit",
+        "-qm",
+        "pins",
+        cwd=project,
+    )
+    # pin --dry-run refuses a stale sync_deps.py? No: it only needs the TOML; render it once.
+    subprocess.run(
+        [sys.executable, "-m", "xla_tasks", "pin", "--from-toml"], cwd=project, check=True
+    )
+
+
+def count(root: Path, args: list[str]) -> None:
+    """Run `xla-tasks ARGS` in the project once; print its git processes by subcommand."""
+    with tempfile.TemporaryDirectory(prefix="trace2-") as folder:
+        env = {**os.environ, "GIT_TRACE2_EVENT": folder}
+        done = subprocess.run(
+            [sys.executable, "-m", "xla_tasks", *args],
+            cwd=root / "ws" / PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        verbs: Counter[str] = Counter()
+        for path in Path(folder).iterdir():
+            for line in path.read_text(errors="replace").splitlines():
+                event = json.loads(line)
+                if event.get("event") == "start":
+                    argv = event.get("argv", [])
+                    verbs[_verb(argv)] += 1
+    print(
+        json.dumps(
+            {
+                "exit": done.returncode,
+                "git": sum(verbs.values()),
+                "by_verb": dict(verbs.most_common()),
+            }
+        )
+    )
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+
+
+def _verb(argv: list[str]) -> str:
+    """`cat-file --batch`, `rev-list`, ...: the subcommand after git's own options."""
+    if argv and Path(argv[0]).name.startswith("git-"):
+        return Path(argv[0]).name  # git-upload-pack, git-remote-https
+    words = argv[1:]
+    while words and words[0].startswith("-"):
+        words = words[2:] if words[0] in ("-c", "-C") else words[1:]
+    if not words:
+        return argv[0] if argv else "?"
+    flag = next((w for w in words[1:] if w.startswith("--batch")), "")
+    return f"{words[0]} {flag}".strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    made = sub.add_parser("build")
+    made.add_argument("root", type=Path)
+    made.add_argument("--deps", type=int, default=40)
+    made.add_argument("--commits", type=int, default=300)
+    made.add_argument("--move", type=int, default=50)
+    counted = sub.add_parser("count")
+    counted.add_argument("root", type=Path)
+    counted.add_argument("args", nargs="+")
+    shown = sub.add_parser("command")
+    shown.add_argument("root", type=Path)
+    shown.add_argument("name", choices=sorted(COMMANDS))
+    opts = parser.parse_args()
+    if opts.what == "build":
+        build(opts.root.resolve(), opts.deps, opts.commits, opts.move)
+    elif opts.what == "count":
+        count(opts.root.resolve(), opts.args)
+    else:
+        argv = [sys.executable, "-m", "xla_tasks", *COMMANDS[opts.name]]
+        print(json.dumps({"cwd": str(opts.root.resolve() / "ws" / PROJECT), "argv": argv}))
+
+
+if __name__ == "__main__":
+    main()
