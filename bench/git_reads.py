@@ -1,15 +1,17 @@
-"""Git object reads of `roll` and `pin` on many moved deps: wall time comes from an outside
-timer, the number of git processes from git's own trace2 events.
+"""Git object reads of `roll`, `pin` and `status` on many moved deps: how many git processes
+each starts (from git's own trace2 events); time them from outside with any timer.
 
     python bench/git_reads.py build DIR [--deps 40 --commits 300 --move 50]
     python bench/git_reads.py count DIR -- roll --schedule all --dry-run --log-limit 10
-    python bench/git_reads.py command DIR roll   # the argv and folder to hand a timer
+    python bench/git_reads.py command DIR roll   # the folder and argv to hand a timer, e.g.
+    cd DIR/ws/project && /usr/bin/time -v python -m xla_tasks roll --schedule all --dry-run
 
 The world: DEPS bare upstreams of COMMITS commits each, a project pinning every dep MOVE
 commits behind its head (with a schedule `all` naming them), and a full clone of each dep
 beside the project on its upstream head. So `roll --schedule all` moves every dep by MOVE
-commits and reads its log from the local clone, and `pin` records MOVE-commit moves.
-Both with `--dry-run`, so each run starts from the same state.
+commits and reads its log from the local clone, `pin` records MOVE-commit moves, and
+`status` and `sync --dry-run` read each dep's pin files at its pinned commit. All change
+nothing, so each run starts from the same state.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ PROJECT = "project"
 COMMANDS = {
     "roll": ["roll", "--schedule", "all", "--dry-run", "--log-limit", "10"],
     "pin": ["pin", "--dry-run"],
+    "status": ["status"],  # reads each dep's pin files at its pinned commit
+    "sync-dry-run": ["sync", "--dry-run"],
 }
 
 
@@ -89,7 +93,7 @@ def build(root: Path, deps: int, commits: int, move: int) -> None:
         "pins",
         cwd=project,
     )
-    # pin --dry-run refuses a stale sync_deps.py? No: it only needs the TOML; render it once.
+    # sync_deps.py, rendered from the TOML, so `pin` has only the 40 moves to report
     subprocess.run(
         [sys.executable, "-m", "xla_tasks", "pin", "--from-toml"], cwd=project, check=True
     )

@@ -49,9 +49,6 @@ __all__ = [
     "object_reader",
 ]
 
-# A roll's range is read by walking parents through cat-file while the history is a
-# straight line; past this many commits one `rev-list` is cheaper than more reads.
-WALK_LIMIT = 200
 GITLINK_MODE = 0o160000
 SYMLINK_MODE = 0o120000
 
@@ -122,16 +119,17 @@ class ObjectReader:
     def log(self, old: str, new: str, limit: int) -> CommitRange:
         """old..new: the count, and the newest `limit` commits (newest first).
 
-        Walks first parents from `new` through cat-file; when the line reaches `old` without
-        a merge, that is the whole range. Otherwise (a merge, a root, a shallow edge, a long
-        range, or `old` not below `new`) one `rev-list` lists it.
+        The newest are read by walking parents from `new` (they are wanted anyway); when
+        that line reaches `old` without a merge, it is the whole range. Otherwise (a long
+        range, a merge, a shallow edge, `old` not below `new`) one `rev-list` lists it:
+        starting it costs ~2 ms, reading one more commit ~0.1 ms.
         """
         action = f"read commits {old[:12]}..{new[:12]}"
         line: list[CommitInfo] = []
         sha = new
-        while sha != old and len(line) < WALK_LIMIT:
+        while sha != old and len(line) < limit:
             try:
-                info = _info(self._commit(sha, action))
+                info = self.commit(sha)
             except NotOnDisk:
                 break  # a shallow edge, or a partial clone's gap: rev-list says what is here
             if len(info.parents) != 1:
@@ -139,7 +137,7 @@ class ObjectReader:
             line.append(info)
             sha = info.parents[0]
         if sha == old:
-            return CommitRange(len(line), tuple(line[: max(limit, 0)]))
+            return CommitRange(len(line), tuple(line))
         shas = self._rev_list(old, new, action)
         read = {info.sha: info for info in line}
         newest = tuple(read.get(sha) or self.commit(sha) for sha in shas[: max(limit, 0)])
@@ -175,9 +173,9 @@ class ObjectReader:
     # -- the object store ----------------------------------------------------------------
 
     def _commit(self, sha: str, action: str) -> Commit:
-        git = _gitpython()
-        commit = git.Commit(self._open(), bytes.fromhex(sha))
-        commit._deserialize(io.BytesIO(self._read(sha, "commit", action)))
+        data = self._read(sha, "commit", action)
+        commit = _gitpython().Commit(self._open(), bytes.fromhex(sha))
+        commit._deserialize(io.BytesIO(data))  # GitPython's own parser, on bytes we hold
         return commit
 
     def _entry(self, commit: str, path: str, action: str) -> tuple[str, int, str] | None:
