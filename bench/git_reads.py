@@ -30,9 +30,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from world import git  # noqa: E402  (bench/ is not a package)
+from world import build_upstream, git  # noqa: E402  (bench/ is not a package)
 
-from xla_tasks.demo.upstreams import AUTHOR, BASE_DATE, init_bare, pin_file_text  # noqa: E402
+from xla_tasks.demo.upstreams import pin_file_text  # noqa: E402
 
 PROJECT = "project"
 COMMANDS = {
@@ -43,41 +43,17 @@ COMMANDS = {
 }
 
 
-def history_stream(name: str, commits: int) -> bytes:
-    """`commits` commits on main, each rewriting one of 20 small files, an hour apart."""
-    chunks: list[bytes] = []
-    for number in range(commits):
-        when = f"{BASE_DATE + 3600 * number} +0000"
-        message = f"{name}: change {number}\n\nWhy change {number} was made.\n".encode()
-        data = f"{name} revision {number}\n".encode()
-        chunks += [
-            f"commit refs/heads/main\nmark :{number + 1}\n".encode(),
-            f"author {AUTHOR} {when}\ncommitter {AUTHOR} {when}\n".encode(),
-            f"data {len(message)}\n".encode() + message,
-            f"M 100644 inline src/file{number % 20:02d}.txt\ndata {len(data)}\n".encode(),
-            data + b"\n",
-        ]
-    return b"".join(chunks)
-
-
 def build(root: Path, deps: int, commits: int, move: int) -> None:
     upstreams, ws = root / "upstreams", root / "ws"
     shutil.rmtree(root, ignore_errors=True)
     ws.mkdir(parents=True)
+    upstreams.mkdir()
     pins: dict[str, tuple[str, str, bool]] = {}
     for index in range(deps):
         name = f"dep{index:02d}"
-        bare = upstreams / f"{name}.git"
-        url = init_bare(bare)
-        git(
-            "fast-import",
-            "--quiet",
-            "--date-format=raw",
-            cwd=bare,
-            stdin=history_stream(name, commits),
-        )
-        pins[name] = (git("rev-parse", f"main~{move}", cwd=bare), url, False)
-        git("clone", "-q", url, str(ws / name), cwd=root)
+        upstream = build_upstream(upstreams, name, commits, files=20)
+        pins[name] = (git("rev-parse", f"main~{move}", cwd=upstream.bare), upstream.url, False)
+        git("clone", "-q", upstream.url, str(ws / name), cwd=root)
     text = pin_file_text(pins, schedules={"all": {"deps": sorted(pins)}})
     project = ws / PROJECT
     git("init", "-q", "--initial-branch=main", str(project), cwd=root)

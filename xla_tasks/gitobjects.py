@@ -2,7 +2,7 @@
 
 What GitPython is good at: one persistent `git cat-file --batch` per repo answers every
 read, instead of one git process per read. A roll reads a dozen commits of each dep, `status`
-reads pin files and gitlinks at pinned commits; each costs one process per repo here.
+reads pin files (and, for native pins, gitlinks) at pinned commits: one process per repo.
 
 The rules (STYLE A9), kept by `object_reader`:
 - one reader per repo and per thread: it refuses calls from another thread, and its
@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from xla_tasks.errors import GitError, GitNotFoundError
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from git import Commit, Repo, Tree
+    from git import Commit, Repo
 
 __all__ = [
     "CommitInfo",
@@ -49,8 +50,8 @@ __all__ = [
     "object_reader",
 ]
 
-GITLINK_MODE = 0o160000
-SYMLINK_MODE = 0o120000
+GITLINK_MODE = 0o160000  # a tree entry recording a submodule's commit
+_ASCII_SPACE = " \t\n\v\f\r"  # what git's isspace() trims
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +147,9 @@ class ObjectReader:
     def file_at(self, commit: str, path: str) -> str | None:
         """The text of file `path` in `commit`; None when the commit has no such file."""
         found = self._entry(commit, path, f"read {path} at {commit[:12]}")
-        if found is None or found[0] != "blob" or found[1] == SYMLINK_MODE:
-            return None
-        data = self._read(found[2], "blob", f"read {path} at {commit[:12]}")
+        if found is None or not stat.S_ISREG(found[0]):
+            return None  # a folder, a gitlink or a symlink
+        data = self._read(found[1], "blob", f"read {path} at {commit[:12]}")
         return data.decode("utf-8", errors="replace")
 
     def gitlinks_at(self, commit: str, paths: Iterable[str]) -> dict[str, str]:
@@ -160,8 +161,8 @@ class ObjectReader:
         found: dict[str, str] = {}
         for path in paths:
             entry = self._entry(commit, path, f"read gitlink {path} at {commit[:12]}")
-            if entry is not None and entry[1] == GITLINK_MODE:
-                found[path] = entry[2]
+            if entry is not None and entry[0] == GITLINK_MODE:
+                found[path] = entry[1]
         return found
 
     def close(self) -> None:
@@ -178,21 +179,25 @@ class ObjectReader:
         commit._deserialize(io.BytesIO(data))  # GitPython's own parser, on bytes we hold
         return commit
 
-    def _entry(self, commit: str, path: str, action: str) -> tuple[str, int, str] | None:
-        """(type, mode, sha) of the tree entry at `path` in `commit`, or None."""
-        tree: Tree = self._commit(commit, action).tree
-        names = [part for part in path.strip("/").split("/") if part]
+    def _entry(self, commit: str, path: str, action: str) -> tuple[int, str] | None:
+        """(mode, sha) of the entry at `path` in `commit`'s tree, or None when there is none.
+
+        Each tree on the way is one read; a blobless clone has them all, a `tree:0` one not.
+        """
+        names = [part for part in path.split("/") if part]
+        tree = self._commit(commit, action).tree.hexsha
         for depth, part in enumerate(names):
-            self._require(tree.hexsha, action)
+            data = self._read(tree, "tree", action)
             try:
-                item = tree.join(part)
-            except KeyError:
+                entries = _gitpython().objects.fun.tree_entries_from_data(data)
+            except ValueError as err:  # GitPython refuses a malformed or hostile tree
+                raise GitError(self.name, action, str(err)) from None
+            found = next(((mode, sha.hex()) for sha, mode, name in entries if name == part), None)
+            if found is None or depth == len(names) - 1:
+                return found
+            if not stat.S_ISDIR(found[0]):
                 return None
-            if depth == len(names) - 1:
-                return item.type, item.mode, item.hexsha
-            if item.type != "tree":
-                return None
-            tree = item
+            tree = found[1]
         return None
 
     def _read(self, sha: str, kind: str, action: str) -> bytes:
@@ -262,23 +267,22 @@ class ObjectReader:
 def _info(commit: Commit) -> CommitInfo:
     offset = timezone(timedelta(seconds=-commit.committer_tz_offset))
     day = datetime.fromtimestamp(commit.committed_date, offset).date().isoformat()
-    message = commit.message if isinstance(commit.message, str) else commit.message.decode()
+    message = commit.message
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", errors="replace")
     return CommitInfo(
         commit.hexsha, day, subject_of(message), tuple(p.hexsha for p in commit.parents)
     )
 
 
 def subject_of(message: str) -> str:
-    """git's %s: the first paragraph after leading blank lines, its lines joined by spaces."""
-    lines = message.splitlines()
-    while lines and not lines[0].strip():
+    """git's %s: the first paragraph after leading blank lines, its lines joined by spaces
+    (git splits at LF only, and trims ASCII whitespace at each line's end)."""
+    lines = [line.rstrip(_ASCII_SPACE) for line in message.split("\n")]
+    while lines and not lines[0]:
         lines.pop(0)
-    subject: list[str] = []
-    for line in lines:
-        if not line.strip():
-            break
-        subject.append(line.rstrip())
-    return " ".join(subject)
+    end = lines.index("") if "" in lines else len(lines)
+    return " ".join(lines[:end])
 
 
 @lru_cache(maxsize=1)

@@ -53,8 +53,8 @@ def run_git(
     """Run `git ARGS` in `cwd`; return (status, stdout, stderr) or raise GitError.
 
     A plain process (the engine's runner, same environment and `-c` guards): importing
-    GitPython costs ~125 ms and two `git version` runs, which pin and status need not pay.
-    GitPython is loaded only for what it is good at, object reads (`gitobjects`).
+    GitPython costs 50-150 ms and two `git version` runs, paid only by a command that reads
+    objects (`gitobjects`), where one `cat-file` then serves many reads.
     """
     try:
         done = engine_run_git(list(args), str(cwd) if cwd else None)
