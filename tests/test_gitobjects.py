@@ -135,6 +135,17 @@ def test_a_bad_object_name_is_one_line_naming_the_repo_and_leaves_no_process(
     # the autouse fixture checks that no `git cat-file` outlived the block
 
 
+def test_a_folder_named_like_a_variable_is_read_as_named(
+    tmp_path: Path, upstreams: Upstreams
+) -> None:
+    repo = tmp_path / "$HOME" / "xla"
+    repo.parent.mkdir()
+    git(tmp_path, "clone", "-q", upstreams.url("xla"), str(repo))
+
+    with object_reader(repo, "xla") as objects:
+        assert objects.commit(head(repo)).subject == "xla: third"
+
+
 def test_a_reader_refuses_a_second_thread(tmp_path: Path, upstreams: Upstreams) -> None:
     repo = tmp_path / "xla"
     git(tmp_path, "clone", "-q", upstreams.url("xla"), str(repo))

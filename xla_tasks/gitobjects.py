@@ -240,7 +240,7 @@ class ObjectReader:
             raise RuntimeError(f"{self.name}: an object reader is used by one thread only")
         if self._repo is None:
             git = _gitpython()
-            repo = git.Repo(self._git_dir)
+            repo = git.Repo(self._git_dir, expand_vars=False)  # a path is a path, `$X` too
             repo.git.update_environment(**self._environment())
             self._repo = repo
         return self._repo
