@@ -44,7 +44,7 @@ def _ours(path: Path) -> set[str]:
 @pytest.mark.parametrize(
     ("library", "allowed"),
     [
-        ("git", {"xla_tasks.gitrepo"}),
+        ("git", {"xla_tasks.gitobjects"}),
         ("gitdb", set()),
         ("invoke", {"xla_tasks.cli.tasks", "xla_tasks.cli.program"}),
         ("rich", {"xla_tasks.ui.live"}),
@@ -69,7 +69,7 @@ def test_third_party_layers_stay_in_their_module(library: str, allowed: set[str]
 LAYERS = [
     ["xla_tasks.engine"],
     ["xla_tasks.errors", "xla_tasks.validate", "xla_tasks.fsutil", "xla_tasks.shell"],
-    ["xla_tasks.tomlfile", "xla_tasks.gitrepo", "xla_tasks.ui.results"],
+    ["xla_tasks.tomlfile", "xla_tasks.gitobjects", "xla_tasks.gitrepo", "xla_tasks.ui.results"],
     ["xla_tasks.pins", "xla_tasks.parallel", "xla_tasks.ui"],
     ["xla_tasks.workspace"],
     ["xla_tasks.roll"],
@@ -182,6 +182,7 @@ def test_help_and_list_do_not_load_gitpython() -> None:
         }
         assert "git" not in modules
         assert "xla_tasks.gitrepo" not in modules
+        assert "xla_tasks.gitobjects" not in modules
 
 
 def test_atomic_write_failure_leaves_the_old_file_and_no_temp(

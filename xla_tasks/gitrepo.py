@@ -3,13 +3,12 @@
 Putting a repo on a pin (clone, fetch, checkout, submodules) is the engine's job
 (`engine.py`, shared with the generated script); this module asks everything else, as
 plain git processes (the engine's runner). Network verbs (fetch, push, ls-remote) run under
-the engine's stall watchdog. GitPython is loaded only for its object model (commit logs).
+the engine's stall watchdog. Reading objects (commits, files at a commit, gitlinks) is
+`gitobjects`' job: one GitPython `cat-file` per repo serves many reads.
 
 Why plumbing over GitPython's object model for state: one `git status --porcelain=v2`
 answers "branch, HEAD, dirty" in a single process, where `Repo.is_dirty()` + `active_branch`
-spawn several and leave `cat-file` children behind. Commit logs (roll messages) do use
-the object model (`Repo.iter_commits`, `Commit.summary`): one `cat-file --batch` serves a
-whole walk, and the Repo is always closed. Every call here:
+spawn several and leave `cat-file` children behind. Every call here:
 - passes user-derived operands after `--` / `--end-of-options` (no option injection);
 - adds `-c protocol.ext.allow=never` and never prompts (`GIT_TERMINAL_PROMPT=0`);
 - turns failure into a GitError naming the repo, the action, the URL and git's first
@@ -18,21 +17,19 @@ whole walk, and the Repo is always closed. Every call here:
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from xla_tasks.engine.disk import common_dir_of, git_dir_of, has_commit, is_repo_top
 from xla_tasks.engine.model import DEFAULT_STALL_TIMEOUT, SyncError, redact
-from xla_tasks.engine.process import FOREIGN_GIT_ENV, NO_PROMPT_ENV, Watch, first_error, run_network
+from xla_tasks.engine.process import Watch, first_error, run_network
 from xla_tasks.engine.process import run_git as engine_run_git
 from xla_tasks.engine.worktree import Status, parse_status
 from xla_tasks.errors import GitError, GitNotFoundError
+from xla_tasks.gitobjects import git_dir_at
 
 __all__ = [
     "GitRepo",
@@ -42,29 +39,6 @@ __all__ = [
     "redact",
     "toplevel",
 ]
-
-
-@lru_cache(maxsize=1)
-def _git_class() -> Any:
-    """Import GitPython on first use: its import runs `git version` (~150 ms)."""
-    for key in FOREIGN_GIT_ENV:
-        os.environ.pop(key, None)
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    try:
-        import git
-    except ImportError:
-        raise GitNotFoundError() from None
-    if shutil.which(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git") is None:
-        raise GitNotFoundError()
-    return git.Git
-
-
-def _git_errors() -> tuple[type[Exception], ...]:
-    """GitPython's failures when reading objects: a bad rev, a missing or odd object."""
-    _git_class()
-    from git.exc import BadName, BadObject, GitCommandError  # GitPython's re-exports of gitdb's
-
-    return (GitCommandError, BadName, BadObject, ValueError)
 
 
 def run_git(
@@ -79,8 +53,8 @@ def run_git(
     """Run `git ARGS` in `cwd`; return (status, stdout, stderr) or raise GitError.
 
     A plain process (the engine's runner, same environment and `-c` guards): importing
-    GitPython costs ~125 ms and two `git version` runs, which pin and status need not pay.
-    GitPython is loaded only for what it is good at, the object model (`commit_log`).
+    GitPython costs 50-150 ms and two `git version` runs, paid only by a command that reads
+    objects (`gitobjects`), where one `cat-file` then serves many reads.
     """
     try:
         done = engine_run_git(list(args), str(cwd) if cwd else None)
@@ -177,49 +151,11 @@ class GitRepo:
                 found[parts[0]] = parts[1]
         return found
 
-    def commit_summary(self, sha: str) -> tuple[str, str]:
-        """(ISO date, subject) of a commit, for `pin` and `roll` output."""
-        out = self.git(
-            "log", "-1", "--format=%cs%x00%s", "--end-of-options", sha, action="read commit"
-        )
-        date, _, subject = out.strip().partition("\0")
-        return date, subject
-
     def has_commit(self, sha: str) -> bool:
         """Is commit `sha` on disk here (loose, packed or in an alternate)? Never a lazy
         fetch in a partial clone, unlike `cat-file -e`: this is the engine's answer."""
-        bare = (self.path / "objects").is_dir() and (self.path / "HEAD").is_file()
-        git_dir = str(self.path) if bare else git_dir_of(str(self.path))
+        git_dir = git_dir_at(self.path)
         return git_dir is not None and has_commit(str(self.path), git_dir, sha)
-
-    def commit_log(self, old: str, new: str, limit: int) -> list[tuple[str, str]]:
-        """The newest `limit` commits of `old..new` as (sha, subject), newest first.
-
-        GitPython's object model: `iter_commits` walks `rev-list`, and each Commit's
-        `summary` (the subject line) is read through one `cat-file --batch` process for the
-        whole walk instead of one `git log` per commit.
-        """
-        if limit <= 0:
-            return []
-        with self._objects() as repo:
-            try:
-                commits = repo.iter_commits(f"{old}..{new}", max_count=limit)
-                return [(c.hexsha, str(c.summary)) for c in commits]
-            except _git_errors() as err:
-                raise GitError(self.name, "read commit log", first_error(str(err))) from None
-
-    @contextmanager
-    def _objects(self) -> Iterator[Any]:
-        """A GitPython Repo on this repo, always closed: its `cat-file` children end with it."""
-        _git_class()
-        import git
-
-        repo = git.Repo(str(self.path))
-        repo.git.update_environment(**NO_PROMPT_ENV)
-        try:
-            yield repo
-        finally:
-            repo.close()
 
     # -- actions -------------------------------------------------------------------------
 
@@ -332,13 +268,6 @@ class GitRepo:
         if status != 0:
             raise GitError(self.name, action, first_error(err))
         return "pushed"
-
-    # -- verbs for sync and status -------------------------------------------------------
-
-    def read_file_at(self, rev: str, path: str) -> str | None:
-        """The text of `path` in commit `rev`, or None when the file is not there."""
-        status, out = self.try_git("cat-file", "blob", "--end-of-options", f"{rev}:{path}")
-        return out if status == 0 else None
 
 
 def ls_remote_branch(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xla_tasks.errors import UsageError, XlaTasksError
+from xla_tasks.gitobjects import object_reader
 from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.parallel import run_each
 from xla_tasks.pins.migration import with_legacy_schedules, without_self
@@ -294,8 +295,9 @@ def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -
     outcome.new = state.head
     outcome.action = "added" if target.added else ""
     if outcome.old != outcome.new:
-        date, subject = repo.commit_summary(state.head)
-        outcome.notes.append(f"{date} {subject}")
+        with object_reader(path, name) as objects:
+            commit = objects.commit(state.head)
+        outcome.notes.append(f"{commit.date} {commit.subject}")
     return outcome
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.fsutil import file_in_repo
+from xla_tasks.gitobjects import object_reader
 from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.pins.model import Dep, Pins
 from xla_tasks.pins.project import render_for
@@ -416,7 +417,8 @@ def _held_dict(run: GateRun, culprit: Culprit, kept: Moves) -> dict[str, Any]:
 def _subject(run: GateRun, name: str, sha: str | None) -> str | None:
     if sha is None:
         return None
-    return GitRepo(run.workspace.path_of(name), name).commit_summary(sha)[1]
+    with object_reader(run.workspace.path_of(name), name) as objects:
+        return objects.commit(sha).subject
 
 
 def _held_lines(entry: Mapping[str, Any]) -> list[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from xla_tasks.engine.disk import is_repo_top
+from xla_tasks.engine.disk import is_repo_top, read_head
 from xla_tasks.errors import ConfigError, XlaTasksError
+from xla_tasks.gitobjects import NotOnDisk, git_dir_at, object_reader
 from xla_tasks.gitrepo import GitRepo
 from xla_tasks.pins.model import Pins
 from xla_tasks.pins.project import read_project_pins
@@ -50,14 +51,20 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
     else from the commit when it is present locally; None when unknown or absent.
 
     With `workspace`, native pin files count too (from disk: at another commit, only a
-    sync_deps.toml or legacy script is read).
+    sync_deps.toml or legacy script is read). Offline: both files come through one
+    `cat-file`, which in a partial clone is asked only for objects on disk (a pin file's
+    blob may not be: then its pins are unknown).
     """
-    if repo.rev_parse("HEAD") == rev:
+    if _head(repo) == rev:
         repos = workspace.catalog() if workspace is not None else None
         return read_project_pins(repo.path, repos, repo.name)
     if not repo.has_commit(rev):
         return None
-    texts = {name: repo.read_file_at(rev, name) for name in (PIN_FILE, SCRIPT_FILE)}
+    try:
+        with object_reader(repo.path, repo.name) as objects:
+            texts = {name: objects.file_at(rev, name) for name in (PIN_FILE, SCRIPT_FILE)}
+    except NotOnDisk:
+        return None
     if not any(texts.values()):
         return None
     with tempfile.TemporaryDirectory(prefix=f"{repo.name}@{rev[:12]}-") as tmp:
@@ -68,3 +75,10 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
             return read_project_pins(Path(tmp))
         except ConfigError as err:  # name the file in the repo, at that commit
             raise err.at(f"{repo.path / err.path.name}@{rev[:12]}") from None
+
+
+def _head(repo: GitRepo) -> str | None:
+    """HEAD's commit read from disk; git is asked only when the files say nothing."""
+    git_dir = git_dir_at(repo.path)
+    found = read_head(git_dir).sha if git_dir else None
+    return found or repo.rev_parse("HEAD")
