@@ -24,7 +24,8 @@ from upstreams import Upstreams
 
 from xla_tasks.demo.upstreams import registry_text
 from xla_tasks.engine.model import Event
-from xla_tasks.ui.live import LiveReporter, open_reporter, parse_progress
+from xla_tasks.engine.progress import parse_progress
+from xla_tasks.ui.live import LiveReporter, open_reporter
 from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 DATA = Path(__file__).parent / "data" / "git_progress"

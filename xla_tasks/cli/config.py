@@ -19,6 +19,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "history": "",
     "cache": "",
     "stall_timeout": 0.0,
+    "heartbeat": "",  # seconds as text: 0 means no heartbeat, so empty means unset
 }
 
 

@@ -30,6 +30,7 @@ WORKSPACE_FILE = "xla-workspace.toml"
 LEGACY_WORKSPACE_FILE = ".openxla_workspace.json"
 PRESETS = ("openxla", "pytorch-xla", "none")
 _REPO_KEYS = {"url", "push_url", "branch", "path", "submodules", "deps"}
+_SETTINGS = {"jobs", "history", "cache", "stall_timeout", "heartbeat"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class Workspace:
     history: str | None = None
     cache: Path | None = None
     stall_timeout: float | None = None
+    heartbeat: float | None = None
 
     def path_of(self, name: str) -> Path:
         """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
@@ -114,7 +116,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
     schema_of(doc)
     settings = table_of(doc, "settings", doc.data.get("settings", {}))
-    check_keys(doc, "settings", settings, {"jobs", "history", "cache", "stall_timeout"})
+    check_keys(doc, "settings", settings, _SETTINGS)
     jobs = field_of(doc, "settings", settings, "jobs", int, default=None)
     if jobs is not None and jobs < 1:
         raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
@@ -125,6 +127,9 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     stall = field_of(doc, "settings", settings, "stall_timeout", (int, float), default=None)
     if stall is not None and (isinstance(stall, bool) or stall <= 0):
         raise doc.error("settings.stall_timeout", f"must be seconds > 0, got {stall!r}")
+    beat = field_of(doc, "settings", settings, "heartbeat", (int, float), default=None)
+    if beat is not None and (isinstance(beat, bool) or not 0 <= beat < float("inf")):
+        raise doc.error("settings.heartbeat", f"must be seconds >= 0 (0: none), got {beat!r}")
     repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
     repos: dict[str, RepoSpec] = {}
     for name, raw in repos_table.items():
@@ -159,6 +164,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         history=history,
         cache=(root / Path(cache).expanduser()) if cache else None,
         stall_timeout=float(stall) if stall is not None else None,
+        heartbeat=float(beat) if beat is not None else None,
     )
 
 
