@@ -27,6 +27,7 @@ MODULES = (
     "checkout",
     "cache",
     "clone",
+    "batch",
     "submodules",
     "place",
     "sync",
