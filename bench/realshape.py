@@ -134,42 +134,50 @@ class Row:
         return found
 
 
+Step = tuple[str, list[str], str, Callable[[Path], "str | None"]]  # label, argv, cwd, check
+
+
 class Stepper:
-    """Runs each step of a tool in one workspace: timed runs, then one traced run."""
+    """Runs tools' steps against the server: timed runs, the tools taking turns (run 1 of
+    each, then run 2 ...: machine noise is spread over all), then one traced run each."""
 
     def __init__(self, server: GitHttpServer, runs: int, quick: bool) -> None:
         self.server, self.runs, self.quick = server, runs, quick
 
     def measure(
-        self,
-        make: Callable[[], Path],
-        steps: list[tuple[str, list[str], str, Callable[[Path], str | None]]],
-    ) -> dict[str, Row]:
-        """`steps`: (label, argv, cwd relative to the workspace, check of the end state),
-        run in order in one workspace from `make()`, again for every run."""
-        rows = {label: Row([]) for label, *_ in steps}
+        self, tools: Mapping[str, tuple[Callable[[], Path], list[Step]]]
+    ) -> dict[str, dict[str, Row]]:
+        """Per tool: a fresh workspace from its `make()` for every run, where its steps
+        (label, argv, cwd relative to the workspace, check of the end state) run in order."""
+        rows = {tool: {step[0]: Row([]) for step in steps} for tool, (_, steps) in tools.items()}
         plan = [False] if self.quick else [False] * self.runs + [True]
         for traced in plan:
-            ws = make()
-            try:
-                for label, argv, cwd, check in steps:
-                    row = rows[label]
-                    self.server.reset_counts()
-                    if traced or self.quick:
-                        run, row.git_processes = git_processes(argv, ws / cwd)
-                    else:
-                        run = timed(argv, ws / cwd)
-                    sent = sum(self.server.bytes_sent.values())
-                    row.bytes = sent if row.bytes is None else row.bytes
-                    if not traced:
-                        row.seconds.append(run.seconds)
-                    problem = run.failure() or check(ws)
-                    row.error = row.error or problem
-                    if problem:
-                        break
-            finally:
-                shutil.rmtree(ws, ignore_errors=True)
+            for tool, (make, steps) in tools.items():
+                self._once(make, steps, rows[tool], traced)
         return rows
+
+    def _once(
+        self, make: Callable[[], Path], steps: list[Step], rows: dict[str, Row], traced: bool
+    ) -> None:
+        ws = make()
+        try:
+            for label, argv, cwd, check in steps:
+                row = rows[label]
+                self.server.reset_counts()
+                if traced or self.quick:
+                    run, row.git_processes = git_processes(argv, ws / cwd)
+                else:
+                    run = timed(argv, ws / cwd)
+                sent = sum(self.server.bytes_sent.values())
+                row.bytes = sent if row.bytes is None else row.bytes
+                if not traced:
+                    row.seconds.append(run.seconds)
+                problem = run.failure() or check(ws)
+                row.error = row.error or problem
+                if problem:
+                    break
+        finally:
+            shutil.rmtree(ws, ignore_errors=True)
 
 
 def _fresh(work: Path, label: str, files: Mapping[str, str] | None = None) -> Path:
@@ -223,14 +231,11 @@ def far_ahead(shape: RealShape, stepper: Stepper, work: Path, jobs: int) -> dict
             PLAIN: ["sh", LIMIT_SCRIPTS[mode]],
             "xla-tasks": [*sync, "--history", mode],
         }
-        rows = {
-            name: stepper.measure(
-                functools.partial(_fresh, work, f"far-{mode}", files),
-                [("cold", argv, PROJECT, at_pins)],
-            )["cold"]
-            for name, argv in tools.items()
-        }
-        found[mode] = _relative(rows)
+        make = functools.partial(_fresh, work, f"far-{mode}", files)
+        rows = stepper.measure(
+            {name: (make, [("cold", argv, PROJECT, at_pins)]) for name, argv in tools.items()}
+        )
+        found[mode] = _relative({name: steps["cold"] for name, steps in rows.items()})
     return found
 
 
@@ -267,23 +272,23 @@ def submodule_moves(shape: RealShape, stepper: Stepper, work: Path, jobs: int) -
     moved_files.mkdir(exist_ok=True)
     for path, text in files(second).items():
         (moved_files / path).write_text(text)
-    plain = stepper.measure(
-        lambda: _fresh(work, "subs-plain"),
-        [
-            ("cold", ["sh", "-c", cold, url, first], ".", on(first)),
-            ("moved", ["sh", "-c", moved, url, second], ".", on(second)),
-        ],
-    )
-    ours = stepper.measure(
-        lambda: _fresh(work, "subs-ours", files(first)),
-        [
-            ("cold", sync, PROJECT, on(first)),
-            ("repin", [*repin, *(str(moved_files / p) for p in files(second))], PROJECT, _ok),
-            ("moved", sync, PROJECT, on(second)),
-        ],
+    plain_steps: list[Step] = [
+        ("cold", ["sh", "-c", cold, url, first], ".", on(first)),
+        ("moved", ["sh", "-c", moved, url, second], ".", on(second)),
+    ]
+    our_steps: list[Step] = [
+        ("cold", sync, PROJECT, on(first)),
+        ("repin", [*repin, *(str(moved_files / p) for p in files(second))], PROJECT, _ok),
+        ("moved", sync, PROJECT, on(second)),
+    ]
+    rows = stepper.measure(
+        {
+            PLAIN: (lambda: _fresh(work, "subs-plain"), plain_steps),
+            "xla-tasks": (lambda: _fresh(work, "subs-ours", files(first)), our_steps),
+        }
     )
     return {
-        step: _relative({PLAIN: plain[step], "xla-tasks": ours[step]}) for step in ("cold", "moved")
+        step: _relative({tool: rows[tool][step] for tool in rows}) for step in ("cold", "moved")
     }
 
 
@@ -310,13 +315,18 @@ def nested_layout(shape: RealShape, stepper: Stepper, work: Path, jobs: int) -> 
     clone = f'git clone -q "$0" {CONTAINER} && git clone -q "$1" {CONTAINER}/xla'
     urls = [server.url(CONTAINER), server.url(NESTED)]
     checkout = [*XLA, "checkout", NESTED, "--json", "--jobs", str(jobs)]
-    plain = stepper.measure(make, [("cold", ["sh", "-c", clone, *urls], ".", both_cloned)])
-    ours = stepper.measure(
-        make, [("cold", checkout, ".", both_cloned), ("again", checkout, ".", both_cloned)]
+    rows = stepper.measure(
+        {
+            PLAIN: (make, [("cold", ["sh", "-c", clone, *urls], ".", both_cloned)]),
+            "xla-tasks": (
+                make,
+                [("cold", checkout, ".", both_cloned), ("again", checkout, ".", both_cloned)],
+            ),
+        }
     )
     return {
-        "cold": _relative({PLAIN: plain["cold"], "xla-tasks": ours["cold"]}),
-        "again": {"xla-tasks": ours["again"].as_dict(None)},
+        "cold": _relative({tool: rows[tool]["cold"] for tool in rows}),
+        "again": {"xla-tasks": rows["xla-tasks"]["again"].as_dict(None)},
     }
 
 
