@@ -47,6 +47,7 @@ from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 HISTORIES = ("full", "blobless", "shallow")
 SUPER, CONTAINER, NESTED = "superproject", "pytorch", "torch_xla"
+FAR_PROJECT = "far-project"
 PLAIN = "plain git"
 MOVED_BACK = 4  # commits the moving submodule's gitlink goes back
 
@@ -213,29 +214,53 @@ def _pin_files(pins: Mapping[str, tuple[str, str, bool]]) -> dict[str, str]:
 
 
 def far_ahead(shape: RealShape, stepper: Stepper, work: Path, jobs: int) -> dict[str, Any]:
-    """A cold sync of deps whose main is far past the pin, per history mode."""
+    """Deps whose main is far past the pin, per history mode: a cold `sync` (the project
+    cloned, its deps missing) against the limit script, and `checkout --sync PROJECT` from
+    an empty workspace against `git clone` of the project + the limit script."""
     server = stepper.server
     urls = {d.name: server.url(d.name) for d in shape.far}
     pins = {d.name: d.pin for d in shape.far}
     files = _pin_files({d.name: (d.pin, urls[d.name], False) for d in shape.far})
     files.update({LIMIT_SCRIPTS[m]: limit_script(shape.far, pins, urls, m) for m in HISTORIES})
+    bare = shape.root / f"{FAR_PROJECT}.git"
+    init_bare(bare)
+    commit(bare, files, "pin the deps")  # its URLs name this server: made once it runs
+    repos = {FAR_PROJECT: {"url": server.url(FAR_PROJECT)}}
+    repos.update({d.name: {"url": urls[d.name]} for d in shape.far})
+    registry = tomli_w.dumps({"schema": 1, "repos": repos})
+
+    def empty() -> Path:
+        ws = _fresh(work, "far-checkout")
+        (ws / WORKSPACE_FILE).write_text(registry)
+        return ws
 
     def at_pins(ws: Path) -> str | None:
         off = [d.name for d in shape.far if head(ws / d.name) != d.pin]
         return f"not on the pin: {', '.join(off)}" if off else None
 
     found: dict[str, Any] = {}
-    sync = [*XLA, "sync", "--json", "--jobs", str(jobs)]
+    flags = ["--json", "--jobs", str(jobs)]
+    clone = f'git clone -q "$0" {FAR_PROJECT} && sh {FAR_PROJECT}/"$1"'
     for mode in HISTORIES:
-        tools = {
-            PLAIN: ["sh", LIMIT_SCRIPTS[mode]],
-            "xla-tasks": [*sync, "--history", mode],
-        }
-        make = functools.partial(_fresh, work, f"far-{mode}", files)
+        cloned = functools.partial(_fresh, work, "far-sync", files)
+        limit = ["sh", LIMIT_SCRIPTS[mode]]
+        sync = [*XLA, "sync", *flags, "--history", mode]
         rows = stepper.measure(
-            {name: (make, [("cold", argv, PROJECT, at_pins)]) for name, argv in tools.items()}
+            {
+                PLAIN: (cloned, [("cold", limit, PROJECT, at_pins)]),
+                "xla-tasks": (cloned, [("cold", sync, PROJECT, at_pins)]),
+            }
         )
-        found[mode] = _relative({name: steps["cold"] for name, steps in rows.items()})
+        found[f"{mode}, sync"] = _relative({tool: rows[tool]["cold"] for tool in rows})
+        plain = ["sh", "-c", clone, server.url(FAR_PROJECT), LIMIT_SCRIPTS[mode]]
+        checkout = [*XLA, "checkout", FAR_PROJECT, "--sync", *flags, "--history", mode]
+        rows = stepper.measure(
+            {
+                PLAIN: (empty, [("cold", plain, ".", at_pins)]),
+                "xla-tasks": (empty, [("cold", checkout, ".", at_pins)]),
+            }
+        )
+        found[f"{mode}, checkout --sync"] = _relative({tool: rows[tool]["cold"] for tool in rows})
     return found
 
 
