@@ -173,7 +173,7 @@ def real_shape_table(found: Mapping[str, Any]) -> list[str]:
         f"real-shape world over HTTP: {sizes['deps']} deps with main {sizes['ahead']} commits "
         f"past the pin, {sizes['submodules']} submodules (one moves back 4 commits), "
         "torch_xla at pytorch/xla; / plain git",
-        f"{'step':<40}{'tool':<11}{'seconds':<16}{'KiB received':<18}git processes",
+        f"{'step':<42}{'tool':<11}{'seconds':<16}{'KiB received':<18}git processes",
     ]
     steps = [(f"tips far ahead, {what}", rows) for what, rows in found["far_ahead"].items()]
     subs = f"{sizes['submodules']} submodules"
@@ -187,7 +187,7 @@ def real_shape_table(found: Mapping[str, Any]) -> list[str]:
                 _cell(entry, "git_processes", lambda v: f"{v:.0f}"),
             ]
             failed = f"  FAILED: {entry['error']}" if entry["error"] else ""
-            lines.append(f"{label:<40}{name:<11}{texts[0]:<16}{texts[1]:<18}{texts[2]}{failed}")
+            lines.append(f"{label:<42}{name:<11}{texts[0]:<16}{texts[1]:<18}{texts[2]}{failed}")
             label = ""
     return lines
 
