@@ -79,7 +79,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per cell, median (3)")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="parallel git jobs")
     parser.add_argument("--submodules", type=int, default=30, help="submodule world size, 0: skip")
-    parser.add_argument("--no-http", action="store_true", help="skip the bytes and cache rows")
+    parser.add_argument(
+        "--no-http", action="store_true", help="skip the HTTP sections: bytes, cache, real-shape"
+    )
     parser.add_argument("--only", choices=["real-shape"], help="run one section only")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
