@@ -82,5 +82,9 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self.seconds):
             text = self.line()
-            if text is not None:
+            if text is None:
+                continue
+            try:
                 self.emit(Event("", "heartbeat", text))
+            except OSError:  # the reader went away (`| head`): the work goes on, unheard
+                return
