@@ -20,18 +20,23 @@ commit that only just appeared upstream). It also measures:
   update --init --recursive --depth 1 --jobs J`;
 - bytes received by a cold sync per history mode (full, blobless, shallow) over a smart-HTTP
   server on 127.0.0.1 (tests/gitserver.py), against plain git in the same mode;
-- two workspaces in a row sharing one `--cache`: time and bytes from upstream of the second.
+- two workspaces in a row sharing one `--cache`: time and bytes from upstream of the second;
+- the real-shape world (realshape.py), over HTTP: deps whose main is thousands of commits
+  past the pin, a superproject with 15 submodules of which one moves, and torch_xla nested
+  in pytorch, each against plain git doing the same work (time, bytes, git processes).
+  `--only real-shape` runs just that section (a few minutes).
 
 A tool that rejects a flag it does not have yet shows as n/a. Speed is never asserted in
 the tests; this script is how it is measured.
 
     python3 bench/bench.py [--repos 10,40] [--commits N] [--files N] [--runs N] [--jobs N]
-                           [--submodules N] [--no-http] [--quick] [--json]
+                           [--submodules N] [--no-http] [--only real-shape] [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import sys
@@ -46,6 +51,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "tests")]  # benc
 # this checkout's xla_tasks, and the tests' HTTP git server (one implementation of it)
 
 import extras  # noqa: E402
+import realshape  # noqa: E402
 import report  # noqa: E402
 from measure import isolated_env, timed  # noqa: E402
 from scenarios import (  # noqa: E402
@@ -73,7 +79,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per cell, median (3)")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="parallel git jobs")
     parser.add_argument("--submodules", type=int, default=30, help="submodule world size, 0: skip")
-    parser.add_argument("--no-http", action="store_true", help="skip the bytes and cache rows")
+    parser.add_argument(
+        "--no-http", action="store_true", help="skip the HTTP sections: bytes, cache, real-shape"
+    )
+    parser.add_argument("--only", choices=["real-shape"], help="run one section only")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
@@ -162,10 +171,15 @@ def measure_extras(
         found["history_bytes"] = extras.history_bytes(smallest, args.jobs)
         found["cache"] = extras.shared_cache(smallest, args.jobs)
         clock.lap("bytes and cache")
+        found["real_shape"] = realshape.real_shape(work, args.jobs, args.runs, args.quick)
+        clock.lap("real shape")
     return found
 
 
 def measure_all(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    if args.only == "real-shape":
+        found = realshape.real_shape(work, args.jobs, args.runs, args.quick)
+        return {"real_shape": found, "ok": found["ok"]}
     all_tools = tools(args.jobs)
     result: dict[str, Any] = {**facts(args, work, all_tools), "tools": [t.name for t in all_tools]}
     clock = Clock(result.setdefault("section_seconds", {}))
@@ -178,7 +192,7 @@ def measure_all(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for row in result["sizes"].values()
         for s in SCENARIOS
         for name in ("xla-tasks", LIMIT, LIMIT_D1)
-    )
+    ) and result.get("real_shape", {}).get("ok", True)
     return result
 
 
@@ -188,6 +202,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print
         work = Path(tmp)
         os.environ.clear()
         os.environ.update(isolated_env(work / "home"))
+        compileall.compile_dir(str(HERE.parent / "xla_tasks"), quiet=1)  # as installed: .pyc
         started = time.perf_counter()
         result = measure_all(args, work)
         result["total_seconds"] = round(time.perf_counter() - started, 3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scenarios import SCENARIOS, Tool, World
@@ -158,7 +158,43 @@ def cache_table(found: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _cell(entry: Mapping[str, Any], key: str, unit: Callable[[float], str]) -> str:
+    value = entry.get(key)
+    if value is None:
+        return "n/a"
+    ratio = entry.get(f"{key}_ratio")
+    return unit(value) + (f" {ratio:.2f}x" if ratio is not None else "")
+
+
+def real_shape_table(found: Mapping[str, Any]) -> list[str]:
+    """The real-shape world: each step, plain git then xla-tasks with its ratios."""
+    sizes = found["sizes"]
+    lines = [
+        f"real-shape world over HTTP: {sizes['deps']} deps with main {sizes['ahead']} commits "
+        f"past the pin, {sizes['submodules']} submodules (one moves back 4 commits), "
+        "torch_xla at pytorch/xla; / plain git",
+        f"{'step':<42}{'tool':<11}{'seconds':<16}{'KiB received':<18}git processes",
+    ]
+    steps = [(f"tips far ahead, {what}", rows) for what, rows in found["far_ahead"].items()]
+    subs = f"{sizes['submodules']} submodules"
+    steps += [(f"{subs}, {step}", rows) for step, rows in found["submodules"].items()]
+    steps += [(f"nested layout, {step}", rows) for step, rows in found["nested"].items()]
+    for label, rows in steps:
+        for name, entry in rows.items():
+            texts = [
+                _cell(entry, "seconds", lambda v: f"{v:.3f}s"),
+                _cell(entry, "bytes", lambda v: f"{v / 1024:.0f}"),
+                _cell(entry, "git_processes", lambda v: f"{v:.0f}"),
+            ]
+            failed = f"  FAILED: {entry['error']}" if entry["error"] else ""
+            lines.append(f"{label:<42}{name:<11}{texts[0]:<16}{texts[1]:<18}{texts[2]}{failed}")
+            label = ""
+    return lines
+
+
 def text(result: Mapping[str, Any], all_tools: Sequence[Tool]) -> str:
+    if "sizes" not in result:  # --only real-shape
+        return "\n".join(real_shape_table(result["real_shape"]))
     versions = ", ".join(f"{k} {v or 'not installed'}" for k, v in result["versions"].items())
     lines = [
         f"repos {', '.join(map(str, result['sizes']))} x {result['commits']} commits x "
@@ -176,6 +212,7 @@ def text(result: Mapping[str, Any], all_tools: Sequence[Tool]) -> str:
         ("submodules", submodule_table),
         ("history_bytes", bytes_table),
         ("cache", cache_table),
+        ("real_shape", real_shape_table),
     ):
         if result.get(key):
             lines += ["", *render(result[key])]

@@ -16,7 +16,8 @@ behave like the servers users meet:
 - `mode`: "serve"; "stall" (read the request, never answer); "stall-headers" (answer
   200 and its headers, then send nothing); "refuse" (HTTP 500); "reset" (close the
   connection without a word). `stall_after_bytes=N` sends N bytes of a served answer,
-  then stalls. A stalled request holds until the server stops.
+  then stalls. A stalled request holds until the server stops. `trickle=N` sends a served
+  answer at about N bytes a second (a slow network: git shows its byte counts).
 
 It counts, per repo, the requests and the bytes of the answers it sent (what the client
 received), so a test or the benchmark can tell "fetched nothing" from "fetched a pack".
@@ -36,6 +37,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +60,7 @@ class Rules:
     push: bool = False
     mode: str = "serve"
     stall_after_bytes: int | None = None
+    trickle: int | None = None  # bytes a second
 
     def config(self) -> dict[str, str]:
         """The git config upload-pack (and receive-pack) run with under these rules."""
@@ -300,6 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._stall(repo)
             return
         budget = rules.stall_after_bytes
+        if rules.trickle:
+            chunks = _trickled(chunks, rules.trickle)
         for chunk in chunks:
             if budget is not None and len(chunk) >= budget:
                 chunk = chunk[:budget]
@@ -340,6 +345,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             env.pop("GIT_PROTOCOL", None)
         return env
+
+
+def _trickled(chunks: Iterable[bytes], rate: int) -> Iterator[bytes]:
+    """The same bytes, in pieces of a twentieth of `rate`, one every 50 ms."""
+    piece = max(1, rate // 20)
+    for chunk in chunks:
+        for at in range(0, len(chunk), piece):
+            time.sleep(0.05)
+            yield chunk[at : at + piece]
 
 
 def _feed(pipe: BinaryIO | None, body: bytes) -> None:

@@ -52,3 +52,9 @@ def test_bench_quick_run_reports_every_section_with_xla_tasks_and_the_limit_at_t
     assert full["xla-tasks"]["bytes"] > 0
     assert set(result["history_bytes"]) == {"full", "blobless", "shallow"}
     assert "cache" in result
+    real = result["real_shape"]
+    assert real["ok"] is True, real
+    for group in ("far_ahead", "submodules", "nested"):
+        for step, rows in real[group].items():
+            assert rows["xla-tasks"]["bytes"] is not None, (group, step, rows)
+            assert rows["xla-tasks"]["git_processes"] is not None, (group, step, rows)

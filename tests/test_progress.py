@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pyte
 import pytest
+from gitserver import GitHttpServer
 from streaming import DISPLAY_ENV, WAIT, Gate, Terminal, in_terminal, piped
 from syncing import clone_project
 from upstreams import Upstreams
 
-from xla_tasks.demo.upstreams import registry_text
-from xla_tasks.engine.model import Event
-from xla_tasks.ui.live import LiveReporter, open_reporter, parse_progress
+from xla_tasks.demo.upstreams import Gitlink, registry_text
+from xla_tasks.engine.model import EngineOptions, Event, Repo
+from xla_tasks.engine.progress import parse_progress
+from xla_tasks.ui.live import LiveReporter, open_reporter
 from xla_tasks.workspace.registry import WORKSPACE_FILE
 
 DATA = Path(__file__).parent / "data" / "git_progress"
@@ -494,3 +496,123 @@ def screen_with(screen: pyte.Screen, *texts: str) -> list[str]:
             return lines
         time.sleep(0.05)
     raise AssertionError(f"{texts!r} never all shown: {lines}")
+
+
+# -- the live display keeps its shape (issue 19) and counts submodules (issue 20) -----------
+
+
+def test_a_submodule_receiving_objects_shows_a_transfer_not_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with live_on_a_terminal(monkeypatch, 160) as (reporter, screen):
+        reporter(Event("iree", "start", "iree"))
+        reporter(Event("iree:third_party/x", "progress", RECEIVING))
+        live = screen_with(screen, "450/1000")
+        reporter(Event("iree", "done", "iree: cloned 0123456789ab"))
+
+    row = next(line for line in live if " iree:third_party/x " in line)
+    assert " fetch " in row, row
+    assert "started" not in " ".join(live)
+    assert "starting" in next(line for line in live if " iree " in line)
+
+
+def test_a_failed_repo_is_counted_as_failed_not_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    with live_on_a_terminal(monkeypatch, 160) as (reporter, screen):
+        for name in ("jax", "xla", "iree"):
+            reporter(Event(name, "start", name))
+        reporter(Event("jax", "done", "jax: cloned 0123456789ab"))
+        reporter(Event("xla", "failed", "fetch failed: fatal: early EOF"))
+        live = screen_with(screen, "FAILED xla", "1 in flight")
+        reporter(Event("iree", "done", "iree: cloned ba9876543210"))
+
+    assert "1 done, 1 failed, 1 in flight" in live, live
+
+
+def test_the_name_column_keeps_its_width_when_a_long_submodule_row_appears(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with live_on_a_terminal(monkeypatch, 160) as (reporter, screen):
+        reporter(Event("xla", "phase", "clone"))
+        reporter(Event("iree", "phase", "submodules 0/13"))
+        before = screen_with(screen, " xla ", " iree ")
+        reporter(Event("iree:third_party/stablehlo", "phase", "clone"))
+        after = screen_with(screen, "third_party/stablehlo")
+        reporter(Event("xla", "done", "xla: cloned 0123456789ab"))
+        reporter(Event("iree", "done", "iree: cloned ba9876543210"))
+
+    def phase_column(lines: list[str], name: str, phase: str) -> int:
+        row = next(line for line in lines if f" {name} " in line)
+        return row.index(f" {phase} ")
+
+    assert phase_column(before, "xla", "clone") == phase_column(after, "xla", "clone")
+    assert phase_column(after, "xla", "clone") == phase_column(
+        after, "iree:third_party/stablehlo", "clone"
+    )
+
+
+def test_a_repo_in_its_submodules_shows_how_many_are_done_and_a_row_for_each_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with live_on_a_terminal(monkeypatch, 160) as (reporter, screen):
+        reporter(Event("iree", "phase", "submodules 5/13"))
+        for sub in ("a", "b"):
+            reporter(Event(f"iree:third_party/{sub}", "start", sub))
+            reporter(Event(f"iree:third_party/{sub}", "phase", "clone"))
+        reporter(Event("jax", "phase", "clone"))
+        reporter(Event("iree:third_party/b", "progress", RECEIVING))
+        live = [line for line in screen_with(screen, "5/13", "450/1000") if line.strip()]
+        reporter(Event("iree", "done", "iree: cloned 0123456789ab"))
+        reporter(Event("jax", "done", "jax: cloned ba9876543210"))
+
+    rows = [line for line in live if line[:1] in SPINNER]
+    names = [row.split()[1] for row in rows]
+    assert names == ["iree", "iree:third_party/a", "iree:third_party/b", "jax"], rows
+    for part in (" submodules ", " 38% ", " 5/13"):
+        assert part in rows[0], rows[0]
+    assert all(" clone " in row for row in rows[1:3]), rows
+    assert "Receiving objects 450/1000" in rows[2]
+    assert live[-1].strip() == "0 done, 2 in flight"
+
+
+def test_a_batch_of_submodules_reports_each_one_and_counts_them_over_http(
+    upstreams: Upstreams,
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real git: one `submodule update --jobs 2` of four submodules, on a slow server; each
+    submodule's progress goes to its own row, none to the superproject's."""
+    from xla_tasks.engine.sync import sync_repos
+
+    monkeypatch.setenv("GIT_PROGRESS_DELAY", "0")
+    subs = {}
+    for name in ("sa", "sb", "sc", "sd"):
+        upstreams.create(name, {f"f{k}.txt": os.urandom(3000).hex() for k in range(20)})
+        subs[name] = upstreams.head(name)
+    gitmodules = "".join(
+        f'[submodule "{n}"]\n\tpath = third_party/{n}\n\turl = ../{n}.git\n' for n in subs
+    )
+    upstreams.create("super")
+    files = {".gitmodules": gitmodules, **{f"third_party/{n}": Gitlink(s) for n, s in subs.items()}}
+    pin = upstreams.commit("super", files, "submodules")
+    git_http_server.set(None, trickle=200_000)
+    events: list[Event] = []
+    repo = Repo(
+        "super", str(tmp_path / "super"), git_http_server.url("super"), pin, submodules=True
+    )
+
+    (outcome,) = sync_repos([repo], EngineOptions(jobs=2), events.append)
+
+    assert outcome.error is None, outcome.error
+    counts = [e.text for e in events if e.repo == "super" and e.text.startswith("submodules")]
+    assert counts[0] == "submodules 0/4"
+    assert counts[-1] == "submodules 4/4"
+    assert sorted(set(counts)) == [f"submodules {n}/4" for n in range(5)], counts
+    for name in subs:
+        mine = [(e.kind, e.text) for e in events if e.repo == f"super:third_party/{name}"]
+        assert mine[:2] == [("start", f"third_party/{name}"), ("phase", "clone")], mine
+        assert mine[-1][0] == "done", mine
+    begun = next(i for i, e in enumerate(events) if e.text == "submodules 0/4")
+    theirs = [e for e in events[begun:] if e.kind == "progress"]
+    assert theirs, "git's progress of the submodules went missing"
+    assert all(e.repo.startswith("super:third_party/") for e in theirs), theirs

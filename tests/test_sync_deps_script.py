@@ -559,3 +559,20 @@ def test_falls_back_to_tags_for_a_pin_no_branch_reaches(world: World) -> None:
     assert res.returncode == 0, res.stderr
     assert world.head("alpha") == pinned
     assert git("rev-parse", "refs/remotes/xla-tasks/tags/v1.0", cwd=world.dep("alpha")) == tagged
+
+
+def test_the_engine_imports_dropped_are_exactly_those_a_parser_finds() -> None:
+    """The script drops the engine's imports of itself by reading lines (fast enough for
+    every sync's staleness check); a parser must agree on every engine module."""
+    import ast
+
+    from xla_tasks.engine import MODULES
+    from xla_tasks.pins.sync_deps_script import _without_engine_imports, read_template
+
+    for module in MODULES:
+        source = read_template(f"engine/{module}.py")
+        lines = source.split("\n")
+        for node in reversed(ast.parse(source).body):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("xla_tasks."):
+                del lines[node.lineno - 1 : node.end_lineno]
+        assert _without_engine_imports(source) == "\n".join(lines), module

@@ -25,6 +25,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "history": "",
     "cache": "",
     "stall_timeout": "",
+    "heartbeat": "",  # seconds as text: 0 means no heartbeat, so empty means unset
 }
 
 

@@ -27,6 +27,9 @@ signal.signal(signal.SIGTERM, _end_now)
 
 
 def main() -> None:
+    from xla_tasks.cli.startup import import_invoke_lightly
+
+    import_invoke_lightly()  # a third of invoke's import is what we never use
     from xla_tasks.cli.program import program
 
     program.run()

@@ -15,6 +15,8 @@ callback, which the live display and streamed CI lines are built on.
 # The order in which the script embeds the modules: each after those it imports.
 MODULES = (
     "model",
+    "progress",
+    "heartbeat",
     "process",
     "filelock",
     "disk",
@@ -26,6 +28,7 @@ MODULES = (
     "cache",
     "clone",
     "pathregex",
+    "batch",
     "submodules",
     "place",
     "sync",

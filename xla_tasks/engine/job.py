@@ -7,6 +7,7 @@ from typing import (
     Dict,
     List,
     Optional,
+    Set,
 )
 
 from xla_tasks.engine.model import EngineOptions, Event, EventCallback, Outcome, Repo
@@ -29,6 +30,8 @@ class Job:
         self.kept_subs: List[str] = []
         self.gitlinks: Dict[str, str] = {}
         self.memo_dir: Optional[str] = None  # set when the submodules were walked in full
+        self.subs_queued = 0  # submodules to update, nested ones as they are found
+        self.subs_finished: Set[str] = set()  # of those, the ones done (as far as we can tell)
         self.lock = threading.Lock()
 
     def count(self, key: str, links: Optional[Dict[str, str]] = None) -> None:
@@ -37,6 +40,22 @@ class Job:
             if key:
                 self.sub_counts[key] += 1
             self.gitlinks.update(links or {})
+
+    def queue_submodules(self, count: int) -> None:
+        """`count` more submodules to update: the repo's phase counts them (`submodules 0/13`)."""
+        with self.lock:
+            self.subs_queued += count
+            self._show_submodules()
+
+    def submodule_finished(self, full: str) -> None:
+        """One queued submodule is done (said once, however often it is told)."""
+        with self.lock:
+            if full not in self.subs_finished:
+                self.subs_finished.add(full)
+                self._show_submodules()
+
+    def _show_submodules(self) -> None:  # under the lock: the counts go out in order
+        self.phase(f"submodules {len(self.subs_finished)}/{self.subs_queued}")
 
     def phase(self, text: str, who: Optional[str] = None) -> None:
         self.emit(Event(who or self.repo.name, "phase", text))

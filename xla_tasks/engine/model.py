@@ -22,7 +22,9 @@ class Event(NamedTuple):
     - "progress": git's own progress line, raw (text: e.g.
       "Receiving objects:  45% (450/1000), 1.20 MiB | 2.00 MiB/s");
     - "done": the repo is finished (text: its one-line summary);
-    - "failed": the repo failed (text: the one-line reason).
+    - "failed": the repo failed (text: the one-line reason);
+    - "heartbeat": the run is still working (repo "", text: `still working: ...`, see
+      heartbeat.py); only reporters without a live display show it.
     Callbacks are called from worker threads and must be thread-safe.
     """
 
@@ -58,6 +60,9 @@ HISTORY_MODES = ("full", "blobless", "shallow")
 DEFAULT_STALL_TIMEOUT = 120.0
 
 
+DEFAULT_HEARTBEAT = 30.0  # seconds between "still working" lines; 0: none
+
+
 SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
 
 
@@ -90,6 +95,7 @@ class EngineOptions(NamedTuple):
     depth: int = 1  # commits kept by history "shallow"
     cache: Optional[str] = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    heartbeat: float = DEFAULT_HEARTBEAT
     dry_run: bool = False
     exclude_submodules: Tuple[Pattern[str], ...] = ()  # NAME:PATH patterns (--exclude-submodule)
     submodules: bool = True  # False: skip every repo's submodules (checkout --no-submodules)

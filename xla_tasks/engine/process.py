@@ -104,6 +104,7 @@ class Watch(NamedTuple):
     url: str
     stall: float
     progress: Callable[[str], None]
+    said: Optional[Callable[[str], None]] = None  # git's other lines, stdout's too, as they come
 
 
 def run_network(args: Sequence[str], cwd: Optional[str], watch: Watch) -> GitResult:
@@ -128,7 +129,7 @@ def run_network(args: Sequence[str], cwd: Optional[str], watch: Watch) -> GitRes
     out: List[bytes] = []
     err: List[str] = []
     readers = [
-        threading.Thread(target=_pump, args=(proc.stdout, out.append, last), daemon=True),
+        threading.Thread(target=_pump_out, args=(proc.stdout, out, watch, last), daemon=True),
         threading.Thread(target=_pump_lines, args=(proc.stderr, err, watch, last), daemon=True),
     ]
     for reader in readers:
@@ -179,6 +180,23 @@ def _pump(pipe: Optional["object"], sink: Callable[[bytes], None], last: List[fl
         sink(chunk)
 
 
+def _pump_out(pipe: Optional["object"], out: List[bytes], watch: Watch, last: List[float]) -> None:
+    """Keep git's stdout; with `watch.said`, also hand it over line by line as it comes."""
+    said = watch.said
+    if said is None:
+        return _pump(pipe, out.append, last)
+    buffer = b""
+
+    def take(chunk: bytes) -> None:
+        nonlocal buffer
+        out.append(chunk)
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        for line in lines:
+            said(redact(line.decode("utf-8", "replace").strip()))
+
+    _pump(pipe, take, last)
+
+
 def _pump_lines(
     pipe: Optional["object"], lines: List[str], watch: Watch, last: List[float]
 ) -> None:
@@ -204,3 +222,5 @@ def _one_line(line: str, lines: List[str], watch: Watch) -> None:
         watch.progress(redact(line))
     else:
         lines.append(line)
+        if watch.said is not None:
+            watch.said(redact(line))

@@ -15,6 +15,7 @@ from typing import (
     Sequence,
 )
 
+from xla_tasks.engine.batch import SubmoduleBatch
 from xla_tasks.engine.cache import ensure_mirror
 from xla_tasks.engine.disk import git_dir_of, is_shallow, read_head
 from xla_tasks.engine.job import Job
@@ -61,6 +62,7 @@ def submodule_tasks(
         else:
             stale.append(sub)
     if stale:
+        job.queue_submodules(len(stale))
         paths = [s.path for s in stale]
         git(["submodule", "sync", "--quiet", "--", *paths], sup, "git submodule sync")
         git(["submodule", "init", "--quiet", "--", *paths], sup, "git submodule init")
@@ -79,16 +81,17 @@ def _update_batch(job: Job, sup: str, stale: List[Submodule]) -> List[Unit]:
     Those that a shallow fetch cannot reach (a gitlink that is no tip, on a server that
     refuses commit ids) are retried one by one with full history.
     """
-    who = f"{job.repo.name}:{stale[0].full}" if len(stale) == 1 else job.repo.name
-    job.phase("submodules")
+    batch = SubmoduleBatch(job, sup, [(s.path, s.full) for s in stale], job.opts.jobs)
     args = ["submodule", "update", "--progress", "--checkout", "--depth", "1"]
     args += ["--jobs", str(max(1, job.opts.jobs)), "--", *[s.path for s in stale]]
-    run_network(args, sup, job.watch(sup, who))
+    batch.start()
+    run_network(args, sup, batch.watch(sup))
     tasks: List[Unit] = []
     for sub in stale:
         where = os.path.join(sup, sub.path)
         sub_git = git_dir_of(where)
         if sub_git is not None and read_head(sub_git).sha == sub.sha:
+            batch.finish(sub.full)
             job.count("updated")
             tasks.extend(submodule_tasks(job, where, sub.full + "/", (), sub_git))
         else:
@@ -142,15 +145,17 @@ def _submodule_urls(sup: str) -> Dict[str, str]:
 def _update_task(job: Job, sup: str, sub: Submodule, url: Optional[str]) -> Unit:
     def task() -> List[Unit]:
         who = f"{job.repo.name}:{sub.full}"
-        job.emit(Event(who, "start", os.path.join(sup, sub.path)))
+        where = os.path.join(sup, sub.path)
+        job.emit(Event(who, "start", where))
+        job.phase("fetch" if git_dir_of(where) else "clone", who)
         try:
             update_submodule(job, sup, sub, url, who)
         except SyncError as err:
             job.emit(Event(who, "failed", str(err)))
             raise SyncError(f"submodule {sub.full}: {err}") from None
         job.emit(Event(who, "done", f"{who}: checked out {sub.sha[:12]}"))
+        job.submodule_finished(sub.full)
         job.count("updated")
-        where = os.path.join(sup, sub.path)
         return submodule_tasks(job, where, sub.full + "/", (), git_dir_of(where) or where)
 
     return task

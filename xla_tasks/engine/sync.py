@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence, Set
 
 from xla_tasks.engine.clone import UMASK
 from xla_tasks.engine.disk import Head, git_dir_of, read_head, write_ref
+from xla_tasks.engine.heartbeat import Heartbeat
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import (
     PIN_REF,
@@ -38,7 +39,7 @@ def sync_repos(
     umask = os.umask(0o022)  # read once, in the caller's thread, before any worker starts
     os.umask(umask)
     UMASK[0] = umask
-    emit = on_event or (lambda event: None)
+    emit = Heartbeat(on_event or (lambda event: None), opts.heartbeat)
     jobs = [Job(repo, opts, emit) for repo in repos]
     todo = [job for job in jobs if not _settled_on_disk(job)]
 
@@ -50,15 +51,16 @@ def sync_repos(
         todo[index].error = todo[index].error or failure
         _finish(todo[index])
 
-    run_items(
-        len(todo),
-        lambda index: functools.partial(place_repo, todo[index]),
-        opts.jobs,
-        where=lambda index: todo[index].repo.path,
-        waits_for=[_containers(job, todo) for job in todo],
-        on_start=start,
-        on_finish=finish,
-    )
+    with emit:  # "still working" lines while the repos run
+        run_items(
+            len(todo),
+            lambda index: functools.partial(place_repo, todo[index]),
+            opts.jobs,
+            where=lambda index: todo[index].repo.path,
+            waits_for=[_containers(job, todo) for job in todo],
+            on_start=start,
+            on_finish=finish,
+        )
     return [job.outcome() for job in jobs]
 
 

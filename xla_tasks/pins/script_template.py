@@ -12,7 +12,7 @@ that only it holds is saved on a branch `xla-tasks/saved-<sha>` first.
 
 Usage: python3 sync_deps.py [--exclude-dep RE ...] [--exclude-submodule NAME:PATH-RE ...]
                             [--depth N] [--history MODE] [--cache DIR] [--jobs N]
-                            [--stall-timeout S]
+                            [--stall-timeout S] [--heartbeat S]
 Exit status: 0 every dep in place; 1 some dep failed (each listed last as `FAILED name:
 reason`); 2 bad arguments; 130 interrupted.
 """
@@ -36,6 +36,7 @@ from typing import List, NoReturn, Optional, Pattern, Sequence, Tuple
 # isort: split
 # --- BEGIN ENGINE (xla_tasks/engine/*.py, verbatim) ---
 from xla_tasks.engine.model import (
+    DEFAULT_HEARTBEAT,
     DEFAULT_STALL_TIMEOUT,
     HISTORY_MODES,
     EngineOptions,
@@ -121,7 +122,8 @@ def selected_deps(
 
 
 class LinePrinter:
-    """Prints each dep's line the moment it is done; whole lines only (threads share it)."""
+    """Prints each dep's line the moment it is done, and the heartbeat (`still working:
+    ...`) on stderr; whole lines only (threads share it)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -131,7 +133,9 @@ class LinePrinter:
         if ":" in event.repo:  # a submodule: its dep's line sums it up
             return
         with self.lock:
-            if event.kind == "done":
+            if event.kind == "heartbeat":
+                print(event.text, file=sys.stderr, flush=True)
+            elif event.kind == "done":
                 print(event.text, flush=True)
             elif event.kind == "failed":
                 self.failures.append((event.repo, event.text))
@@ -144,6 +148,16 @@ def positive_float(text: str) -> float:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
+
+
+def seconds_or_zero(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0 (0: never), got {text!r}")
     return value
 
 
@@ -196,6 +210,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         help="end a git network operation silent for S seconds (default %(default)g)",
     )
     parser.add_argument(
+        "--heartbeat",
+        type=seconds_or_zero,
+        metavar="S",
+        default=DEFAULT_HEARTBEAT,
+        help="print the deps still working every S seconds (default %(default)g; 0: never)",
+    )
+    parser.add_argument(
         "--jobs",
         type=positive_int,
         metavar="N",
@@ -230,6 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         depth=args.depth or 1,
         cache=os.path.abspath(args.cache) if args.cache else None,
         stall_timeout=args.stall_timeout,
+        heartbeat=args.heartbeat,
         exclude_submodules=tuple(args.exclude_submodule),
     )
     project = os.path.dirname(os.path.abspath(__file__))

@@ -10,7 +10,6 @@ runs git with them on CI bots, so a bad one must never reach a rendered file.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
@@ -78,12 +77,22 @@ def engine_text() -> str:
 
 
 def _without_engine_imports(source: str) -> str:
-    """Drop `from xla_tasks.engine.X import ...` statements (their names are defined above)."""
-    lines = source.split("\n")
-    for node in reversed(ast.parse(source).body):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("xla_tasks."):
-            del lines[node.lineno - 1 : node.end_lineno]
-    return "\n".join(lines)
+    """Drop `from xla_tasks.engine.X import ...` statements (their names are defined above).
+
+    Read line by line, not parsed: every `sync` renders the script to check it is current,
+    and parsing the engine's modules was most of a noop sync's time. The engine is ours and
+    formatted by ruff: such an import starts a line, and a multi-line one ends at a `)` line.
+    """
+    kept: list[str] = []
+    inside = False
+    for line in source.split("\n"):
+        if line.startswith("from xla_tasks."):
+            inside = line.rstrip().endswith("(")
+        elif inside:
+            inside = line.strip() != ")"
+        else:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _split_template(template: str) -> tuple[str, str]:

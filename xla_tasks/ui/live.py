@@ -19,58 +19,11 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 from xla_tasks.engine.model import Event, redact
+from xla_tasks.engine.progress import GitProgress, parse_progress
 from xla_tasks.ui.report import failure_line
-
-# One git progress line: "Receiving objects:  45% (450/1000), 1.20 MiB | 2.00 MiB/s",
-# "remote: Counting objects: 354, done.", "Resolving deltas: 100% (10/10), done."
-_AMOUNT = r"\d+(?:\.\d+)? (?:[KMGT]iB|bytes?)"
-_PROGRESS_RE = re.compile(
-    r"^(?P<remote>remote: )?(?P<stage>[A-Z][A-Za-z ]*?):\s+"
-    r"(?:(?P<percent>\d{1,3})% \((?P<count>\d+)/(?P<total>\d+)\)|(?P<plain>\d+))"
-    rf"(?:, (?P<size>{_AMOUNT})(?: \| (?P<rate>{_AMOUNT}/s))?)?"
-    r"(?P<done>, done\.?)?\s*$"
-)
-
-
-class GitProgress(NamedTuple):
-    """What one line of git's `--progress` output says."""
-
-    stage: str  # "Receiving objects", "remote: Counting objects", "Updating files", ...
-    handled: int  # objects, deltas or files handled so far
-    total: int | None  # None when git does not know (e.g. "Enumerating objects: 354")
-    percent: int | None
-    size: str | None  # bytes received so far, as git writes them ("1.20 MiB")
-    rate: str | None  # "2.00 MiB/s"
-    done: bool  # the stage ended (", done.")
-
-    def detail(self) -> str:
-        """The line again, short: stage, counts, bytes and rate, for the live display."""
-        text = self.stage + (f" {self.handled}/{self.total}" if self.total else f" {self.handled}")
-        text += f", {self.size}" if self.size else ""
-        text += f" | {self.rate}" if self.rate else ""
-        return text + (", done" if self.done else "")
-
-
-def parse_progress(line: str) -> GitProgress | None:
-    """Parse one of git's progress lines (split on CR/LF); None for anything else."""
-    match = _PROGRESS_RE.match(line.replace("\x1b[K", "").strip())  # a tty's erase-line
-    if match is None:
-        return None
-    found = match.groupdict()
-    stage = ("remote: " if found["remote"] else "") + found["stage"]
-    total = int(found["total"]) if found["total"] else None
-    return GitProgress(
-        stage=stage,
-        handled=int(found["count"] or found["plain"]),
-        total=total,
-        percent=int(found["percent"]) if found["percent"] else None,
-        size=found["size"],
-        rate=found["rate"],
-        done=found["done"] is not None,
-    )
 
 
 class Reporter:
@@ -97,7 +50,8 @@ def is_submodule(repo: str) -> bool:
 
 
 class LineReporter(Reporter):
-    """Not a terminal: one whole line per finished repo, as soon as it is finished."""
+    """Not a terminal: one whole line per finished repo, as soon as it is finished, and the
+    engine's heartbeat (`still working: ...`) on stderr, so a CI log is never silent."""
 
     def __init__(self, out: TextIO, err: TextIO) -> None:
         super().__init__()
@@ -106,37 +60,60 @@ class LineReporter(Reporter):
         self._gone: list[TextIO] = []  # streams whose reader went away
 
     def __call__(self, event: Event) -> None:
+        if event.kind == "heartbeat":
+            self._write(self.err, redact(event.text))
+            return
         if event.kind not in ("done", "failed") or is_submodule(event.repo):
             return
         done = event.kind == "done"
         line = redact(event.text if done else failure_line(event.repo, event.text))
+        if self._write(self.out if done else self.err, line):
+            self.printed.add(event.repo)
+
+    def _write(self, stream: TextIO, line: str) -> bool:
+        """One whole line, under the lock; False when its reader went away."""
         with self._lock:
-            stream = self.out if done else self.err
             if stream in self._gone:
-                return
+                return False
             try:
                 stream.write(line + "\n")
                 stream.flush()
             except BrokenPipeError:  # `| head`: the work goes on; the final report ends it (141)
                 self._gone.append(stream)
-                return
-            self.printed.add(event.repo)
+                return False
+            return True
 
 
 _BAR = 20  # columns of a row's progress bar
+_PHASE = len("submodules")  # columns of the phase: the longest the engine names
+_NAME_MAX = 28  # columns of the name at most; longer names lose their middle
+_COUNTED = re.compile(r"^(?P<step>\S+) (?P<done>\d+)/(?P<total>\d+)$")  # "submodules 5/13"
 
 
 @dataclass(slots=True)
 class _Row:
-    """One repo in flight: its step, git's last progress line, and its own spinner."""
+    """One repo or submodule in flight: its step, git's last progress line, its spinner."""
 
     spinner: Any
-    phase: str = "started"
+    phase: str = ""
     progress: GitProgress | None = None
+
+    def step(self) -> str:
+        """The phase column: the engine's phase, else what git's progress shows it doing."""
+        if self.phase:
+            return self.phase
+        if self.progress is None:
+            return "starting"
+        return (
+            "checkout" if self.progress.stage.startswith(("Updating", "Checking out")) else "fetch"
+        )
 
 
 class LiveReporter(Reporter):
     """A terminal: the repos in flight (phase, git's progress) under the finished lines.
+
+    A repo's submodules in flight get rows of their own under its row, which shows how many
+    of them are done (`submodules 5/13`). The columns keep their width for the whole run.
 
     Lock order: our lock guards only the rows and is taken last (the display's refresh
     thread takes it inside rich's), so lines are printed outside it."""
@@ -147,6 +124,8 @@ class LiveReporter(Reporter):
         from rich.live import Live
 
         self._rows: dict[str, _Row] = {}
+        self._order: dict[str, int] = {}  # repo -> when it first showed: its rows' place
+        self._failed = 0
         self._lock = threading.Lock()
         self.console = Console(file=out, highlight=False, emoji=False)
         self.display = Live(
@@ -164,6 +143,8 @@ class LiveReporter(Reporter):
         self.display.stop()
 
     def __call__(self, event: Event) -> None:
+        if event.kind == "heartbeat":  # the display itself shows that work goes on
+            return
         if event.kind in ("done", "failed"):
             self._finish(event)
             return
@@ -173,6 +154,7 @@ class LiveReporter(Reporter):
                 from rich.spinner import Spinner
 
                 row = self._rows[event.repo] = _Row(Spinner("dots", style="green"))
+                self._order.setdefault(event.repo.partition(":")[0], len(self._order))
             if event.kind == "phase":
                 row.phase, row.progress = event.text, None
             elif event.kind == "progress":
@@ -187,6 +169,7 @@ class LiveReporter(Reporter):
                 del self._rows[name]
             if not is_submodule(event.repo):
                 self.printed.add(event.repo)
+                self._failed += event.kind == "failed"
         self.display.refresh()  # without the row, before the line is printed above it
         if is_submodule(event.repo):
             return
@@ -202,37 +185,68 @@ class LiveReporter(Reporter):
     def _render(self) -> Any:
         """The live area: spinner, name, phase, bar, percent, git's counts, bytes and rate."""
         from rich.console import Group
-        from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
 
         with self._lock:
-            rows = list(self._rows.items())
-            finished = len(self.printed)
+            rows = sorted(self._rows.items(), key=self._place)
+            failed, finished = self._failed, len(self.printed) - self._failed
         table = Table.grid(padding=(0, 1))
-        for width in _widths(self.console.width, [name for name, _ in rows]):
+        widths = _widths(self.console.width)
+        for width in widths:
             table.add_column(no_wrap=True, overflow="ellipsis", width=width)
         for name, row in rows:
-            found = row.progress
-            if found is None or not found.total:  # no count yet: a pulsing bar
-                bar, percent = ProgressBar(total=None, width=_BAR), ""
-            else:
-                bar = ProgressBar(total=found.total, completed=found.handled, width=_BAR)
-                percent = f"{found.percent or 0:3d}%"
-            detail = found.detail() if found is not None else ""
-            table.add_row(row.spinner, Text(name, style="bold"), row.phase, bar, percent, detail)
+            step, bar, percent, detail = _columns(row)
+            table.add_row(
+                row.spinner, Text(_fit(name, widths[1]), style="bold"), step, bar, percent, detail
+            )
         if not rows:
             return table
         busy = len({name.split(":")[0] for name, _ in rows})  # repos, a submodule's too
-        return Group(table, Text(f"{finished} done, {busy} in flight", style="dim"))
+        tally = f"{finished} done" + (f", {failed} failed" if failed else "")
+        return Group(table, Text(f"{tally}, {busy} in flight", style="dim"))
+
+    def _place(self, item: tuple[str, _Row]) -> tuple[int, bool]:
+        """Rows in the order their repos showed up, each repo's submodules under it."""
+        repo, _, sub = item[0].partition(":")
+        return self._order.get(repo, 0), bool(sub)
 
 
-def _widths(screen: int, names: list[str]) -> list[int | None]:
-    """Column widths that fit one row per repo on the screen, however narrow: spinner, name,
-    phase, bar, percent, git's text; the name and git's text are cut to fit."""
-    fixed = 1 + len("submodules") + _BAR + 4 + 5  # and one space between columns
-    name = min(max((len(n) for n in names), default=1), max(8, (screen - fixed) // 2))
-    return [1, name, len("submodules"), _BAR, 4, max(1, screen - fixed - name)]
+def _columns(row: _Row) -> tuple[str, Any, str, str]:
+    """Phase, bar, percent and detail of a row: git's progress, or the engine's count."""
+    from rich.progress_bar import ProgressBar
+
+    counted = _COUNTED.match(row.phase)
+    if counted is not None:  # "submodules 5/13": the bar is the count
+        done, total = int(counted["done"]), int(counted["total"])
+        bar = ProgressBar(total=max(total, 1), completed=done, width=_BAR)
+        return counted["step"], bar, f"{100 * done // max(total, 1):3d}%", f"{done}/{total}"
+    found = row.progress
+    if found is None or not found.total:  # no count yet: a pulsing bar
+        bar, percent = ProgressBar(total=None, width=_BAR), ""
+    else:
+        bar = ProgressBar(total=found.total, completed=found.handled, width=_BAR)
+        percent = f"{found.percent or 0:3d}%"
+    return row.step(), bar, percent, found.detail() if found is not None else ""
+
+
+def _widths(screen: int) -> list[int]:
+    """Column widths that fit one row per repo on the screen, however narrow, and do not
+    change while the run goes on: spinner, name, phase, bar, percent, git's text."""
+    fixed = 1 + _PHASE + _BAR + 4 + 5  # and one space between columns
+    name = min(_NAME_MAX, max(8, (screen - fixed) // 2))
+    return [1, name, _PHASE, _BAR, 4, max(1, screen - fixed - name)]
+
+
+def _fit(name: str, width: int) -> str:
+    """A name cut to `width`: a submodule keeps its repo and the end of its path."""
+    if len(name) <= width:
+        return name
+    repo, sep, path = name.partition(":")
+    keep = width - len(repo) - len(sep) - 1
+    if sep and keep > 0:
+        return f"{repo}{sep}…{path[-keep:]}"
+    return name[: width - 1] + "…"
 
 
 def is_live_terminal(out: TextIO) -> bool:

@@ -27,6 +27,7 @@ def engine_options(
         history=options.history or workspace.history or "full",
         cache=str(cache) if cache else None,
         stall_timeout=options.stall_seconds(workspace.stall_timeout),
+        heartbeat=options.heartbeat_seconds(workspace.heartbeat),
         dry_run=options.dry_run,
         exclude_submodules=options.exclude_submodules,
         submodules=submodules,

@@ -45,6 +45,7 @@ _REPO_KEYS = {
     "schedules",
     "bazel_name",
 }
+_SETTINGS = {"jobs", "history", "cache", "stall_timeout", "heartbeat"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Workspace:
     history: str | None = None
     cache: Path | None = None
     stall_timeout: float | None = None
+    heartbeat: float | None = None
     # Repos known without being registered here: with no xla-workspace.toml, the presets'
     # repos stand in for a registry when native pin files are matched (contract 6.1).
     known: dict[str, RepoSpec] | None = None
@@ -144,7 +146,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
     schema_of(doc)
     settings = table_of(doc, "settings", doc.data.get("settings", {}))
-    check_keys(doc, "settings", settings, {"jobs", "history", "cache", "stall_timeout"})
+    check_keys(doc, "settings", settings, _SETTINGS)
     jobs = field_of(doc, "settings", settings, "jobs", int, default=None)
     if jobs is not None and jobs < 1:
         raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
@@ -155,6 +157,9 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     stall = field_of(doc, "settings", settings, "stall_timeout", (int, float), default=None)
     if stall is not None and (isinstance(stall, bool) or stall <= 0):
         raise doc.error("settings.stall_timeout", f"must be seconds > 0, got {stall!r}")
+    beat = field_of(doc, "settings", settings, "heartbeat", (int, float), default=None)
+    if beat is not None and (isinstance(beat, bool) or not 0 <= beat < float("inf")):
+        raise doc.error("settings.heartbeat", f"must be seconds >= 0 (0: none), got {beat!r}")
     repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
     repos: dict[str, RepoSpec] = {}
     for name, raw in repos_table.items():
@@ -201,6 +206,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         history=history,
         cache=(root / Path(cache).expanduser()) if cache else None,
         stall_timeout=float(stall) if stall is not None else None,
+        heartbeat=float(beat) if beat is not None else None,
     )
 
 

@@ -36,6 +36,16 @@ class TaskOptions:
     cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
     stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
     only: tuple[str, ...] = ()  # the NAMES filter of sync, status, foreach, update-repos
+    heartbeat: float | None = None  # None: the workspace's setting, else 30 s; 0: none
+
+    def heartbeat_seconds(self, workspace_setting: float | None = None) -> float:
+        """Seconds between "still working" lines: config, else the workspace's, else 30."""
+        from xla_tasks.engine.model import DEFAULT_HEARTBEAT
+
+        for value in (self.heartbeat, workspace_setting):
+            if value is not None:
+                return value
+        return DEFAULT_HEARTBEAT
 
     def stall_seconds(self, workspace_setting: float | None = None) -> float:
         """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
@@ -112,6 +122,7 @@ def options_from(
         cache=_cache(cache, section.get("cache", "")),
         stall_timeout=_stall_timeout(section.get("stall_timeout", "")),
         only=tuple(split_names(only)),
+        heartbeat=_heartbeat(section.get("heartbeat", "")),
     )
 
 
@@ -196,6 +207,25 @@ def _stall_timeout(value: object) -> float | None:
     if not seconds >= 0:
         raise setting_error("stall_timeout", value, "seconds >= 0")
     return seconds or None
+
+
+def _heartbeat(value: object) -> float | None:
+    """`xla_tasks.heartbeat`: seconds between "still working" lines, 0 for none; unset: None."""
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf") or isinstance(value, bool):
+        raise UsageError(
+            f"xla_tasks.heartbeat expects seconds >= 0, got {value!r}",
+            "fix invoke.yaml or INVOKE_XLA_TASKS_HEARTBEAT; 0 turns the heartbeat off",
+        )
+    return seconds
+
+
+# -- bad settings are bad input: one line naming the variable or file ---------------------
 
 
 @dataclass(frozen=True, slots=True)
