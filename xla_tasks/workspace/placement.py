@@ -31,7 +31,6 @@ def engine_options(
         exclude_submodules=options.exclude_submodules,
         submodules=submodules,
         root=str(workspace.root),
-        clean_stale_temps=not options.dry_run,  # callers hold the workspace lock
     )
 
 
