@@ -12,13 +12,15 @@ from xla_tasks.workspace.settings import DEFAULT_LOCK_TIMEOUT
 
 # Declared in the collection so INVOKE_XLA_TASKS_* env vars can override them (invoke only
 # overrides keys that exist). jobs = 0 means "the workspace's setting, else the machine's".
-# Empty/0 for history, cache and stall_timeout mean "the workspace's [settings], else the default".
+# Empty/0 for history, cache, stall_timeout and cache_lock_timeout mean "the workspace's
+# [settings], else the default".
 CONFIG_DEFAULTS: dict[str, Any] = {
     "jobs": 0,
     "lock_timeout": DEFAULT_LOCK_TIMEOUT,
     "history": "",
     "cache": "",
     "stall_timeout": 0.0,
+    "cache_lock_timeout": 0.0,
 }
 
 

@@ -33,6 +33,7 @@ class FileLock:
         self.path = path
         self.mode = 0 if fcntl is None else (fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         self.handle: Optional[int] = None
+        self.wrote = False  # we wrote a holder text: take it away on release
 
     def acquire(
         self, timeout: Optional[float] = None, stop: Optional[threading.Event] = None
@@ -65,11 +66,13 @@ class FileLock:
         if self.handle is not None and fcntl is not None:
             os.ftruncate(self.handle, 0)
             os.pwrite(self.handle, text.encode("utf-8", "replace"), 0)
+            self.wrote = True
 
     def release(self) -> None:
         if self.handle is not None:
-            if self.mode != getattr(fcntl, "LOCK_SH", 0):
+            if self.wrote:
                 os.ftruncate(self.handle, 0)  # its holder text is no longer true
+                self.wrote = False
             os.close(self.handle)  # closing drops the flock
             self.handle = None
 

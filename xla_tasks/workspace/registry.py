@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from xla_tasks import validate
 from xla_tasks.errors import ConfigError, UsageError
@@ -63,6 +64,7 @@ class Workspace:
     history: str | None = None
     cache: Path | None = None
     stall_timeout: float | None = None
+    cache_lock_timeout: float | None = None
 
     def path_of(self, name: str) -> Path:
         """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
@@ -114,7 +116,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     check_keys(doc, "", doc.data, {"schema", "settings", "repos"})
     schema_of(doc)
     settings = table_of(doc, "settings", doc.data.get("settings", {}))
-    check_keys(doc, "settings", settings, {"jobs", "history", "cache", "stall_timeout"})
+    check_keys(doc, "settings", settings, _SETTINGS_KEYS)
     jobs = field_of(doc, "settings", settings, "jobs", int, default=None)
     if jobs is not None and jobs < 1:
         raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
@@ -122,9 +124,8 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     if history is not None and history not in ("full", "blobless", "shallow"):
         raise doc.error("settings.history", f"expects full, blobless or shallow, got {history!r}")
     cache = field_of(doc, "settings", settings, "cache", str, default=None)
-    stall = field_of(doc, "settings", settings, "stall_timeout", (int, float), default=None)
-    if stall is not None and (isinstance(stall, bool) or stall <= 0):
-        raise doc.error("settings.stall_timeout", f"must be seconds > 0, got {stall!r}")
+    stall = _seconds_setting(doc, settings, "stall_timeout")
+    cache_lock = _seconds_setting(doc, settings, "cache_lock_timeout")
     repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
     repos: dict[str, RepoSpec] = {}
     for name, raw in repos_table.items():
@@ -158,8 +159,19 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         file=doc.path,
         history=history,
         cache=(root / Path(cache).expanduser()) if cache else None,
-        stall_timeout=float(stall) if stall is not None else None,
+        stall_timeout=stall,
+        cache_lock_timeout=cache_lock,
     )
+
+
+_SETTINGS_KEYS = {"jobs", "history", "cache", "stall_timeout", "cache_lock_timeout"}
+
+
+def _seconds_setting(doc: TomlDoc, settings: dict[str, Any], key: str) -> float | None:
+    value = field_of(doc, "settings", settings, key, (int, float), default=None)
+    if value is not None and (isinstance(value, bool) or value <= 0):
+        raise doc.error(f"settings.{key}", f"must be seconds > 0, got {value!r}")
+    return float(value) if value is not None else None
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]

@@ -35,6 +35,7 @@ class TaskOptions:
     history: str | None = None  # None: the workspace's setting, else "full"
     cache: Path | None = None  # None: the workspace's setting or XLA_TASKS_CACHE, else none
     stall_timeout: float | None = None  # None: the workspace's setting, else 120 s
+    cache_lock_timeout: float | None = None  # None: the workspace's setting, else 600 s
 
     def stall_seconds(self, workspace_setting: float | None = None) -> float:
         """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
@@ -94,7 +95,8 @@ def options_from(
         log_limit=_log_limit(log_limit),
         history=_history(history, section.get("history", "")),
         cache=_cache(cache, section.get("cache", "")),
-        stall_timeout=_stall_timeout(section.get("stall_timeout", 0.0)),
+        stall_timeout=_optional_seconds(section, "stall_timeout"),
+        cache_lock_timeout=_optional_seconds(section, "cache_lock_timeout"),
     )
 
 
@@ -152,16 +154,18 @@ def _cache(flag: str, configured: object) -> Path | None:
     return Path(value).expanduser().absolute()
 
 
-def _stall_timeout(value: object) -> float | None:
+def _optional_seconds(section: Mapping[str, Any], key: str) -> float | None:
+    """A number of seconds from invoke config; 0 or unset: None (the workspace's, else ours)."""
+    value = section.get(key, 0.0)
     try:
         seconds = float(str(value or 0))
     except ValueError:
         raise UsageError(
-            f"xla_tasks.stall_timeout expects seconds, got {value!r}",
-            "fix invoke.yaml or INVOKE_XLA_TASKS_STALL_TIMEOUT",
+            f"xla_tasks.{key} expects seconds, got {value!r}",
+            f"fix invoke.yaml or INVOKE_XLA_TASKS_{key.upper()}",
         ) from None
     if seconds < 0:
-        raise UsageError(f"xla_tasks.stall_timeout expects seconds >= 0, got {value!r}")
+        raise UsageError(f"xla_tasks.{key} expects seconds >= 0, got {value!r}")
     return seconds or None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xla_tasks.engine.model import EngineOptions, EventCallback, Repo
+from xla_tasks.engine.model import EngineOptions, EventCallback, Repo, absolute_url
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.pins.model import Pins
 from xla_tasks.pins.project import read_project_pins, read_root_pins
@@ -119,11 +119,14 @@ def _sync_level(run: SyncRun, level: list[Wanted]) -> list[RepoOutcome]:
 
 def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
     dep = wanted.dep
-    notes = (f"pinned by {wanted.asked_by}",) if wanted.asked_by != run.root else ()
+    by_root = wanted.asked_by == run.root
+    notes = () if by_root else (f"pinned by {wanted.asked_by}",)
+    # A relative local URL is relative to the pin file that names it, not to the cwd.
+    pin_dir = run.project_dir if by_root else run.workspace.path_of(wanted.asked_by)
     return Repo(
         name=dep.name,
         path=str(run.workspace.path_of(dep.name)),
-        url=dep.url,
+        url=absolute_url(dep.url, str(pin_dir)),
         rev=dep.rev,
         branch=dep.branch,
         submodules=dep.submodules,
