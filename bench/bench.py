@@ -20,7 +20,8 @@ commit that only just appeared upstream). It also measures:
   update --init --recursive --depth 1 --jobs J`;
 - bytes received by a cold sync per history mode (full, blobless, shallow) over a smart-HTTP
   server on 127.0.0.1 (tests/gitserver.py), against plain git in the same mode;
-- two workspaces in a row sharing one `--cache`: time and bytes from upstream of the second.
+- the shared cache per history mode, over HTTP: a sync without a cache against two in a row
+  sharing one empty `--cache` (the first fills it, the second is warm): time and bytes.
 
 A tool that rejects a flag it does not have yet shows as n/a. Speed is never asserted in
 the tests; this script is how it is measured.

@@ -470,3 +470,22 @@ def test_a_richer_history_grows_the_mirror_once(
     (mirror,) = _mirrors(tmp_path / "cache")
     assert not (mirror / "shallow").exists()
     assert _leftovers(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("mode", ["full", "blobless", "shallow"])
+def test_checkout_clones_a_branch_through_the_cache(
+    upstreams: Upstreams, workspace: Path, tmp_path, cli, mode
+) -> None:
+    cache = tmp_path / "cache"
+
+    result = cli(
+        "checkout", "jax", "--no-deps", "--history", mode, "--cache", str(cache), cwd=workspace
+    )
+
+    assert result.code == 0, result.err
+    jax = workspace / "jax"
+    assert git(jax, "symbolic-ref", "HEAD") == "refs/heads/main"
+    assert head(jax) == upstreams.head("jax")
+    assert git(jax, "remote", "get-url", "origin") == upstreams.url("jax")
+    assert _history_of(jax) == mode
+    assert "objects from the cache" in result.out

@@ -4,10 +4,10 @@ what a clone needs, then read locally.
 A mirror follows the history the workspaces ask for: a shallow sync fills it with the
 pinned commit alone, a blobless one with commits and trees plus the pinned commit's files,
 a full one with everything. It only grows richer (shallow < blobless < full): a richer need
-builds it again beside the old one and swaps it in. Clones never depend on it (no
-alternates): a full or blobless mirror is cloned with hard links, and a blobless clone's
-promisor is the real URL, so the files it lacks come from upstream; a shallow mirror is
-fetched from at the same depth. Submodules are read from theirs, shallow, as without a cache.
+builds it again beside the old one and swaps it in. Clones are made with hard links and
+never depend on it (no alternates): a blobless clone's promisor is the real URL, so the
+files it lacks come from upstream. Submodules are fetched from theirs, shallow, as they are
+without a cache.
 
 Two flocks beside each mirror: `<mirror>.lock` (readers shared; exclusive only for the swap)
 and `<mirror>.fill.lock` (whoever fetches into it), so readers never wait for a fetch of
@@ -135,20 +135,16 @@ def mirror_holding(job: Job, rev: Optional[str], need: str) -> Iterator[Tuple[st
 def clone_from_cache(job: Job, tmp: str) -> None:
     """Clone the job's repo into the empty folder `tmp` from its mirror; origin is the URL.
 
-    Hard links from a full or blobless mirror (marked blobless, its promisor the real
-    URL); from a shallow one, a fetch of the pin at the same depth.
+    Hard links, from any mirror: a blobless one's clone is marked blobless (its promisor
+    the real URL), a shallow one's gets the mirror's list of shallow commits.
     """
     repo = job.repo
-    with mirror_holding(job, repo.rev, job.opts.history) as (mirror, rev):
+    with mirror_holding(job, repo.rev, job.opts.history) as (mirror, _):
         kind = mirror_kind(mirror)
         if kind == "shallow" and repo.rev:
             git(["init", "-q"], tmp, "git init")
+            _link_objects(mirror, os.path.join(tmp, ".git"))
             git(["remote", "add", "origin", repo.url], tmp, "adding remote origin")
-            depth = ("--depth", str(job.opts.depth))
-            how = Fetch(mirror, "refs/remotes/origin", mirror, depth, config=_READ_MIRROR)
-            res = fetch_refspecs(job, tmp, how, [rev])
-            if res.code != 0:
-                raise SyncError(f"fetch from the cache {mirror} failed: {first_error(res.err)}")
         else:
             args = [*_READ_MIRROR, "clone", "--progress"]
             args += ["--no-local", "--depth", str(job.opts.depth)] if kind == "shallow" else []
@@ -160,6 +156,28 @@ def clone_from_cache(job: Job, tmp: str) -> None:
         if kind == "blobless":
             _mark_blobless(tmp)
     job.notes.append("objects from the cache")
+
+
+def _link_objects(mirror: str, git_dir: str) -> None:
+    """What `git clone --local` does, which git refuses for a shallow source: hard-link
+    (else copy) the mirror's packs and loose objects, and copy its list of shallow commits
+    (first: a commit fetched meanwhile is then only an unreferenced extra)."""
+    import shutil
+
+    shutil.copyfile(os.path.join(mirror, "shallow"), os.path.join(git_dir, "shallow"))
+    source = os.path.join(mirror, "objects")
+    for folder, subfolders, names in os.walk(source):
+        subfolders[:] = [name for name in subfolders if name != "info"]
+        target = os.path.join(git_dir, "objects", os.path.relpath(folder, source))
+        os.makedirs(target, exist_ok=True)
+        for name in names:
+            path = os.path.join(folder, name)
+            if name.startswith("tmp_") or name.endswith(".keep") or not os.path.isfile(path):
+                continue
+            try:
+                os.link(path, os.path.join(target, name))
+            except OSError:  # another file system
+                shutil.copy2(path, os.path.join(target, name))
 
 
 def fetch_from_cache(job: Job, path: str, git_dir: str) -> None:
