@@ -489,3 +489,36 @@ def test_checkout_clones_a_branch_through_the_cache(
     assert git(jax, "remote", "get-url", "origin") == upstreams.url("jax")
     assert _history_of(jax) == mode
     assert "objects from the cache" in result.out
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        ("settings", "0", "settings.cache_lock_timeout: must be seconds > 0, got 0"),
+        ("settings", '"soon"', "settings.cache_lock_timeout"),
+        ("env", "soon", "INVOKE_XLA_TASKS_CACHE_LOCK_TIMEOUT='soon'"),
+        ("env", "-1", "xla_tasks.cache_lock_timeout expects seconds >= 0, got -1.0"),
+    ],
+)
+def test_a_bad_cache_lock_timeout_is_one_line(
+    upstreams: Upstreams, workspace: Path, tmp_path, cli, monkeypatch, where, value, message
+) -> None:
+    pins = {"xla": (upstreams.head("xla"), upstreams.url("xla"), False)}
+    project = pinned_project(workspace, pins)
+    registry = workspace / "xla-workspace.toml"
+    if where == "settings":
+        text = registry.read_text()
+        registry.write_text(
+            text.replace(
+                "schema = 1\n", f"schema = 1\n\n[settings]\ncache_lock_timeout = {value}\n", 1
+            )
+        )
+    else:
+        monkeypatch.setenv("INVOKE_XLA_TASKS_CACHE_LOCK_TIMEOUT", value)
+
+    result = cli("sync", "--cache", str(tmp_path / "cache"), cwd=project)
+
+    assert result.code == 1
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert not (workspace / "xla").exists()
