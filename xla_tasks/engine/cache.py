@@ -102,8 +102,8 @@ def clone_history(git_dir: str) -> str:
 
 def reading_from(mirror: str, url: str) -> Optional[List[str]]:
     """git options that make one call read `url` from `mirror` (the file transport allowed
-    for it alone); None when the URL cannot be written as a config key (it holds `=`)."""
-    if "=" in url:
+    for it alone); None when that cannot be written as a config key (a `=` in it)."""
+    if "=" in url or "=" in mirror:
         return None
     return [*_READ_MIRROR, "-c", f"url.file://{mirror}.insteadOf={url}"]
 
