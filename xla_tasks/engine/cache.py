@@ -88,16 +88,11 @@ def mirror_path(cache: str, url: str) -> str:
     return os.path.join(cache, f"{slug}-{digest}.git")
 
 
-def mirror_kind(mirror: str) -> str:
-    """ "shallow", "blobless" or "full": what the mirror holds, read from its files."""
-    if is_shallow(mirror):
+def history_held(git_dir: str) -> str:
+    """ "shallow", "blobless" or "full": what a mirror or clone holds, read from its files."""
+    if is_shallow(git_dir):
         return "shallow"
-    return "blobless" if is_partial(mirror) else "full"
-
-
-def clone_history(git_dir: str) -> str:
-    """The history mode an existing clone was made in, read from its files."""
-    return mirror_kind(git_dir)
+    return "blobless" if is_partial(git_dir) else "full"
 
 
 def reading_from(mirror: str, url: str) -> Optional[List[str]]:
@@ -140,7 +135,7 @@ def clone_from_cache(job: Job, tmp: str) -> None:
     """
     repo = job.repo
     with mirror_holding(job, repo.rev, job.opts.history) as (mirror, _):
-        kind = mirror_kind(mirror)
+        kind = history_held(mirror)
         if kind == "shallow" and repo.rev:
             git(["init", "-q"], tmp, "git init")
             _link_objects(mirror, os.path.join(tmp, ".git"))
@@ -183,7 +178,7 @@ def _link_objects(mirror: str, git_dir: str) -> None:
 def fetch_from_cache(job: Job, path: str, git_dir: str) -> None:
     """Fetch the pin into an existing clone from the mirror, in the clone's own history mode
     (a blobless clone gets commits, trees and the pin's files, and keeps its promisor)."""
-    need = clone_history(git_dir)
+    need = history_held(git_dir)
     with mirror_holding(job, job.repo.rev, need) as (mirror, rev):
         if need == "blobless":
             config = reading_from(mirror, job.repo.url)
@@ -202,7 +197,7 @@ def fetch_from_cache(job: Job, path: str, git_dir: str) -> None:
 
 
 def _ready(mirror: str, rev: str, need: str) -> bool:
-    kind = mirror_kind(mirror)
+    kind = history_held(mirror)
     if HISTORY_RANK[kind] < HISTORY_RANK[need] or not has_commit(mirror, mirror, rev):
         return False
     return kind != "blobless" or read_ref(mirror, f"{_FILES_REFS}/{rev}") is not None
@@ -220,7 +215,7 @@ def _fill(job: Job, mirror: str, rev: Optional[str], need: str) -> str:
         job.phase("cache")
         cache, base = os.path.split(mirror)
         remove_dead_temps(cache, f".{base}.tmp-")
-        kind = mirror_kind(mirror) if present else None
+        kind = history_held(mirror) if present else None
         if kind is not None and HISTORY_RANK[kind] >= HISTORY_RANK[need]:
             return _fetch_into_mirror(job, mirror, rev, kind)
         return _build(job, mirror, rev, need, replace=kind is not None)
