@@ -89,7 +89,7 @@ def mirror_path(cache: str, url: str) -> str:
 
 
 def history_held(git_dir: str) -> str:
-    """ "shallow", "blobless" or "full": what a mirror or clone holds, read from its files."""
+    """What a mirror or clone holds, read from its files: shallow, blobless or full."""
     if is_shallow(git_dir):
         return "shallow"
     return "blobless" if is_partial(git_dir) else "full"
@@ -175,22 +175,27 @@ def _link_objects(mirror: str, git_dir: str) -> None:
                 shutil.copy2(path, os.path.join(target, name))
 
 
-def fetch_from_cache(job: Job, path: str, git_dir: str) -> None:
+def fetch_from_cache(job: Job, path: str, git_dir: str) -> bool:
     """Fetch the pin into an existing clone from the mirror, in the clone's own history mode
-    (a blobless clone gets commits, trees and the pin's files, and keeps its promisor)."""
+    (a blobless clone gets commits, trees and the pin's files, and keeps its promisor).
+
+    False when it cannot (a blobless clone of a URL that holds `=`): fetch from upstream.
+    """
     need = history_held(git_dir)
+    config = reading_from(mirror_path(job.opts.cache or "", job.repo.url), job.repo.url)
+    if need == "blobless" and config is None:
+        return False
     with mirror_holding(job, job.repo.rev, need) as (mirror, rev):
         if need == "blobless":
-            config = reading_from(mirror, job.repo.url)
-            if config is not None:
-                source, refs = fetch_source(job.repo)
-                how = Fetch(source, refs, mirror, ("--filter=blob:none",), config=tuple(config))
-                fetch_commit(job, path, git_dir, how)
-                _fetch_files(job, path, rev, how)
-                return
-        extra = ("--depth", str(job.opts.depth)) if need == "shallow" else ()
-        how = Fetch(mirror, UPSTREAM_REFS, mirror, extra, config=_READ_MIRROR)
-        fetch_commit(job, path, git_dir, how)
+            source, refs = fetch_source(job.repo)
+            how = Fetch(source, refs, mirror, ("--filter=blob:none",), config=tuple(config or ()))
+            fetch_commit(job, path, git_dir, how)
+            _fetch_files(job, path, rev, how)
+        else:
+            extra = ("--depth", str(job.opts.depth)) if need == "shallow" else ()
+            how = Fetch(mirror, UPSTREAM_REFS, mirror, extra, config=_READ_MIRROR)
+            fetch_commit(job, path, git_dir, how)
+    return True
 
 
 # --- filling a mirror ----------------------------------------------------------------------

@@ -163,8 +163,7 @@ def _save_orphan_head(job: Job, git_dir: str, head: Head) -> None:
 
 def fetch_into(job: Job, path: str, git_dir: str, source: Tuple[str, str]) -> None:
     """Fetch the pin into an existing clone: through the cache when there is one."""
-    if job.opts.cache:
-        fetch_from_cache(job, path, git_dir)
+    if job.opts.cache and fetch_from_cache(job, path, git_dir):
         return
     extra = ("--depth", str(job.opts.depth)) if is_shallow(git_dir) else ()
     fetch_commit(job, path, git_dir, Fetch(source[0], source[1], job.repo.url, extra))
