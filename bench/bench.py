@@ -20,7 +20,8 @@ commit that only just appeared upstream). It also measures:
   update --init --recursive --depth 1 --jobs J`;
 - bytes received by a cold sync per history mode (full, blobless, shallow) over a smart-HTTP
   server on 127.0.0.1 (tests/gitserver.py), against plain git in the same mode;
-- two workspaces in a row sharing one `--cache`: time and bytes from upstream of the second;
+- the shared cache per history mode, over HTTP: a sync without a cache against two in a row
+  sharing one empty `--cache` (the first fills it, the second is warm): time and bytes.
 - the real-shape world (realshape.py), over HTTP: deps whose main is thousands of commits
   past the pin, a superproject with 15 submodules of which one moves, and torch_xla nested
   in pytorch, each against plain git doing the same work (time, bytes, git processes).

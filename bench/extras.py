@@ -166,22 +166,31 @@ def history_bytes(world: World, jobs: int) -> dict[str, dict[str, Any]]:
 
 
 def shared_cache(world: World, jobs: int) -> dict[str, Any]:
-    """Two cold workspaces in a row with one `--cache`: the second's time and the bytes it
-    took from upstream (the HTTP server's count)."""
-    cache = world.work / "cache"
-    argv = [*XLA, "sync", "--json", "--jobs", str(jobs), "--cache", str(cache)]
+    """Per history mode, over HTTP: a cold sync without a cache, then two cold workspaces in
+    a row sharing one empty `--cache` (its first run fills it, the second is warm). Time and
+    bytes from upstream (the server's count) of each; the first run's ratios to no cache."""
     found: dict[str, Any] = {}
     with GitHttpServer(world.work / "upstreams") as server:
-        for label in ("first", "second"):
-            run, ws = _served_run(world, server, f"cache-{label}", argv)
-            if rejects_flag(run, "--cache"):
-                return {"error": "not supported yet"}
-            found[label] = {
-                "seconds": run.seconds,
-                "bytes_from_upstream": sum(server.bytes_sent.values()),
-                "error": run.failure() or (None if world.at_pins(ws, False) else "off its pin"),
+        for mode in HISTORIES:
+            cache = world.work / f"cache-{mode}"
+            sync = [*XLA, "sync", "--json", "--jobs", str(jobs), "--history", mode]
+            rows: dict[str, Any] = {}
+            for label in ("no cache", "first", "warm"):
+                argv = sync if label == "no cache" else [*sync, "--cache", str(cache)]
+                run, ws = _served_run(world, server, f"cache-{mode}-{label}", argv)
+                if rejects_flag(run, "--cache"):
+                    return {"error": "not supported yet"}
+                rows[label] = {
+                    "seconds": run.seconds,
+                    "bytes_from_upstream": sum(server.bytes_sent.values()),
+                    "error": run.failure() or (None if world.at_pins(ws, False) else "off its pin"),
+                }
+                shutil.rmtree(ws, ignore_errors=True)
+            shutil.rmtree(cache, ignore_errors=True)
+            base, first = rows["no cache"], rows["first"]
+            rows["first_to_no_cache"] = {
+                "seconds": first["seconds"] / base["seconds"],
+                "bytes": first["bytes_from_upstream"] / max(1, base["bytes_from_upstream"]),
             }
-            shutil.rmtree(ws, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
-    found["ratio"] = found["second"]["seconds"] / found["first"]["seconds"]
+            found[mode] = rows
     return found

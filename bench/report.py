@@ -148,14 +148,22 @@ def bytes_table(found: Mapping[str, Mapping[str, Any]]) -> list[str]:
 def cache_table(found: Mapping[str, Any]) -> list[str]:
     if "error" in found:
         return [f"shared cache: n/a ({found['error']})"]
-    first, second = found["first"], found["second"]
-    return [
-        "shared cache: two cold workspaces in a row, one --cache",
-        f"first  {first['seconds']:.3f}s  {first['bytes_from_upstream'] / 1024:.0f} KiB "
-        "from upstream",
-        f"second {second['seconds']:.3f}s  {second['bytes_from_upstream'] / 1024:.0f} KiB "
-        f"from upstream  ({found['ratio']:.2f}x the first)",
+    lines = [
+        "shared cache, per history mode: no cache, then an empty --cache filled (first) and "
+        "used (warm); seconds, KiB from upstream"
     ]
+    for mode, rows in found.items():
+        texts = [
+            f"{label} {rows[label]['seconds']:.3f}s {rows[label]['bytes_from_upstream'] / 1024:.0f}"
+            + (" FAILED" if rows[label]["error"] else "")
+            for label in ("no cache", "first", "warm")
+        ]
+        ratio = rows["first_to_no_cache"]
+        lines.append(
+            f"{mode:<10}" + ", ".join(texts) + f"  (first / no cache: {ratio['seconds']:.2f}x "
+            f"time, {ratio['bytes']:.2f}x bytes)"
+        )
+    return lines
 
 
 def _cell(entry: Mapping[str, Any], key: str, unit: Callable[[float], str]) -> str:

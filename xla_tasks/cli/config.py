@@ -19,6 +19,7 @@ from xla_tasks.errors import UsageError
 # it. A string is never cast, so the value reaches `options_from`, which checks it at the
 # start of every task and names the variable. Empty means "the workspace's [settings], else
 # the default in code".
+# cache_lock_timeout likewise (seconds to wait for another run using a cache mirror).
 CONFIG_DEFAULTS: dict[str, Any] = {
     "jobs": "",
     "lock_timeout": "",
@@ -26,6 +27,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "cache": "",
     "stall_timeout": "",
     "heartbeat": "",  # seconds as text: 0 means no heartbeat, so empty means unset
+    "cache_lock_timeout": "",
 }
 
 

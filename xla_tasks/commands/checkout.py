@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xla_tasks.engine.disk import is_repo_top
-from xla_tasks.engine.model import EventCallback, Repo
+from xla_tasks.engine.model import EventCallback, Repo, absolute_url
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.pins.project import read_project_pins
 from xla_tasks.ui.results import CommandResult, RepoOutcome
@@ -71,9 +71,8 @@ def checkout(
 
 def _registry_target(workspace: Workspace, name: str, read_only: bool) -> Target:
     spec = workspace.repos[name]
-    return Target(
-        name, spec.clone_url(read_only), spec.branch, workspace.path_of(name), spec.submodules
-    )
+    url = absolute_url(spec.clone_url(read_only), str(workspace.root))  # relative: to the registry
+    return Target(name, url, spec.branch, workspace.path_of(name), spec.submodules)
 
 
 def _with_containers(
@@ -124,8 +123,9 @@ def _deps_of(workspace: Workspace, target: Target, read_only: bool) -> list[Targ
         if dep.name in workspace.repos:
             targets.append(_registry_target(workspace, dep.name, read_only))
         else:
+            url = absolute_url(dep.url, str(target.path))  # relative: to its pin file
             targets.append(
-                Target(dep.name, dep.url, dep.branch, workspace.path_of(dep.name), dep.submodules)
+                Target(dep.name, url, dep.branch, workspace.path_of(dep.name), dep.submodules)
             )
     return targets
 

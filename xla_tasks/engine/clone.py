@@ -9,31 +9,31 @@ from typing import (
     Tuple,
 )
 
-from xla_tasks.engine.cache import ensure_mirror, mirror_lock
+from xla_tasks.engine.cache import clone_from_cache
 from xla_tasks.engine.checkout import checkout_pin
 from xla_tasks.engine.disk import git_dir_of, has_commit, read_head
 from xla_tasks.engine.fetch import Fetch, fetch_commit, fetch_refspecs
+from xla_tasks.engine.filelock import UMASK, owned_temp_dir, release_dir, remove_dead_temps
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import EngineOptions, SyncError, redact
 from xla_tasks.engine.process import first_error, git, run_network
 
 
 def clone_repo(job: Job) -> str:
-    """Clone beside the target, then rename into place: never a half clone at the path."""
+    """Clone beside the target, then rename into place: never a half clone at the path.
+
+    The temporary folder is flocked while we fill it, so the leftovers of dead runs are
+    removed here and a live run's (another sync in this workspace) never is.
+    """
     import shutil
-    import tempfile
 
     repo = job.repo
     parent = os.path.dirname(os.path.abspath(repo.path))
     os.makedirs(parent, exist_ok=True)
     base = os.path.basename(repo.path)
-    if job.opts.clean_stale_temps:
-        for name in os.listdir(parent):
-            if name.startswith(f".{base}.clone-"):
-                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-    tmp = tempfile.mkdtemp(prefix=f".{base}.clone-", dir=parent)
+    remove_dead_temps(parent, f".{base}.clone-")
+    tmp, handle = owned_temp_dir(parent, f".{base}.clone-")
     try:
-        os.chmod(tmp, 0o777 & ~UMASK[0])  # mkdtemp is private; a clone is not
         job.phase("clone")
         _clone_into(job, tmp)
         if os.path.isdir(repo.path):
@@ -42,18 +42,16 @@ def clone_repo(job: Job) -> str:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        release_dir(handle)
     job.action = "cloned"
     return git_dir_of(repo.path) or os.path.join(repo.path, ".git")
 
 
 def _clone_into(job: Job, tmp: str) -> None:
     repo, opts = job.repo, job.opts
-    if opts.cache:
-        mirror = ensure_mirror(job, repo.rev)
-        with mirror_lock(mirror, shared=True):
-            _clone_from(job, mirror, tmp, ())
-        git(["remote", "set-url", "origin", repo.url], tmp, "setting origin")
-        job.notes.append("objects from the cache")
+    if opts.cache and (repo.rev or repo.branch):
+        clone_from_cache(job, tmp)
     elif opts.history == "shallow" and repo.rev:
         git(["init", "-q"], tmp, "git init")
         git(["remote", "add", "origin", repo.url], tmp, "adding remote origin")
@@ -111,6 +109,3 @@ def _shallow_or_full(job: Job, tmp: str, how: Fetch) -> None:
         job.notes.append("the server refused a shallow fetch: full history")
         how = how._replace(extra=())
     fetch_commit(job, tmp, git_dir, how)
-
-
-UMASK = [0o022]

@@ -38,6 +38,7 @@ class Fetch(NamedTuple):
     url: str  # for messages and the watchdog
     extra: Tuple[str, ...] = ()  # --depth / --filter
     keep: bool = False  # store a commit fetched by id under refs/xla-tasks/keep (mirrors)
+    config: Tuple[str, ...] = ()  # `-c` options for this fetch alone (reading a cache mirror)
 
 
 def fetch_commit(job: Job, path: str, git_dir: str, how: Fetch) -> None:
@@ -72,5 +73,5 @@ def fetch_commit(job: Job, path: str, git_dir: str, how: Fetch) -> None:
 
 
 def fetch_refspecs(job: Job, path: str, how: Fetch, refspecs: List[str]) -> GitResult:
-    args = ["fetch", "--progress", "--no-tags", "--no-write-fetch-head", *how.extra]
+    args = [*how.config, "fetch", "--progress", "--no-tags", "--no-write-fetch-head", *how.extra]
     return run_network([*args, "--", how.source, *refspecs], path, job.watch(how.url))

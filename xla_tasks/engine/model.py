@@ -61,6 +61,7 @@ DEFAULT_STALL_TIMEOUT = 120.0
 
 
 DEFAULT_HEARTBEAT = 30.0  # seconds between "still working" lines; 0: none
+DEFAULT_CACHE_LOCK_TIMEOUT = 600.0  # a mirror being filled: pytorch over a slow link takes minutes
 
 
 SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
@@ -100,7 +101,7 @@ class EngineOptions(NamedTuple):
     exclude_submodules: Tuple[Pattern[str], ...] = ()  # NAME:PATH patterns (--exclude-submodule)
     submodules: bool = True  # False: skip every repo's submodules (checkout --no-submodules)
     root: Optional[str] = None  # repos must stay inside it (a symlink may not lead out)
-    clean_stale_temps: bool = False  # the caller holds a lock: old temp clones are dead runs
+    cache_lock_timeout: float = DEFAULT_CACHE_LOCK_TIMEOUT  # waiting for another run's mirror
 
 
 class Outcome(NamedTuple):
@@ -120,6 +121,23 @@ class Outcome(NamedTuple):
 def redact(text: str) -> str:
     """Hide credentials in URLs (`user:password@`, `token@`): git itself prints neither."""
     return _SECRET_RE.sub("***@", text)
+
+
+def is_local_path(url: str) -> bool:
+    """A local path as git reads one: no `scheme://`, and no `host:` before the first `/`
+    (`git@github.com:org/repo` is ssh, `../repo` and `/srv/repo` are paths)."""
+    if "://" in url:
+        return False
+    colon, slash = url.find(":"), url.find("/")
+    return colon < 0 or 0 <= slash < colon
+
+
+def absolute_url(url: str, base: str) -> str:
+    """A relative local path resolved against `base`, the folder of the file that names it
+    (never the current directory); any other URL as it is."""
+    import os
+
+    return os.path.abspath(os.path.join(base, url)) if is_local_path(url) else url
 
 
 def outcome_line(

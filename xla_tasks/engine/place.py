@@ -11,7 +11,7 @@ from typing import (
     Tuple,
 )
 
-from xla_tasks.engine.cache import ensure_mirror, mirror_lock
+from xla_tasks.engine.cache import fetch_from_cache
 from xla_tasks.engine.checkout import checkout_pin
 from xla_tasks.engine.clone import clone_repo
 from xla_tasks.engine.disk import (
@@ -30,7 +30,6 @@ from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import (
     PIN_REF,
     SAVED_BRANCH_PREFIX,
-    UPSTREAM_REFS,
     Repo,
     SyncError,
     redact,
@@ -164,11 +163,7 @@ def _save_orphan_head(job: Job, git_dir: str, head: Head) -> None:
 
 def fetch_into(job: Job, path: str, git_dir: str, source: Tuple[str, str]) -> None:
     """Fetch the pin into an existing clone: through the cache when there is one."""
-    rev = job.repo.rev or ""
-    if job.opts.cache:
-        mirror = ensure_mirror(job, rev)
-        with mirror_lock(mirror, shared=True):
-            fetch_commit(job, path, git_dir, Fetch(mirror, UPSTREAM_REFS, mirror))
+    if job.opts.cache and fetch_from_cache(job, path, git_dir):
         return
     extra = ("--depth", str(job.opts.depth)) if is_shallow(git_dir) else ()
     fetch_commit(job, path, git_dir, Fetch(source[0], source[1], job.repo.url, extra))

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from typing import (
+    IO,
     Callable,
     Dict,
     List,
@@ -18,6 +19,7 @@ from typing import (
     Optional,
     Sequence,
     Set,
+    Union,
 )
 
 from xla_tasks.engine.model import SyncError, redact
@@ -58,6 +60,9 @@ _LIVE: Set["subprocess.Popen[bytes]"] = set()
 
 
 _LIVE_LOCK = threading.Lock()
+
+
+STOPPING = threading.Event()  # set on Ctrl-C: waits (a cache lock) give up, no new git starts
 
 
 def git_env() -> Dict[str, str]:
@@ -107,22 +112,35 @@ class Watch(NamedTuple):
     said: Optional[Callable[[str], None]] = None  # git's other lines, stdout's too, as they come
 
 
-def run_network(args: Sequence[str], cwd: Optional[str], watch: Watch) -> GitResult:
+def run_network(
+    args: Sequence[str], cwd: Optional[str], watch: Watch, feed: Optional[bytes] = None
+) -> GitResult:
     """A git call that talks to a server: progress forwarded, ended if it stalls.
 
     git prints progress (with `--progress`) only as data arrives, so silence on both
     pipes for `watch.stall` seconds means the server stopped answering: the whole process
     group (git and its transport helpers) is killed and the repo fails naming the URL.
+    `feed` is git's stdin (`fetch --stdin`), else it reads nothing.
     """
-    proc = subprocess.Popen(
-        [*GIT_COMMAND, *args],
-        cwd=cwd,
-        env=git_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own group: a stall kill reaches git's helpers too
-    )
+    if STOPPING.is_set():
+        raise SyncError("interrupted")
+    with contextlib.ExitStack() as stack:
+        stdin: Union[int, IO[bytes]] = subprocess.DEVNULL
+        if feed is not None:
+            import tempfile
+
+            stdin = stack.enter_context(tempfile.TemporaryFile())
+            stdin.write(feed)
+            stdin.seek(0)
+        proc = subprocess.Popen(
+            [*GIT_COMMAND, *args],
+            cwd=cwd,
+            env=git_env(),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own group: a stall kill reaches git's helpers too
+        )
     with _LIVE_LOCK:
         _LIVE.add(proc)
     last = [time.monotonic()]
@@ -163,7 +181,12 @@ def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
 
 
 def kill_running_git() -> None:
-    """End every network git call in flight (Ctrl-C): their repos then fail and clean up."""
+    """End every network git call in flight (Ctrl-C): their repos then fail and clean up.
+
+    Until the next run starts (`STOPPING` is cleared there), no network git call starts and
+    waits for a lock give up.
+    """
+    STOPPING.set()
     with _LIVE_LOCK:
         procs = list(_LIVE)
     for proc in procs:

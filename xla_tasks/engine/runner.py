@@ -18,7 +18,7 @@ import traceback
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Set
 
 from xla_tasks.engine.model import SyncError, redact
-from xla_tasks.engine.process import kill_running_git
+from xla_tasks.engine.process import STOPPING, kill_running_git
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -72,6 +72,7 @@ def run_items(
         return []
     from concurrent.futures import ThreadPoolExecutor
 
+    STOPPING.clear()  # a new run: an earlier interrupt in this process is over
     run = _Run(count, first_unit, where, waits_for, on_start, on_finish)
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, count)), thread_name_prefix="xla-git")
     try:

@@ -16,12 +16,12 @@ from typing import (
 )
 
 from xla_tasks.engine.batch import SubmoduleBatch
-from xla_tasks.engine.cache import ensure_mirror
+from xla_tasks.engine.cache import mirror_holding, reading_from
 from xla_tasks.engine.disk import git_dir_of, is_shallow, read_head
 from xla_tasks.engine.job import Job
-from xla_tasks.engine.model import SUBMODULE_MEMO, Event, Repo, SyncError
+from xla_tasks.engine.model import SUBMODULE_MEMO, Event, Repo, SyncError, absolute_url
 from xla_tasks.engine.pathregex import path_search
-from xla_tasks.engine.process import first_error, git, run_git, run_network
+from xla_tasks.engine.process import Watch, first_error, git, run_git, run_network
 from xla_tasks.engine.runner import Unit
 
 
@@ -164,32 +164,38 @@ def _update_task(job: Job, sup: str, sub: Submodule, url: Optional[str]) -> Unit
 def update_submodule(job: Job, sup: str, sub: Submodule, url: Optional[str], who: str) -> None:
     """`git submodule update` of one path: shallow first, full when the server refuses.
 
-    With a cache the clone comes from the mirror (`-c submodule.NAME.url=MIRROR`: the
-    superproject's config is not rewritten), then origin is pointed back at the real URL.
+    With a cache it reads the submodule's mirror, shallow as without one, for this one call
+    (`-c url.file://MIRROR.insteadOf=URL`, the file transport allowed for it alone): the
+    superproject's config is not rewritten and origin is the real URL.
     """
-    config: List[str] = []
-    watch_url = url or sub.path
+    watch = job.watch(url or sub.path, who)
     if url and job.opts.cache:
-        mirror = ensure_mirror(_sub_job(job, sub, url), sub.sha)
-        config = ["-c", f"submodule.{sub.name}.url={mirror}"]
+        sub_job = _sub_job(job, sub, absolute_url(url, sup))
+        with mirror_holding(sub_job, sub.sha, "shallow") as (mirror, _):
+            config = reading_from(mirror, url)
+            if config is not None:
+                _update(sup, sub, config, watch)
+                return
+    _update(sup, sub, [], watch)
+
+
+def _update(sup: str, sub: Submodule, config: List[str], watch: Watch) -> None:
     base = [*config, "submodule", "update", "--progress", "--checkout"]
-    watch = job.watch(watch_url, who)
     res = run_network([*base, "--depth", "1", "--", sub.path], sup, watch)
     if res.code != 0:
         where = os.path.join(sup, sub.path)
         sub_git = git_dir_of(where)
         if sub_git is not None and is_shallow(sub_git):
-            run_network(["fetch", "--progress", "--unshallow"], where, watch)
+            run_network([*config, "fetch", "--progress", "--unshallow"], where, watch)
         res = run_network([*base, "--", sub.path], sup, watch)
         if res.code != 0:
             raise SyncError(f"update failed: {first_error(res.err)}")
-    if config and url:
-        git(["remote", "set-url", "origin", url], os.path.join(sup, sub.path), "setting origin")
 
 
 def _sub_job(job: Job, sub: Submodule, url: str) -> Job:
-    """A Job standing for a submodule when its mirror is filled (same options, its URL)."""
-    return Job(Repo(f"{job.repo.name}:{sub.full}", sub.path, url, sub.sha), job.opts, job.emit)
+    """A Job standing for a submodule when its mirror is filled: its URL, depth 1."""
+    opts = job.opts._replace(history="shallow", depth=1)
+    return Job(Repo(f"{job.repo.name}:{sub.full}", sub.path, url, sub.sha), opts, job.emit)
 
 
 def write_memo(job: Job) -> None:

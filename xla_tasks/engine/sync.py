@@ -8,8 +8,8 @@ import functools
 import os
 from typing import List, Optional, Sequence, Set
 
-from xla_tasks.engine.clone import UMASK
 from xla_tasks.engine.disk import Head, git_dir_of, read_head, write_ref
+from xla_tasks.engine.filelock import UMASK
 from xla_tasks.engine.heartbeat import Heartbeat
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import (

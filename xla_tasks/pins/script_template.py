@@ -13,8 +13,9 @@ that only it holds is saved on a branch `xla-tasks/saved-<sha>` first.
 Usage: python3 sync_deps.py [--exclude-dep RE ...] [--exclude-submodule NAME:PATH-RE ...]
                             [--depth N] [--history MODE] [--cache DIR] [--jobs N]
                             [--stall-timeout S] [--heartbeat S]
+                            [--cache-lock-timeout S]
 Exit status: 0 every dep in place; 1 some dep failed (each listed last as `FAILED name:
-reason`); 2 bad arguments; 130 interrupted.
+reason`); 2 bad arguments; 130 interrupted; 143 terminated (SIGTERM).
 """
 
 # --- BEGIN PINS (generated) ---
@@ -29,6 +30,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import sys
 import threading
 from typing import List, NoReturn, Optional, Pattern, Sequence, Tuple
@@ -36,12 +38,14 @@ from typing import List, NoReturn, Optional, Pattern, Sequence, Tuple
 # isort: split
 # --- BEGIN ENGINE (xla_tasks/engine/*.py, verbatim) ---
 from xla_tasks.engine.model import (
+    DEFAULT_CACHE_LOCK_TIMEOUT,
     DEFAULT_HEARTBEAT,
     DEFAULT_STALL_TIMEOUT,
     HISTORY_MODES,
     EngineOptions,
     Event,
     Repo,
+    absolute_url,
     redact,
 )
 from xla_tasks.engine.sync import sync_repos
@@ -96,6 +100,7 @@ def selected_deps(
     deps = []  # type: List[Repo]
     skipped = []  # type: List[Tuple[str, str]]
     invalid = []  # type: List[Tuple[str, str]]
+    here = os.path.dirname(os.path.abspath(__file__))  # relative URLs are relative to it
     for name in sorted(PINNED_VERSIONS):
         if matches_any(name, exclude):
             skipped.append((name, "--exclude-dep"))
@@ -111,7 +116,7 @@ def selected_deps(
             Repo(
                 name=name,
                 path=os.path.join(workspace, name),
-                url=ORIGINS[name],
+                url=absolute_url(ORIGINS[name], here),
                 rev=PINNED_VERSIONS[name],
                 branch=BRANCHES.get(name),
                 submodules=bool(SUBMODULES.get(name)),
@@ -203,6 +208,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     )
     parser.add_argument("--cache", metavar="DIR", help="shared mirror cache (one per URL)")
     parser.add_argument(
+        "--cache-lock-timeout",
+        type=positive_float,
+        metavar="S",
+        default=DEFAULT_CACHE_LOCK_TIMEOUT,
+        help="wait at most S seconds for another run using a cache mirror (default %(default)g)",
+    )
+    parser.add_argument(
         "--stall-timeout",
         type=positive_float,
         metavar="S",
@@ -239,7 +251,20 @@ def compile_regex(parser: argparse.ArgumentParser, flag: str, text: str) -> "Pat
         raise  # unreachable: parser.error exits
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job), unwound like Ctrl-C: clones in progress are removed."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:  # Ctrl-C even when a parent ignored it, and SIGTERM, end the run cleanly
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave the caller's handlers alone
+        pass
     args = parse_args(argv)
     if shutil.which("git") is None:
         print("sync_deps.py: git not found on PATH", file=sys.stderr)
@@ -252,6 +277,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cache=os.path.abspath(args.cache) if args.cache else None,
         stall_timeout=args.stall_timeout,
         heartbeat=args.heartbeat,
+        cache_lock_timeout=args.cache_lock_timeout,
         exclude_submodules=tuple(args.exclude_submodule),
     )
     project = os.path.dirname(os.path.abspath(__file__))
@@ -261,9 +287,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     printer = LinePrinter()
     try:
         sync_repos(deps, opts, printer)
-    except KeyboardInterrupt:
-        print("sync_deps.py: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        terminated = isinstance(err, Terminated)
+        print(f"sync_deps.py: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     failures = sorted(invalid + printer.failures)
     for name, reason in failures:
         print(f"FAILED {name}: {reason}", file=sys.stderr)

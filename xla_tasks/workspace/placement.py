@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from xla_tasks.engine.model import EngineOptions, EventCallback, Repo
+from xla_tasks.engine.model import (
+    DEFAULT_CACHE_LOCK_TIMEOUT,
+    EngineOptions,
+    EventCallback,
+    Repo,
+)
 from xla_tasks.engine.sync import sync_repos
 from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.registry import Workspace
@@ -32,7 +37,9 @@ def engine_options(
         exclude_submodules=options.exclude_submodules,
         submodules=submodules,
         root=str(workspace.root),
-        clean_stale_temps=not options.dry_run,  # callers hold the workspace lock
+        cache_lock_timeout=options.cache_lock_timeout
+        or workspace.cache_lock_timeout
+        or DEFAULT_CACHE_LOCK_TIMEOUT,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from xla_tasks import validate
 from xla_tasks.errors import ConfigError, UsageError
@@ -45,7 +46,7 @@ _REPO_KEYS = {
     "schedules",
     "bazel_name",
 }
-_SETTINGS = {"jobs", "history", "cache", "stall_timeout", "heartbeat"}
+_SETTINGS = {"jobs", "history", "cache", "stall_timeout", "heartbeat", "cache_lock_timeout"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,8 @@ class Workspace:
     def catalog(self) -> dict[str, RepoSpec]:
         """The repos a project's native pins may name as deps: the registry, else presets."""
         return self.repos if self.known is None else {**self.known, **self.repos}
+
+    cache_lock_timeout: float | None = None
 
     def path_of(self, name: str) -> Path:
         """Where a dep lives: its registry `path`, else `<root>/<name>` (contract 3.1.3)."""
@@ -154,9 +157,8 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     if history is not None and history not in ("full", "blobless", "shallow"):
         raise doc.error("settings.history", f"expects full, blobless or shallow, got {history!r}")
     cache = field_of(doc, "settings", settings, "cache", str, default=None)
-    stall = field_of(doc, "settings", settings, "stall_timeout", (int, float), default=None)
-    if stall is not None and (isinstance(stall, bool) or stall <= 0):
-        raise doc.error("settings.stall_timeout", f"must be seconds > 0, got {stall!r}")
+    stall = _seconds_setting(doc, settings, "stall_timeout")
+    cache_lock = _seconds_setting(doc, settings, "cache_lock_timeout")
     beat = field_of(doc, "settings", settings, "heartbeat", (int, float), default=None)
     if beat is not None and (isinstance(beat, bool) or not 0 <= beat < float("inf")):
         raise doc.error("settings.heartbeat", f"must be seconds >= 0 (0: none), got {beat!r}")
@@ -205,7 +207,8 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         file=doc.path,
         history=history,
         cache=(root / Path(cache).expanduser()) if cache else None,
-        stall_timeout=float(stall) if stall is not None else None,
+        stall_timeout=stall,
+        cache_lock_timeout=cache_lock,
         heartbeat=float(beat) if beat is not None else None,
     )
 
@@ -232,6 +235,13 @@ def _placed(root: Path) -> Callable[[object], str]:
     """The check of a repo's `path`: relative, inside the workspace, and short enough that
     the OS can hold the clone and everything in it (not `File name too long` mid-way)."""
     return lambda value: validate.fits_under(root, validate.relative_path(value))
+
+
+def _seconds_setting(doc: TomlDoc, settings: dict[str, Any], key: str) -> float | None:
+    value = field_of(doc, "settings", settings, key, (int, float), default=None)
+    if value is not None and (isinstance(value, bool) or value <= 0):
+        raise doc.error(f"settings.{key}", f"must be seconds > 0, got {value!r}")
+    return float(value) if value is not None else None
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]

@@ -47,6 +47,8 @@ class TaskOptions:
                 return value
         return DEFAULT_HEARTBEAT
 
+    cache_lock_timeout: float | None = None  # None: the workspace's setting, else 600 s
+
     def stall_seconds(self, workspace_setting: float | None = None) -> float:
         """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
         from xla_tasks.engine.model import DEFAULT_STALL_TIMEOUT
@@ -120,7 +122,8 @@ def options_from(
         log_limit=_log_limit(log_limit),
         history=_history(history, section.get("history", "")),
         cache=_cache(cache, section.get("cache", "")),
-        stall_timeout=_stall_timeout(section.get("stall_timeout", "")),
+        stall_timeout=_optional_seconds(section, "stall_timeout"),
+        cache_lock_timeout=_optional_seconds(section, "cache_lock_timeout"),
         only=tuple(split_names(only)),
         heartbeat=_heartbeat(section.get("heartbeat", "")),
     )
@@ -199,13 +202,15 @@ def _cache(flag: str, configured: object) -> Path | None:
     return Path(value).expanduser().absolute()
 
 
-def _stall_timeout(value: object) -> float | None:
+def _optional_seconds(section: Mapping[str, Any], key: str) -> float | None:
+    """A number of seconds from invoke config; 0 or unset: None (the workspace's, else ours)."""
+    value = section.get(key, 0.0)
     try:
         seconds = float(str(value or 0))
     except ValueError:
-        raise setting_error("stall_timeout", value, "seconds") from None
+        raise setting_error(key, value, "seconds") from None
     if not seconds >= 0:
-        raise setting_error("stall_timeout", value, "seconds >= 0")
+        raise setting_error(key, value, "seconds >= 0")
     return seconds or None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xla_tasks.engine.disk import is_repo_top
-from xla_tasks.engine.model import EngineOptions, EventCallback, Repo
+from xla_tasks.engine.model import EngineOptions, EventCallback, Repo, absolute_url
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.gitrepo import ls_remote_ref
 from xla_tasks.pins.model import Pins
@@ -162,15 +162,16 @@ def _resolve_refs(run: SyncRun, level: list[Wanted]) -> dict[str, RepoOutcome]:
 
 def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
     dep = wanted.dep
-    notes: tuple[str, ...] = (
-        (f"pinned by {wanted.asked_by}",) if wanted.asked_by != run.root else ()
-    )
+    by_root = wanted.asked_by == run.root
+    notes: tuple[str, ...] = () if by_root else (f"pinned by {wanted.asked_by}",)
     if dep.ref is not None:
         notes += (f"{dep.ref} on its URL, as .torch_pin says (over .torch_commit)",)
+    # A relative local URL is relative to the pin file that names it, not to the cwd.
+    pin_dir = run.project_dir if by_root else run.workspace.path_of(wanted.asked_by)
     return Repo(
         name=dep.name,
         path=str(run.workspace.path_of(dep.name)),
-        url=dep.url,
+        url=absolute_url(dep.url, str(pin_dir)),
         rev=dep.rev,
         branch=dep.branch,
         submodules=dep.submodules,
