@@ -4,11 +4,16 @@ smart-HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from gitserver import GitHttpServer
+from pin_setup import commit_local
 from syncing import pinned_project
-from upstreams import Upstreams, git
+from upstreams import Upstreams, git, head
+
+from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 # --- error lines keep the cause --------------------------------------------------------
 
@@ -47,3 +52,148 @@ def test_a_clone_the_server_breaks_names_the_servers_reason(
     assert "aborting due to possible repository corruption on the remote side" in line
     assert "fatal: early EOF" in line
     assert not (project.parent / "broken").exists()
+
+
+# --- nested layouts (pytorch-xla preset: torch_xla at pytorch/xla) ----------------------
+
+
+@pytest.fixture
+def pytorch_xla(upstreams: Upstreams, git_http_server: GitHttpServer, tmp_path: Path) -> Path:
+    """A workspace made from the pytorch-xla preset, its URLs on the test server."""
+    upstreams.create("pytorch", {"setup.py": "# pytorch\n"})
+    upstreams.create("vision", {"setup.py": "# vision\n"})
+    upstreams.create("torch_xla", {"README.md": "torch_xla\n"})
+    upstreams.commit("torch_xla", {"setup.py": "# torch_xla\n"}, branch="master")
+    text = preset_text("pytorch-xla")
+    for name, real in (("pytorch", "pytorch/pytorch"), ("vision", "pytorch/vision")):
+        text = text.replace(f"https://github.com/{real}.git", git_http_server.url(name))
+    text = text.replace("https://github.com/pytorch/xla.git", git_http_server.url("torch_xla"))
+    root = tmp_path / "pt"
+    root.mkdir()
+    (root / WORKSPACE_FILE).write_text(text)
+    return root
+
+
+def _failed_line(err: str, name: str) -> str:
+    return next(line for line in err.splitlines() if line.startswith(f"FAILED {name}:"))
+
+
+def test_nested_repo_is_skipped_when_its_container_fails_and_a_rerun_converges(
+    pytorch_xla: Path, upstreams: Upstreams, git_http_server: GitHttpServer, cli
+) -> None:
+    git_http_server.set("pytorch", mode="refuse")
+
+    failed = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert failed.code == 1
+    assert _failed_line(failed.err, "pytorch")
+    assert _failed_line(failed.err, "torch_xla") == (
+        "FAILED torch_xla: skipped: it lives inside pytorch, which failed; "
+        "run again once that one is cloned"
+    )
+    assert not (pytorch_xla / "pytorch").exists()  # neither a clone nor an empty folder
+    git_http_server.set("pytorch", mode="serve")
+
+    again = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert again.code == 0, again.err
+    assert head(pytorch_xla / "pytorch") == upstreams.head("pytorch")
+    assert head(pytorch_xla / "pytorch" / "xla") == upstreams.head("torch_xla", "master")
+    assert head(pytorch_xla / "vision") == upstreams.head("vision")
+
+
+def test_a_container_folder_holding_a_hand_made_clone_is_completed_around_it(
+    pytorch_xla: Path, upstreams: Upstreams, git_http_server: GitHttpServer, cli
+) -> None:
+    """Users clone torch_xla first, by hand: it stays, with its commits and files."""
+    nested = pytorch_xla / "pytorch" / "xla"
+    git(pytorch_xla, "clone", "-q", git_http_server.url("torch_xla"), str(nested))
+    mine = commit_local(nested, "my work")
+    (nested / "scratch.txt").write_text("not committed\n")
+
+    result = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert result.code == 0, result.err
+    assert "pytorch: cloned" in result.out
+    assert "moved in the clone(s) it already held: xla" in result.out
+    assert "torch_xla: present, left as it is" in result.out
+    assert head(pytorch_xla / "pytorch") == upstreams.head("pytorch")
+    assert head(nested) == mine
+    assert (nested / "scratch.txt").read_text() == "not committed\n"
+    assert git(nested, "rev-parse", "--show-toplevel") == str(nested)
+    assert not list(pytorch_xla.glob(".*.clone-*"))
+
+    again = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert again.code == 0, again.err
+    assert "pytorch: present, left as it is" in again.out
+    assert head(nested) == mine
+
+
+def test_a_completed_container_keeps_the_nested_clone_when_its_tree_has_that_path(
+    pytorch_xla: Path, upstreams: Upstreams, git_http_server: GitHttpServer, cli
+) -> None:
+    upstreams.commit("pytorch", {"xla/README.md": "in pytorch's own tree\n"})
+    nested = pytorch_xla / "pytorch" / "xla"
+    git(pytorch_xla, "clone", "-q", git_http_server.url("torch_xla"), str(nested))
+    mine = commit_local(nested, "my work")
+
+    result = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert result.code == 1
+    assert "holds a clone at xla, where its own tree has a file or folder" in _failed_line(
+        result.err, "pytorch"
+    )
+    assert head(nested) == mine
+    assert not (pytorch_xla / "pytorch" / ".git").exists()
+    assert not list(pytorch_xla.glob(".*.clone-*"))
+
+
+def test_a_container_folder_holding_a_file_is_refused_and_left_as_it_is(
+    pytorch_xla: Path, git_http_server: GitHttpServer, cli
+) -> None:
+    nested = pytorch_xla / "pytorch" / "xla"
+    git(pytorch_xla, "clone", "-q", git_http_server.url("torch_xla"), str(nested))
+    (pytorch_xla / "pytorch" / "notes.txt").write_text("mine\n")
+
+    result = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert result.code == 1
+    assert "exists and is not a git repository; move it away" in _failed_line(result.err, "pytorch")
+    assert (pytorch_xla / "pytorch" / "notes.txt").read_text() == "mine\n"
+    assert (nested / ".git").is_dir()
+
+
+def test_a_killed_completion_gives_the_nested_clone_back(
+    pytorch_xla: Path, upstreams: Upstreams, git_http_server: GitHttpServer, cli
+) -> None:
+    """A run killed between moving torch_xla into pytorch's temporary clone and renaming
+    that clone into place: the next run restores torch_xla, never deletes it."""
+    stale = pytorch_xla / ".pytorch.clone-k1ll3d"
+    git(pytorch_xla, "clone", "-q", git_http_server.url("pytorch"), str(stale))
+    git(stale, "clone", "-q", git_http_server.url("torch_xla"), "xla")
+    mine = commit_local(stale / "xla", "my work")
+    record = {"folder": str(pytorch_xla / "pytorch"), "moved": ["xla"]}
+    (stale / ".git" / "xla-tasks-moved-in.json").write_text(json.dumps(record))
+
+    result = cli("checkout", "torch_xla", cwd=pytorch_xla)
+
+    assert result.code == 0, result.err
+    assert head(pytorch_xla / "pytorch" / "xla") == mine
+    assert not stale.exists()
+
+
+def test_a_failed_nested_clone_leaves_no_empty_container_folder(
+    pytorch_xla: Path, upstreams: Upstreams, git_http_server: GitHttpServer, cli
+) -> None:
+    rev = upstreams.head("torch_xla", "master")
+    project = pinned_project(
+        pytorch_xla, {"torch_xla": (rev, git_http_server.url("torch_xla"), False)}
+    )
+    git_http_server.set("torch_xla", mode="reset")
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 1
+    assert _failed_line(result.err, "torch_xla")
+    assert not (pytorch_xla / "pytorch").exists()

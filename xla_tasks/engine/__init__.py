@@ -18,6 +18,7 @@ MODULES = (
     "process",
     "filelock",
     "disk",
+    "nesting",
     "worktree",
     "runner",
     "job",

@@ -3,9 +3,11 @@ complete (never a half clone at the path), in the history mode asked for (full, 
 shallow), through the cache when there is one.
 """
 
+import contextlib
 import os
 import re
 from typing import (
+    List,
     Tuple,
 )
 
@@ -15,35 +17,72 @@ from xla_tasks.engine.disk import git_dir_of, has_commit, read_head
 from xla_tasks.engine.fetch import Fetch, fetch_commit, fetch_refspecs
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import EngineOptions, SyncError, redact
+from xla_tasks.engine.nesting import (
+    finish_move_in,
+    move_back,
+    move_in,
+    nested_clones,
+    remove_empty_folders,
+)
 from xla_tasks.engine.process import first_error, git, run_network
 
 
 def clone_repo(job: Job) -> str:
-    """Clone beside the target, then rename into place: never a half clone at the path."""
+    """Clone beside the target, then rename into place: never a half clone at the path.
+
+    A folder at the path that holds only other clones (torch_xla at pytorch/xla) is
+    completed: they are moved into the new clone, never deleted. A failure leaves no
+    folder this made (an empty `pytorch/` around a failed torch_xla clone).
+    """
     import shutil
     import tempfile
 
     repo = job.repo
     parent = os.path.dirname(os.path.abspath(repo.path))
-    os.makedirs(parent, exist_ok=True)
+    made = _make_folders(parent)
     base = os.path.basename(repo.path)
     if job.opts.clean_stale_temps:
         for name in os.listdir(parent):
-            if name.startswith(f".{base}.clone-"):
-                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-    tmp = tempfile.mkdtemp(prefix=f".{base}.clone-", dir=parent)
+            stale = os.path.join(parent, name)
+            if name.startswith(f".{base}.clone-") and move_back(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+    nested = nested_clones(repo.path) or []
+    tmp = ""
     try:
+        tmp = tempfile.mkdtemp(prefix=f".{base}.clone-", dir=parent)
         os.chmod(tmp, 0o777 & ~UMASK[0])  # mkdtemp is private; a clone is not
         job.phase("clone")
         _clone_into(job, tmp)
-        if os.path.isdir(repo.path):
-            os.rmdir(repo.path)  # an empty folder made for us; anything else fails here
+        if nested:
+            move_in(repo.path, tmp, nested)
+            job.notes.append(f"moved in the clone(s) it already held: {', '.join(nested)}")
+        elif os.path.isdir(repo.path):
+            remove_empty_folders(repo.path)  # made for us; anything else fails here
         os.replace(tmp, repo.path)
+        finish_move_in(repo.path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp and move_back(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
         raise
     job.action = "cloned"
     return git_dir_of(repo.path) or os.path.join(repo.path, ".git")
+
+
+def _make_folders(path: str) -> List[str]:
+    """`os.makedirs(path)`, returning the folders it made, outermost first."""
+    missing: List[str] = []
+    while not os.path.isdir(path) and path != os.path.dirname(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    made = []
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made by a run beside this one
+            os.mkdir(folder)
+            made.append(folder)
+    return made
 
 
 def _clone_into(job: Job, tmp: str) -> None:

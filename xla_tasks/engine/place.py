@@ -35,6 +35,7 @@ from xla_tasks.engine.model import (
     SyncError,
     redact,
 )
+from xla_tasks.engine.nesting import nested_clones
 from xla_tasks.engine.process import git
 from xla_tasks.engine.runner import Unit
 from xla_tasks.engine.submodules import submodule_tasks, submodules_match_memo
@@ -74,7 +75,7 @@ def _check_place(repo: Repo, root: Optional[str]) -> None:
             raise SyncError(f"path {repo.path} leads outside the workspace {root}")
     if not os.path.lexists(repo.path) or is_repo_top(repo.path):
         return
-    if os.path.isdir(repo.path) and not os.path.islink(repo.path) and not os.listdir(repo.path):
+    if nested_clones(repo.path) is not None:  # empty, or other clones only: completed
         return
     raise SyncError(f"{repo.path} exists and is not a git repository; move it away")
 

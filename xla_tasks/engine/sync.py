@@ -9,7 +9,7 @@ import os
 from typing import List, Optional, Sequence, Set
 
 from xla_tasks.engine.clone import UMASK
-from xla_tasks.engine.disk import Head, git_dir_of, read_head, write_ref
+from xla_tasks.engine.disk import Head, git_dir_of, is_repo_top, read_head, write_ref
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import (
     PIN_REF,
@@ -19,10 +19,11 @@ from xla_tasks.engine.model import (
     EventCallback,
     Outcome,
     Repo,
+    SyncError,
     outcome_line,
 )
 from xla_tasks.engine.place import place_repo
-from xla_tasks.engine.runner import run_items
+from xla_tasks.engine.runner import Unit, run_items
 from xla_tasks.engine.submodules import submodules_match_memo, write_memo
 
 
@@ -50,12 +51,15 @@ def sync_repos(
         todo[index].error = todo[index].error or failure
         _finish(todo[index])
 
+    containers = [_containers(job, todo) for job in todo]
     run_items(
         len(todo),
-        lambda index: functools.partial(place_repo, todo[index]),
+        lambda index: functools.partial(
+            _place_inside, todo[index], [todo[at] for at in containers[index]]
+        ),
         opts.jobs,
         where=lambda index: todo[index].repo.path,
-        waits_for=[_containers(job, todo) for job in todo],
+        waits_for=containers,
         on_start=start,
         on_finish=finish,
     )
@@ -87,6 +91,18 @@ def _containers(job: Job, jobs: Sequence[Job]) -> Set[int]:
         for index, other in enumerate(jobs)
         if other is not job and here.startswith(os.path.abspath(other.repo.path) + os.sep)
     }
+
+
+def _place_inside(job: Job, containers: Sequence[Job]) -> List[Unit]:
+    """Place a repo once its containers are done: skipped, saying why, when one of them
+    failed and is no repo (the clone would take its folder: it could never be cloned)."""
+    for outer in containers:
+        if outer.error is not None and not is_repo_top(outer.repo.path):
+            raise SyncError(
+                f"skipped: it lives inside {outer.repo.name}, which failed; "
+                "run again once that one is cloned"
+            )
+    return place_repo(job)
 
 
 def _finish(job: Job) -> None:
