@@ -13,6 +13,7 @@ from pin_setup import commit_local
 from syncing import pinned_project
 from upstreams import Upstreams, git, head
 
+from xla_tasks.demo.upstreams import Gitlink
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 # --- error lines keep the cause --------------------------------------------------------
@@ -197,3 +198,39 @@ def test_a_failed_nested_clone_leaves_no_empty_container_folder(
     assert result.code == 1
     assert _failed_line(result.err, "torch_xla")
     assert not (pytorch_xla / "pytorch").exists()
+
+
+# --- a clone is done when its submodules are (issue 18, item 13) -------------------------
+
+
+def test_checkout_finishes_the_submodules_a_failed_run_left_empty(
+    upstreams: Upstreams, git_http_server: GitHttpServer, workspace: Path, cli
+) -> None:
+    """`checkout iree` failed in a submodule and kept the clone: the next checkout completes
+    the submodule instead of calling the clone present with exit 0."""
+    upstreams.create("sub", {"README.md": "the submodule\n"})
+    modules = f'[submodule "sub"]\n\tpath = third_party/sub\n\turl = {git_http_server.url("sub")}\n'
+    upstreams.commit(
+        "iree", {".gitmodules": modules, "third_party/sub": Gitlink(upstreams.head("sub"))}
+    )
+    git_http_server.set("sub", mode="refuse")
+
+    failed = cli("checkout", "iree", "--no-deps", cwd=workspace)
+
+    assert failed.code == 1
+    assert "submodule third_party/sub" in _failed_line(failed.err, "iree")
+    iree = workspace / "iree"
+    assert not (iree / "third_party" / "sub" / "README.md").exists()
+    git_http_server.set("sub", mode="serve")
+
+    again = cli("checkout", "iree", "--no-deps", cwd=workspace)
+
+    assert again.code == 0, again.err
+    assert "iree: present, its submodules completed" in again.out
+    assert (iree / "third_party" / "sub" / "README.md").read_text() == "the submodule\n"
+    assert head(iree) == upstreams.head("iree")
+
+    third = cli("checkout", "iree", "--no-deps", cwd=workspace)
+
+    assert third.code == 0, third.err
+    assert "iree: present, left as it is" in third.out

@@ -29,6 +29,7 @@ class Job:
         self.kept_subs: List[str] = []
         self.gitlinks: Dict[str, str] = {}
         self.memo_dir: Optional[str] = None  # set when the submodules were walked in full
+        self.memo_commit: Optional[str] = None  # the superproject commit they were walked at
         self.lock = threading.Lock()
 
     def count(self, key: str, links: Optional[Dict[str, str]] = None) -> None:

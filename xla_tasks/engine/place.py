@@ -55,8 +55,10 @@ def place_repo(job: Job) -> List[Unit]:
         git_dir = clone_repo(job)
         keep: Tuple[str, ...] = ()
     elif repo.rev is None:
-        job.action = "present, left as it is"
-        return []
+        present = _present(job, git_dir)
+        if present is None:
+            return []
+        keep = present
     else:
         moved = move_repo(job, git_dir)
         if moved is None:
@@ -65,6 +67,21 @@ def place_repo(job: Job) -> List[Unit]:
     if not (repo.submodules and job.opts.submodules) or job.opts.dry_run:
         return []
     return submodule_tasks(job, repo.path, "", keep, git_dir)
+
+
+PRESENT = "present, left as it is"
+
+
+def _present(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
+    """A clone that checkout leaves as it is, but whose flagged submodules must be there
+    (a run that failed in them kept the clone): the user's submodules, or None when every
+    one is in place."""
+    job.action = PRESENT
+    if not (job.repo.submodules and job.opts.submodules) or job.opts.dry_run:
+        return None
+    if submodules_match_memo(job, git_dir, read_head(git_dir).sha):
+        return None
+    return read_status(job.repo.path).submodules
 
 
 def _check_place(repo: Repo, root: Optional[str]) -> None:
@@ -130,7 +147,7 @@ def _at_pin(job: Job, git_dir: str, head: Head) -> Optional[Tuple[str, ...]]:
     write_ref(git_dir, PIN_REF, rev)
     if not (job.repo.submodules and job.opts.submodules):
         return None
-    if submodules_match_memo(job, git_dir):
+    if submodules_match_memo(job, git_dir, rev):
         return None
     return read_status(job.repo.path).submodules
 

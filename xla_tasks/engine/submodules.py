@@ -43,7 +43,7 @@ def submodule_tasks(
     subs = read_submodules(sup, prefix)
     job.count("", {s.full: s.sha for s in subs})
     if not prefix:
-        job.memo_dir = git_dir
+        job.memo_dir, job.memo_commit = git_dir, read_head(git_dir).sha
     stale: List[Submodule] = []
     tasks: List[Unit] = []
     for sub in subs:
@@ -191,7 +191,7 @@ def write_memo(job: Job) -> None:
     """Remember the pin's gitlinks, so a later sync checks submodules with no git process."""
     if job.memo_dir is None or job.error is not None or job.kept_subs:
         return
-    memo = {"pin": job.repo.rev, "gitlinks": job.gitlinks}
+    memo = {"pin": job.memo_commit, "gitlinks": job.gitlinks}
     path = os.path.join(job.memo_dir, SUBMODULE_MEMO)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
@@ -199,12 +199,12 @@ def write_memo(job: Job) -> None:
     os.replace(tmp, path)
 
 
-def submodules_match_memo(job: Job, git_dir: str) -> bool:
-    """True when every wanted submodule is on the commit the memo of this pin records."""
+def submodules_match_memo(job: Job, git_dir: str, commit: Optional[str]) -> bool:
+    """True when every wanted submodule is on the commit the memo of `commit` records."""
     try:
         with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
             memo = json.load(handle)
-        if memo.get("pin") != job.repo.rev:
+        if commit is None or memo.get("pin") != commit:
             return False
         links = dict(memo["gitlinks"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -22,7 +22,7 @@ from xla_tasks.engine.model import (
     SyncError,
     outcome_line,
 )
-from xla_tasks.engine.place import place_repo
+from xla_tasks.engine.place import PRESENT, place_repo
 from xla_tasks.engine.runner import Unit, run_items
 from xla_tasks.engine.submodules import submodules_match_memo, write_memo
 
@@ -73,7 +73,7 @@ def _settled_on_disk(job: Job) -> bool:
     if git_dir is None or read_head(git_dir) != Head(repo.rev, None):
         return False
     wants_subs = repo.submodules and job.opts.submodules
-    if wants_subs and not submodules_match_memo(job, git_dir):
+    if wants_subs and not submodules_match_memo(job, git_dir, repo.rev):
         return False
     job.emit(Event(repo.name, "start", repo.path))
     job.old = repo.rev
@@ -110,6 +110,8 @@ def _finish(job: Job) -> None:
         write_memo(job)
     except OSError as err:
         job.error = job.error or f"writing {SUBMODULE_MEMO}: {err}"
+    if job.action == PRESENT and job.sub_counts["updated"]:
+        job.action = "present, its submodules completed"
     out = job.outcome()
     if out.error is None:
         line = outcome_line(out.name, out.action, out.old, out.new, out.notes)
