@@ -5,15 +5,16 @@ smart-HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from gitserver import GitHttpServer
 from pin_setup import commit_local
-from syncing import pinned_project
-from upstreams import Upstreams, git, head
+from syncing import demo_pins, pinned_project
+from upstreams import Upstreams, git, head, is_detached
 
-from xla_tasks.demo.upstreams import Gitlink
+from xla_tasks.demo.upstreams import Gitlink, commit, init_bare
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 # --- error lines keep the cause --------------------------------------------------------
@@ -234,3 +235,94 @@ def test_checkout_finishes_the_submodules_a_failed_run_left_empty(
 
     assert third.code == 0, third.err
     assert "iree: present, left as it is" in third.out
+
+
+# --- checkout --sync clones each dep once, at its pin -----------------------------------
+
+
+def _repo_lines(out: str, name: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith(f"{name}: ")]
+
+
+def _lacks(repo: Path, sha: str) -> bool:
+    """True when object `sha` is not in `repo`. A partial clone would fetch what it is asked
+    for: there, only objects reachable from its refs are asked about, without fetching."""
+    if git(repo, "config", "--get", "remote.origin.promisor", check=False) == "true":
+        listed = git(repo, "rev-list", "--objects", "--missing=print", "--all").split()
+        assert f"?{sha}" in listed or sha in listed, "ask only about objects a ref reaches"
+        return f"?{sha}" in listed
+    return subprocess.run(["git", "cat-file", "-e", sha], cwd=repo, check=False).returncode != 0
+
+
+@pytest.mark.parametrize("mode", ["full", "blobless", "shallow"])
+def test_checkout_sync_clones_each_dep_once_at_its_pin(
+    mode: str, workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    """xla's and iree's branches run far past the plugin's pins, as they always do: the
+    tips are never checked out, nor the tip's submodule commit fetched."""
+    pins = demo_pins(upstreams)
+    for name in ("iree", "xla"):
+        git(upstreams.path(name), "config", "uploadpack.allowFilter", "true")
+    upstreams.commit("xla", {"xla/tip_only.cc": "int tip_only;\n"}, "xla: far ahead")
+    tip_blob = git(upstreams.path("xla"), "rev-parse", "main:xla/tip_only.cc")
+    new_hlo = upstreams.commit("stablehlo", {"README.md": "StableHLO, later\n"}, branch="next")
+    upstreams.commit("iree", {"third_party/stablehlo": Gitlink(new_hlo)}, "iree: bump stablehlo")
+
+    result = cli("checkout", "--sync", "--history", mode, "openxla-pjrt-plugin", cwd=workspace)
+
+    assert result.code == 0, result.err
+    for name in ("iree", "jax", "xla"):
+        assert head(workspace / name) == pins[name][0], name
+        assert is_detached(workspace / name)
+        (line,) = _repo_lines(result.out, name)  # one line: cloned, never moved after
+        assert line.startswith(f"{name}: cloned {pins[name][0][:12]}")
+    sub = workspace / "iree" / "third_party" / "stablehlo"
+    assert (sub / "README.md").read_text() == "StableHLO\n"
+    assert _lacks(sub, new_hlo)
+    if mode != "full":
+        assert _lacks(workspace / "xla", tip_blob)
+    if mode == "shallow":
+        assert _lacks(workspace / "xla", upstreams.head("xla"))
+    else:  # the branch is where the server's is, and there is a local branch to switch to
+        xla_tip = upstreams.head("xla")
+        assert git(workspace / "xla", "rev-parse", "refs/remotes/origin/main") == xla_tip
+        assert git(workspace / "xla", "rev-parse", "refs/heads/main") == xla_tip
+
+
+def test_checkout_sync_gives_pinned_clones_the_push_url_as_origin(
+    workspace: Path, upstreams: Upstreams, cli
+) -> None:
+    """checkout clones from `push_url` unless --ro; a dep cloned at its pin by --sync too."""
+    fork = upstreams.fork("xla")
+    text = (workspace / WORKSPACE_FILE).read_text()
+    text = text.replace(
+        f'url = "{upstreams.url("xla")}"', f'url = "{upstreams.url("xla")}"\npush_url = "{fork}"'
+    )
+    (workspace / WORKSPACE_FILE).write_text(text)
+
+    result = cli("checkout", "--sync", "openxla-pjrt-plugin", cwd=workspace)
+
+    assert result.code == 0, result.err
+    xla = workspace / "xla"
+    assert head(xla) == demo_pins(upstreams)["xla"][0]
+    assert git(xla, "remote", "get-url", "origin") == fork
+    again = cli("sync", cwd=workspace / "openxla-pjrt-plugin")
+    assert again.code == 0, again.err
+    assert "xla: already at pin" in again.out
+
+
+@pytest.mark.parametrize("mode", ["full", "blobless"])
+def test_a_pin_whose_branch_the_server_lacks_is_still_cloned(
+    mode: str, upstreams: Upstreams, tmp_path: Path, cli
+) -> None:
+    """torch_xla's branch is master; a pin file that names none means main."""
+    bare = upstreams.root / "tx.git"
+    url = init_bare(bare)
+    rev = commit(bare, {"setup.py": "# tx\n"}, "tx: start", branch="master")
+    project = pinned_project(tmp_path / "ws", {"tx": (rev, url, False)})
+
+    result = cli("sync", "--history", mode, cwd=project)
+
+    assert result.code == 0, result.err
+    assert head(project.parent / "tx") == rev
+    assert f"no branch main at {url}: its default branch" in result.out

@@ -24,7 +24,7 @@ from xla_tasks.engine.nesting import (
     nested_clones,
     remove_empty_folders,
 )
-from xla_tasks.engine.process import first_error, git, run_network
+from xla_tasks.engine.process import GitResult, first_error, git, run_network
 
 
 def clone_repo(job: Job) -> str:
@@ -91,7 +91,7 @@ def _clone_into(job: Job, tmp: str) -> None:
         mirror = ensure_mirror(job, repo.rev)
         with mirror_lock(mirror, shared=True):
             _clone_from(job, mirror, tmp, ())
-        git(["remote", "set-url", "origin", repo.url], tmp, "setting origin")
+        git(["remote", "set-url", "origin", repo.origin or repo.url], tmp, "setting origin")
         job.notes.append("objects from the cache")
     elif opts.history == "shallow" and repo.rev:
         git(["init", "-q"], tmp, "git init")
@@ -106,6 +106,8 @@ def _clone_into(job: Job, tmp: str) -> None:
             job.phase("fetch")
             fetch_commit(job, tmp, git_dir, Fetch("origin", "refs/remotes/origin", repo.url))
         checkout_pin(job, tmp, git_dir)
+        if repo.origin and not opts.cache:
+            git(["remote", "set-url", "origin", repo.origin], tmp, "setting origin")
     else:
         job.new = read_head(os.path.join(tmp, ".git")).sha
         job.notes.append(f"{repo.branch or 'default branch'} from {redact(repo.url)}")
@@ -120,23 +122,37 @@ def _history_args(opts: EngineOptions) -> Tuple[str, ...]:
 
 
 def _clone_from(job: Job, source: str, tmp: str, extra: Tuple[str, ...]) -> None:
+    """`git clone` (no checkout when a pin follows). Retried on the server's refusals: of a
+    filter or a shallow clone (full history then), and, when a pin is known, of a branch
+    it does not have (the pin counts, not the branch: its default branch then)."""
     repo = job.repo
-    args = ["clone", "--progress", *extra]
-    args += ["--no-checkout"] if repo.rev else []
-    args += ["--branch", repo.branch] if repo.branch else []
-    res = run_network([*args, "--", source, tmp], None, job.watch(repo.url))
+    branch: Tuple[str, ...] = ("--branch", repo.branch) if repo.branch else ()
+    res = _clone_once(job, source, tmp, (*extra, *branch))
+    if res.code != 0 and branch and repo.rev and _NO_BRANCH.search(res.err):
+        job.notes.append(f"no branch {repo.branch} at {redact(repo.url)}: its default branch")
+        branch = ()
+        res = _clone_once(job, source, tmp, extra)
     if res.code != 0 and extra and re.search(r"shallow|deepen|filter", res.err, re.I):
-        import shutil
-
         job.notes.append(f"the server refused a {job.opts.history} clone: full history")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.mkdir(tmp, 0o777 & ~UMASK[0])
-        args = [*args[:2], *args[2 + len(extra) :]]
-        res = run_network([*args, "--", source, tmp], None, job.watch(repo.url))
+        res = _clone_once(job, source, tmp, branch)
     if res.code != 0:
         raise SyncError(f"clone from {redact(repo.url)} failed: {first_error(res.err)}")
     if "filtering not recognized by server" in res.err:
         job.notes.append("the server refused a blobless clone: full history")
+
+
+_NO_BRANCH = re.compile(r"Remote branch .* not found")
+
+
+def _clone_once(job: Job, source: str, tmp: str, extra: Tuple[str, ...]) -> GitResult:
+    """One `git clone` into the empty folder `tmp` (emptied again after a failed try)."""
+    import shutil
+
+    if os.listdir(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.mkdir(tmp, 0o777 & ~UMASK[0])
+    args = ["clone", "--progress", *extra, *(["--no-checkout"] if job.repo.rev else [])]
+    return run_network([*args, "--", source, tmp], None, job.watch(job.repo.url))
 
 
 def _shallow_or_full(job: Job, tmp: str, how: Fetch) -> None:

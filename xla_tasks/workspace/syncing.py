@@ -10,6 +10,7 @@ holds is saved on a branch first, and nothing is ever reset or cleaned.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,13 +43,22 @@ class SyncRun:
     options: TaskOptions
     engine: EngineOptions
     on_event: EventCallback | None = None
+    origins: Mapping[str, str] = field(default_factory=dict)
     pins_read: dict[str, Pins] = field(default_factory=dict)
 
 
 def sync_project(
-    start: Path, options: TaskOptions, *, on_event: EventCallback | None = None
+    start: Path,
+    options: TaskOptions,
+    *,
+    on_event: EventCallback | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> CommandResult:
-    """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
+    """Put every dep of the project around `start` on its pin; per-repo failures are listed.
+
+    `origins`: name -> the URL a dep cloned here gets as its origin, when not the pinned
+    URL (`checkout --sync` clones from `push_url`, as checkout does).
+    """
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     root_pins, script_warnings = read_root_pins(project_dir)  # refuses a rewritten script
@@ -64,6 +74,7 @@ def sync_project(
         options=options,
         engine=engine_options(options, workspace),
         on_event=on_event,
+        origins=origins or {},
     )
     result = CommandResult(command="sync", warnings=script_warnings)
     with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
@@ -129,6 +140,7 @@ def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
         submodules=dep.submodules,
         exclude_submodules=dep.exclude_submodules,
         notes=notes,
+        origin=run.origins.get(dep.name),
     )
 
 
