@@ -14,7 +14,7 @@ from pin_setup import commit_local
 from syncing import demo_pins, pinned_project
 from upstreams import Upstreams, git, head, is_detached
 
-from xla_tasks.demo.upstreams import Gitlink, commit, init_bare
+from xla_tasks.demo.upstreams import Gitlink, commit, init_bare, pin_file_text
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 # --- error lines keep the cause --------------------------------------------------------
@@ -326,3 +326,30 @@ def test_a_pin_whose_branch_the_server_lacks_is_still_cloned(
     assert result.code == 0, result.err
     assert head(project.parent / "tx") == rev
     assert f"no branch main at {url}: its default branch" in result.out
+
+
+def test_checkout_sync_from_a_warm_cache_asks_pinned_deps_upstreams_nothing(
+    upstreams: Upstreams, git_http_server: GitHttpServer, tmp_path: Path, cli
+) -> None:
+    """Only the named project, which has no pin, is asked for its branch tip."""
+    pins = {
+        name: (rev, git_http_server.url(name), subs)
+        for name, (rev, _, subs) in demo_pins(upstreams).items()
+    }
+    upstreams.create("proj", {"sync_deps.toml": pin_file_text(pins)})
+    for name in ("iree", "jax", "xla"):  # the branches run ahead of the pins
+        upstreams.commit(name, {"ahead.txt": f"{name} moved on\n"}, f"{name}: ahead")
+    registry = f'schema = 1\n[repos.proj]\nurl = "{git_http_server.url("proj")}"\n'
+    cache = tmp_path / "cache"
+    for number in (1, 2):
+        root = tmp_path / f"ws{number}"
+        root.mkdir()
+        (root / WORKSPACE_FILE).write_text(registry)
+        git_http_server.reset_counts()
+
+        result = cli("checkout", "--sync", "--cache", str(cache), "proj", cwd=root)
+
+        assert result.code == 0, result.err
+        for name in ("iree", "jax", "xla"):
+            assert head(root / name) == pins[name][0]
+    assert {name for name, count in git_http_server.requests.items() if count} == {"proj"}
