@@ -353,3 +353,126 @@ def test_checkout_sync_from_a_warm_cache_asks_pinned_deps_upstreams_nothing(
         for name in ("iree", "jax", "xla"):
             assert head(root / name) == pins[name][0]
     assert {name for name, count in git_http_server.requests.items() if count} == {"proj"}
+
+
+# --- moving a pin where one submodule moves touches that submodule only -------------------
+
+
+def _superproject(upstreams: Upstreams, urls: dict[str, str] | None = None) -> dict[str, str]:
+    """top: deps/mid (which holds third_party/leaf) and deps/other; returns commits."""
+    shas = {"leaf": upstreams.create("leaf") and upstreams.head("leaf")}
+    upstreams.create("mid")
+    mid_modules = (
+        f'[submodule "leaf"]\n\tpath = third_party/leaf\n\turl = {upstreams.url("leaf")}\n'
+    )
+    shas["mid"] = upstreams.commit(
+        "mid", {".gitmodules": mid_modules, "third_party/leaf": Gitlink(shas["leaf"])}
+    )
+    upstreams.create("other")
+    shas["other"] = upstreams.head("other")
+    upstreams.create("top")
+    top_modules = (
+        f'[submodule "mid"]\n\tpath = deps/mid\n\turl = {upstreams.url("mid")}\n'
+        f'[submodule "other"]\n\tpath = deps/other\n\turl = {upstreams.url("other")}\n'
+    )
+    shas["top"] = upstreams.commit(
+        "top",
+        {
+            ".gitmodules": top_modules,
+            "deps/mid": Gitlink(shas["mid"]),
+            "deps/other": Gitlink(shas["other"]),
+        },
+    )
+    return shas
+
+
+def _worktrees_touched(trace: Path) -> set[str]:
+    """The work trees git processes ran in, from trace2's `def_repo` events (repo 1: the
+    process's own; git status also opens submodules' repos to read their HEAD, in-process)."""
+    found = set()
+    for path in trace.iterdir():
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("event") == "def_repo" and event.get("repo") == 1:
+                found.add(str(Path(event["worktree"]).resolve()))
+    return found
+
+
+def test_moving_a_pin_where_one_submodule_moves_runs_git_in_that_submodule_only(
+    upstreams: Upstreams, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shas = _superproject(upstreams)
+    other_next = upstreams.commit("other", {"next.c": "int next;\n"}, "other: next")
+    moved = upstreams.commit("top", {"deps/other": Gitlink(other_next)}, "top: bump other")
+    project = pinned_project(tmp_path / "ws", {"top": (shas["top"], upstreams.url("top"), True)})
+    assert cli("sync", cwd=project).code == 0
+    top = project.parent / "top"
+    (top / "deps" / "mid" / "scratch.txt").write_text("untracked: not the tool's business\n")
+    (project / "sync_deps.toml").write_text(
+        pin_file_text({"top": (moved, upstreams.url("top"), True)})
+    )
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+
+    result = cli("sync", cwd=project)
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+
+    assert result.code == 0, result.err
+    assert "submodules: 1 updated, 2 already there" in result.out
+    assert head(top / "deps" / "other") == other_next
+    assert head(top / "deps" / "mid") == shas["mid"]
+    assert head(top / "deps" / "mid" / "third_party" / "leaf") == shas["leaf"]
+    assert _worktrees_touched(trace) == {
+        str(top.resolve()),
+        str((top / "deps" / "other").resolve()),
+    }
+
+
+def test_a_submodule_with_edits_is_not_moved_when_its_commit_changes(
+    upstreams: Upstreams, tmp_path: Path, cli
+) -> None:
+    shas = _superproject(upstreams)
+    other_next = upstreams.commit("other", {"README.md": "other, next\n"}, "other: next")
+    moved = upstreams.commit("top", {"deps/other": Gitlink(other_next)}, "top: bump other")
+    project = pinned_project(tmp_path / "ws", {"top": (shas["top"], upstreams.url("top"), True)})
+    assert cli("sync", cwd=project).code == 0
+    other = project.parent / "top" / "deps" / "other"
+    (other / "README.md").write_text("my edit\n")
+    (project / "sync_deps.toml").write_text(
+        pin_file_text({"top": (moved, upstreams.url("top"), True)})
+    )
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "left submodule(s) with local changes as they are: deps/other" in result.out
+    assert head(other) == shas["other"]
+    assert (other / "README.md").read_text() == "my edit\n"
+
+
+def test_a_moved_submodule_follows_its_new_url(upstreams: Upstreams, tmp_path: Path, cli) -> None:
+    """The pin's .gitmodules points `other` somewhere else: its commit is only there."""
+    shas = _superproject(upstreams)
+    elsewhere = upstreams.fork("other")
+    fork = Path(elsewhere.removeprefix("file://"))
+    only_there = commit(fork, {"moved.c": "int moved;\n"}, "other: only in the new home")
+    top_modules = (
+        f'[submodule "mid"]\n\tpath = deps/mid\n\turl = {upstreams.url("mid")}\n'
+        f'[submodule "other"]\n\tpath = deps/other\n\turl = {elsewhere}\n'
+    )
+    moved = upstreams.commit(
+        "top", {".gitmodules": top_modules, "deps/other": Gitlink(only_there)}, "top: move other"
+    )
+    project = pinned_project(tmp_path / "ws", {"top": (shas["top"], upstreams.url("top"), True)})
+    assert cli("sync", cwd=project).code == 0
+    (project / "sync_deps.toml").write_text(
+        pin_file_text({"top": (moved, upstreams.url("top"), True)})
+    )
+
+    result = cli("sync", cwd=project)
+
+    assert result.code == 0, result.err
+    other = project.parent / "top" / "deps" / "other"
+    assert head(other) == only_there
+    assert git(other, "remote", "get-url", "origin") == elsewhere

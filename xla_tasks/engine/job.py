@@ -7,6 +7,8 @@ from typing import (
     Dict,
     List,
     Optional,
+    Set,
+    Tuple,
 )
 
 from xla_tasks.engine.model import EngineOptions, Event, EventCallback, Outcome, Repo
@@ -30,6 +32,8 @@ class Job:
         self.gitlinks: Dict[str, str] = {}
         self.memo_dir: Optional[str] = None  # set when the submodules were walked in full
         self.memo_commit: Optional[str] = None  # the superproject commit they were walked at
+        self.walked: Set[str] = set()  # superprojects whose submodules were read ("", "a/")
+        self.known: Tuple[Dict[str, str], Set[str]] = ({}, set())  # the last walk's memo
         self.lock = threading.Lock()
 
     def count(self, key: str, links: Optional[Dict[str, str]] = None) -> None:
@@ -38,6 +42,12 @@ class Job:
             if key:
                 self.sub_counts[key] += 1
             self.gitlinks.update(links or {})
+
+    def tally(self, counts: Dict[str, int]) -> None:
+        """Add submodule counts found at once (from a memo)."""
+        with self.lock:
+            for key, number in counts.items():
+                self.sub_counts[key] += number
 
     def phase(self, text: str, who: Optional[str] = None) -> None:
         self.emit(Event(who or self.repo.name, "phase", text))

@@ -81,7 +81,7 @@ def _present(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
         return None
     if submodules_match_memo(job, git_dir, read_head(git_dir).sha):
         return None
-    return read_status(job.repo.path).submodules
+    return read_status(job.repo.path, submodule_edits=False).submodules
 
 
 def _check_place(repo: Repo, root: Optional[str]) -> None:
@@ -113,7 +113,7 @@ def move_repo(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
             f"{repo.path}: a {busy} is in progress; not moved: finish it "
             f"(git {busy} --continue) or abort it (git {busy} --abort), then run again"
         )
-    status = read_status(repo.path)
+    status = read_status(repo.path, submodule_edits=False)
     if status.changed:
         shown = ", ".join(status.changed[:5]) + (
             f" and {len(status.changed) - 5} more" if status.changed[5:] else ""
@@ -149,7 +149,7 @@ def _at_pin(job: Job, git_dir: str, head: Head) -> Optional[Tuple[str, ...]]:
         return None
     if submodules_match_memo(job, git_dir, rev):
         return None
-    return read_status(job.repo.path).submodules
+    return read_status(job.repo.path, submodule_edits=False).submodules
 
 
 def _plan(job: Job, git_dir: str, head: Head, present: bool) -> None:
