@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gitserver import GitHttpServer
 from pin_setup import commit_local
-from syncing import demo_pins, pinned_project
+from syncing import demo_pins, nested_world, pinned_project
 from upstreams import Upstreams, git, head, is_detached
 
 from xla_tasks.demo.upstreams import Gitlink, commit, init_bare, pin_file_text
@@ -358,34 +358,6 @@ def test_checkout_sync_from_a_warm_cache_asks_pinned_deps_upstreams_nothing(
 # --- moving a pin where one submodule moves touches that submodule only -------------------
 
 
-def _superproject(upstreams: Upstreams, urls: dict[str, str] | None = None) -> dict[str, str]:
-    """top: deps/mid (which holds third_party/leaf) and deps/other; returns commits."""
-    shas = {"leaf": upstreams.create("leaf") and upstreams.head("leaf")}
-    upstreams.create("mid")
-    mid_modules = (
-        f'[submodule "leaf"]\n\tpath = third_party/leaf\n\turl = {upstreams.url("leaf")}\n'
-    )
-    shas["mid"] = upstreams.commit(
-        "mid", {".gitmodules": mid_modules, "third_party/leaf": Gitlink(shas["leaf"])}
-    )
-    upstreams.create("other")
-    shas["other"] = upstreams.head("other")
-    upstreams.create("top")
-    top_modules = (
-        f'[submodule "mid"]\n\tpath = deps/mid\n\turl = {upstreams.url("mid")}\n'
-        f'[submodule "other"]\n\tpath = deps/other\n\turl = {upstreams.url("other")}\n'
-    )
-    shas["top"] = upstreams.commit(
-        "top",
-        {
-            ".gitmodules": top_modules,
-            "deps/mid": Gitlink(shas["mid"]),
-            "deps/other": Gitlink(shas["other"]),
-        },
-    )
-    return shas
-
-
 def _worktrees_touched(trace: Path) -> set[str]:
     """The work trees git processes ran in, from trace2's `def_repo` events (repo 1: the
     process's own; git status also opens submodules' repos to read their HEAD, in-process)."""
@@ -401,7 +373,7 @@ def _worktrees_touched(trace: Path) -> set[str]:
 def test_moving_a_pin_where_one_submodule_moves_runs_git_in_that_submodule_only(
     upstreams: Upstreams, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shas = _superproject(upstreams)
+    shas = nested_world(upstreams)
     other_next = upstreams.commit("other", {"next.c": "int next;\n"}, "other: next")
     moved = upstreams.commit("top", {"deps/other": Gitlink(other_next)}, "top: bump other")
     project = pinned_project(tmp_path / "ws", {"top": (shas["top"], upstreams.url("top"), True)})
@@ -432,13 +404,13 @@ def test_moving_a_pin_where_one_submodule_moves_runs_git_in_that_submodule_only(
 def test_a_submodule_with_edits_is_not_moved_when_its_commit_changes(
     upstreams: Upstreams, tmp_path: Path, cli
 ) -> None:
-    shas = _superproject(upstreams)
-    other_next = upstreams.commit("other", {"README.md": "other, next\n"}, "other: next")
+    shas = nested_world(upstreams)
+    other_next = upstreams.commit("other", {"other.c": "int other_next;\n"}, "other: next")
     moved = upstreams.commit("top", {"deps/other": Gitlink(other_next)}, "top: bump other")
     project = pinned_project(tmp_path / "ws", {"top": (shas["top"], upstreams.url("top"), True)})
     assert cli("sync", cwd=project).code == 0
     other = project.parent / "top" / "deps" / "other"
-    (other / "README.md").write_text("my edit\n")
+    (other / "other.c").write_text("my edit\n")
     (project / "sync_deps.toml").write_text(
         pin_file_text({"top": (moved, upstreams.url("top"), True)})
     )
@@ -448,12 +420,12 @@ def test_a_submodule_with_edits_is_not_moved_when_its_commit_changes(
     assert result.code == 0, result.err
     assert "left submodule(s) with local changes as they are: deps/other" in result.out
     assert head(other) == shas["other"]
-    assert (other / "README.md").read_text() == "my edit\n"
+    assert (other / "other.c").read_text() == "my edit\n"
 
 
 def test_a_moved_submodule_follows_its_new_url(upstreams: Upstreams, tmp_path: Path, cli) -> None:
     """The pin's .gitmodules points `other` somewhere else: its commit is only there."""
-    shas = _superproject(upstreams)
+    shas = nested_world(upstreams)
     elsewhere = upstreams.fork("other")
     fork = Path(elsewhere.removeprefix("file://"))
     only_there = commit(fork, {"moved.c": "int moved;\n"}, "other: only in the new home")
