@@ -51,7 +51,7 @@ def submodule_tasks(
     """
     if not prefix:
         job.memo_dir, job.memo_commit = git_dir, read_head(git_dir).sha
-        job.known = read_memo(git_dir)
+        job.known = read_memo(git_dir)[1:]
     subs = read_submodules(sup, prefix)
     job.count("", {s.full: s.sha for s in subs})
     with job.lock:
@@ -113,7 +113,7 @@ def _known_in_place(job: Job, sub: Submodule) -> bool:
     if links.get(sub.full) != sub.sha or inner not in walked:
         return False
     below = {full: sha for full, sha in links.items() if full.startswith(inner)}
-    counts = links_in_place(job, below)
+    counts = links_in_place(job, below, walked)
     if counts is None:
         return False
     with job.lock:
@@ -279,44 +279,39 @@ def write_memo(job: Job) -> None:
     os.replace(tmp, path)
 
 
-def read_memo(git_dir: str) -> Tuple[Dict[str, str], Set[str]]:
-    """The last complete walk's gitlinks and the superprojects it read (empty if none)."""
+def read_memo(git_dir: str) -> Tuple[Optional[str], Dict[str, str], Set[str]]:
+    """The last complete walk: the commit it was at, its gitlinks and the superprojects
+    whose submodules it read (nothing when there is no readable memo)."""
     try:
         with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
             memo = json.load(handle)
         links = {str(full): str(sha) for full, sha in dict(memo["gitlinks"]).items()}
-        return links, {str(prefix) for prefix in memo.get("walked", ())}
+        return memo.get("pin"), links, {str(prefix) for prefix in memo.get("walked", ())}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}, set()
+        return None, {}, set()
 
 
 def submodules_match_memo(job: Job, git_dir: str, commit: Optional[str]) -> bool:
     """True when every wanted submodule is on the commit the memo of `commit` records."""
-    try:
-        with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
-            memo = json.load(handle)
-        if commit is None or memo.get("pin") != commit:
-            return False
-        links = dict(memo["gitlinks"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    counts = links_in_place(job, links)
+    pin, links, walked = read_memo(git_dir)
+    counts = links_in_place(job, links, walked) if commit and pin == commit else None
     if counts is None:
         return False
     job.tally(counts)
     return True
 
 
-def links_in_place(job: Job, links: Dict[str, str]) -> Optional[Dict[str, int]]:
+def links_in_place(job: Job, links: Dict[str, str], walked: Set[str]) -> Optional[Dict[str, int]]:
     """Counts ("there", "excluded") when every wanted gitlink of `links` (paths from the
-    dep's top) is checked out on its commit, read from disk; None when one is not."""
+    dep's top) is checked out on its commit, read from disk, and its own submodules were
+    read by that walk (not excluded then); None when one is not."""
     counts = {"there": 0, "excluded": 0}
     for full, sha in links.items():
         if any(_excluded(job, part) for part in _ancestors(full)):
             counts["excluded"] += 0 if _excluded_parent(job, full) else 1
             continue
         sub_git = git_dir_of(os.path.join(job.repo.path, full))
-        if sub_git is None or read_head(sub_git).sha != sha:
+        if full + "/" not in walked or sub_git is None or read_head(sub_git).sha != sha:
             return None
         counts["there"] += 1
     return counts
