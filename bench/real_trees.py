@@ -16,7 +16,8 @@ nested one level deeper) whose pin moves back four commits, across the one commi
 moves a submodule's gitlink. `xla-tasks sync` of a project pinning it against `git
 checkout --detach OLD` + `git submodule update --init --recursive --depth 1`: time (median
 of --runs, each from a fresh copy of a workspace at the new pin) and git processes
-(GIT_TRACE2_EVENT `start` events, one per process).
+(GIT_TRACE2_EVENT `start` events, one per process); and a noop sync right after each move,
+which is start-up alone, to show what the move itself costs beyond it.
 
     python3 bench/real_trees.py clone-at-pin [--runs N] [--deps N] [--commits N]
                                              [--files N] [--behind N] [--json]
@@ -243,10 +244,12 @@ def submodule_move(args: argparse.Namespace) -> None:
             f"{tool:10} {row['seconds']:.3f}s  runs {row['runs']}  "
             f"{row['git_processes']} git processes"
         )
-    ours, plain = result["xla-tasks"], result["plain git"]
+    ours, plain, noop = result["xla-tasks"], result["plain git"], result["xla-tasks noop"]
     print(
         f"ratio: {ours['seconds'] / plain['seconds']:.2f}x time, "
-        f"{ours['git_processes'] / plain['git_processes']:.2f}x processes"
+        f"{ours['git_processes'] / plain['git_processes']:.2f}x processes; "
+        f"beyond a noop sync (start-up): {(ours['seconds'] - noop['seconds']):.3f}s, "
+        f"{(ours['seconds'] - noop['seconds']) / plain['seconds']:.2f}x plain git's time"
     )
 
 
@@ -277,6 +280,7 @@ def move(
         ready = timed(*to(new, template), env)
         assert ready.code == 0, f"{name}: {ready.err or ready.out}"
     times: dict[str, list[float]] = {name: [] for name in tools}
+    noops: list[float] = []
     counts: dict[str, int] = {}
     for number in range(runs + 1):
         for name, (template, to) in tools.items():
@@ -289,8 +293,10 @@ def move(
             else:
                 run = timed(argv, cwd, env)
                 times[name].append(run.seconds)
+                if name == "xla-tasks":  # the same again, on the pin: start-up alone
+                    noops.append(timed(argv, cwd, env).seconds)
             assert run.code == 0, f"{name}: {run.err or run.out}"
-    return {
+    result: dict[str, dict[str, object]] = {
         name: {
             "seconds": statistics.median(times[name]),
             "runs": [round(s, 3) for s in times[name]],
@@ -298,6 +304,12 @@ def move(
         }
         for name in tools
     }
+    result["xla-tasks noop"] = {
+        "seconds": statistics.median(noops),
+        "runs": [round(s, 3) for s in noops],
+        "git_processes": 0,
+    }
+    return result
 
 
 def _traced(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[Run, int]:
