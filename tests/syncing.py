@@ -6,7 +6,7 @@ from pathlib import Path
 
 from upstreams import Upstreams, git
 
-from xla_tasks.demo.upstreams import pin_file_text
+from xla_tasks.demo.upstreams import Gitlink, pin_file_text
 from xla_tasks.pins.project import save_pin_files
 from xla_tasks.pins.sync_deps_toml import load_pin_file
 
@@ -58,3 +58,35 @@ def pinned_project(root: Path, pins: dict[str, tuple[str, str, bool]]) -> Path:
     git(project, "add", "sync_deps.toml", "sync_deps.py")
     git(project, "commit", "-q", "-m", "pins")
     return project
+
+
+def nested_world(upstreams: Upstreams) -> dict[str, str]:
+    """leaf <- mid (third_party/leaf) <- top (deps/mid, deps/other); returns commits."""
+    shas = {"leaf": upstreams.create("leaf", {"leaf.c": "int leaf;\n"})}
+    shas["leaf"] = upstreams.head("leaf")
+    upstreams.create("mid", {"mid.c": "int mid;\n"})
+    mid_modules = (
+        f'[submodule "leaf"]\n\tpath = third_party/leaf\n\turl = {upstreams.url("leaf")}\n'
+    )
+    shas["mid"] = upstreams.commit(
+        "mid",
+        {".gitmodules": mid_modules, "third_party/leaf": Gitlink(shas["leaf"])},
+        "mid: add leaf",
+    )
+    upstreams.create("other", {"other.c": "int other;\n"})
+    shas["other"] = upstreams.head("other")
+    upstreams.create("top", {"top.c": "int top;\n"})
+    top_modules = (
+        f'[submodule "mid"]\n\tpath = deps/mid\n\turl = {upstreams.url("mid")}\n'
+        f'[submodule "other"]\n\tpath = deps/other\n\turl = {upstreams.url("other")}\n'
+    )
+    shas["top"] = upstreams.commit(
+        "top",
+        {
+            ".gitmodules": top_modules,
+            "deps/mid": Gitlink(shas["mid"]),
+            "deps/other": Gitlink(shas["other"]),
+        },
+        "top: add submodules",
+    )
+    return shas

@@ -20,44 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from syncing import pinned_project
+from syncing import nested_world, pinned_project
 from upstreams import Upstreams, git, head
 
-from xla_tasks.demo.upstreams import Gitlink, pin_file_text
+from xla_tasks.demo.upstreams import pin_file_text
 
 # --- a project pinning a superproject with nested submodules --------------------------
-
-
-def _nested_world(upstreams: Upstreams) -> dict[str, str]:
-    """leaf <- mid (third_party/leaf) <- top (deps/mid, deps/other); returns commits."""
-    shas = {"leaf": upstreams.create("leaf", {"leaf.c": "int leaf;\n"})}
-    shas["leaf"] = upstreams.head("leaf")
-    upstreams.create("mid", {"mid.c": "int mid;\n"})
-    mid_modules = (
-        f'[submodule "leaf"]\n\tpath = third_party/leaf\n\turl = {upstreams.url("leaf")}\n'
-    )
-    shas["mid"] = upstreams.commit(
-        "mid",
-        {".gitmodules": mid_modules, "third_party/leaf": Gitlink(shas["leaf"])},
-        "mid: add leaf",
-    )
-    upstreams.create("other", {"other.c": "int other;\n"})
-    shas["other"] = upstreams.head("other")
-    upstreams.create("top", {"top.c": "int top;\n"})
-    top_modules = (
-        f'[submodule "mid"]\n\tpath = deps/mid\n\turl = {upstreams.url("mid")}\n'
-        f'[submodule "other"]\n\tpath = deps/other\n\turl = {upstreams.url("other")}\n'
-    )
-    shas["top"] = upstreams.commit(
-        "top",
-        {
-            ".gitmodules": top_modules,
-            "deps/mid": Gitlink(shas["mid"]),
-            "deps/other": Gitlink(shas["other"]),
-        },
-        "top: add submodules",
-    )
-    return shas
 
 
 _project = pinned_project
@@ -65,7 +33,7 @@ _project = pinned_project
 
 @pytest.fixture
 def nested(upstreams: Upstreams, tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    shas = _nested_world(upstreams)
+    shas = nested_world(upstreams)
     pins = {
         "top": (shas["top"], upstreams.url("top"), True),
         "jax": (upstreams.head("jax"), upstreams.url("jax"), False),
@@ -154,7 +122,7 @@ def test_exclude_submodule_matches_at_depth_and_skips_what_is_inside(nested, cli
 
 
 def test_excluding_a_submodule_skips_its_own_submodules(upstreams, tmp_path, cli) -> None:
-    shas = _nested_world(upstreams)
+    shas = nested_world(upstreams)
     project = _project(tmp_path / "ws", {"top": (shas["top"], upstreams.url("top"), True)})
 
     result = cli("sync", "--exclude-submodule", "top:deps/mid", cwd=project)
@@ -171,7 +139,7 @@ def test_script_honours_per_dep_exclude_submodules(upstreams, tmp_path) -> None:
     """EXCLUDE_SUBMODULES (from `exclude_submodules` in sync_deps.toml) applies at any depth."""
     from xla_tasks.pins.sync_deps_script import render_sync_deps_script
 
-    shas = _nested_world(upstreams)
+    shas = nested_world(upstreams)
     project = tmp_path / "ws" / "proj"
     project.mkdir(parents=True)
     (project / "sync_deps.py").write_text(

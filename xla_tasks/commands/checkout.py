@@ -9,11 +9,11 @@ wave. Existing clones are left exactly as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xla_tasks.engine.disk import is_repo_top
-from xla_tasks.engine.model import EventCallback, Repo, absolute_url
+from xla_tasks.engine.model import EngineOptions, EventCallback, Repo, absolute_url
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.pins.project import read_project_pins
 from xla_tasks.ui.results import CommandResult, RepoOutcome
@@ -45,28 +45,67 @@ def checkout(
     then_sync: bool = False,
     on_event: EventCallback | None = None,
 ) -> CommandResult:
-    """Clone `names` (and their deps) into the workspace around `start`."""
+    """Clone `names` (and their deps) into the workspace around `start`.
+
+    With `then_sync`, the deps the named projects pin are cloned once, by the sync, at
+    their pins (never at their branch tips first); the walk then clones only what no pin
+    names (registry `deps` of repos without a pin file) on its branch.
+    """
     workspace = open_workspace(start)
     if not names:
         raise XlaTasksError("checkout needs at least one NAME", "e.g. checkout iree,jax")
     for name in names:
         workspace.require(name)
-    opts = engine_options(options, workspace, submodules=submodules)
-    result = CommandResult(command="checkout")
+    walk = _Walk(
+        workspace,
+        options,
+        engine_options(options, workspace, submodules=submodules),
+        read_only,
+        on_event,
+        CommandResult(command="checkout"),
+        set(names),
+    )
+    named = [_registry_target(workspace, name, read_only) for name in names]
     with workspace_lock(workspace.root, "checkout", options.lock_timeout):
-        level = [_registry_target(workspace, name, read_only) for name in names]
-        seen = set(names)
-        while level:
-            level = _with_containers(workspace, level, seen, read_only)
-            targets = [_engine_repo(target) for target in level]
-            outcomes = place_repos(workspace, targets, opts, on_event)
-            result.outcomes.extend(outcomes)
-            if not with_deps:
-                break
-            level = _next_level(workspace, level, outcomes, seen, options, read_only)
-    if then_sync and result.ok:
-        _sync_named(workspace, names, options, result, on_event)
-    return result
+        named, named_outcomes = walk.place(named)
+        if with_deps and not then_sync:
+            walk.deps_of(named, named_outcomes)
+    if then_sync:
+        if walk.result.ok:
+            _sync_named(workspace, names, options, walk, read_only)
+        if with_deps:
+            with workspace_lock(workspace.root, "checkout", options.lock_timeout):
+                walk.deps_of(named, named_outcomes)
+    return walk.result
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Checkout's level-by-level walk; repos a sync already placed are walked, not placed."""
+
+    workspace: Workspace
+    options: TaskOptions
+    engine: EngineOptions
+    read_only: bool
+    on_event: EventCallback | None
+    result: CommandResult
+    seen: set[str]
+    synced: dict[str, RepoOutcome] = field(default_factory=dict)
+
+    def place(self, level: list[Target]) -> tuple[list[Target], list[RepoOutcome]]:
+        """Clone a level and the containers it needs; returns them with their outcomes."""
+        level = _with_containers(self.workspace, level, self.seen, self.read_only)
+        todo = [_engine_repo(t) for t in level if t.name not in self.synced]
+        placed = place_repos(self.workspace, todo, self.engine, self.on_event)
+        self.result.outcomes.extend(placed)
+        return level, placed + [self.synced[t.name] for t in level if t.name in self.synced]
+
+    def deps_of(self, level: list[Target], outcomes: list[RepoOutcome]) -> None:
+        """Clone the deps of `level`, level by level."""
+        while level := _next_level(
+            self.workspace, level, outcomes, self.seen, self.options, self.read_only
+        ):
+            level, outcomes = self.place(level)
 
 
 def _registry_target(workspace: Workspace, name: str, read_only: bool) -> Target:
@@ -142,19 +181,23 @@ def _engine_repo(target: Target) -> Repo:
 
 
 def _sync_named(
-    workspace: Workspace,
-    names: list[str],
-    options: TaskOptions,
-    result: CommandResult,
-    on_event: EventCallback | None,
+    workspace: Workspace, names: list[str], options: TaskOptions, walk: _Walk, read_only: bool
 ) -> None:
-    """`checkout --sync`: run sync in each named repo, after the checkout lock is released."""
+    """`checkout --sync`: run sync in each named repo, after the checkout lock is released.
+
+    The deps it clones get their origin as checkout gives it (`push_url` unless --ro)."""
     from xla_tasks.workspace.syncing import sync_project as sync
 
+    origins = {
+        name: spec.clone_url(read_only)
+        for name, spec in workspace.repos.items()
+        if spec.clone_url(read_only) != spec.url
+    }
     for name in names:
-        synced = sync(workspace.path_of(name), options, on_event=on_event)
-        result.messages.extend(synced.messages)
-        result.warnings.extend(synced.warnings)
+        synced = sync(workspace.path_of(name), options, on_event=walk.on_event, origins=origins)
+        walk.result.messages.extend(synced.messages)
+        walk.result.warnings.extend(synced.warnings)
         for outcome in synced.outcomes:
             outcome.notes.append(f"sync of {name}")
-            result.outcomes.append(outcome)
+            walk.result.outcomes.append(outcome)
+            walk.synced.setdefault(outcome.name, outcome)

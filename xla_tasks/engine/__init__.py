@@ -20,6 +20,7 @@ MODULES = (
     "process",
     "filelock",
     "disk",
+    "nesting",
     "worktree",
     "runner",
     "job",

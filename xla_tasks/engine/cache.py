@@ -139,7 +139,7 @@ def clone_from_cache(job: Job, tmp: str) -> None:
         if kind == "shallow" and repo.rev:
             git(["init", "-q"], tmp, "git init")
             _link_objects(mirror, os.path.join(tmp, ".git"))
-            git(["remote", "add", "origin", repo.url], tmp, "adding remote origin")
+            git(["remote", "add", "origin", repo.origin or repo.url], tmp, "adding remote origin")
         else:
             args = [*_READ_MIRROR, "clone", "--progress"]
             args += ["--no-local", "--depth", str(job.opts.depth)] if kind == "shallow" else []
@@ -147,7 +147,7 @@ def clone_from_cache(job: Job, tmp: str) -> None:
             res = run_network([*args, "--", mirror, tmp], None, job.watch(repo.url))
             if res.code != 0:
                 raise SyncError(f"clone from the cache {mirror} failed: {first_error(res.err)}")
-            git(["remote", "set-url", "origin", repo.url], tmp, "setting origin")
+            git(["remote", "set-url", "origin", repo.origin or repo.url], tmp, "setting origin")
         if kind == "blobless":
             _mark_blobless(tmp)
     job.notes.append("objects from the cache")

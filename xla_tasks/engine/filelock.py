@@ -11,7 +11,7 @@ locks are no-ops and leftover folders are kept.
 import os
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 try:
     import fcntl
@@ -124,8 +124,11 @@ def release_dir(handle: Optional[int]) -> None:
         os.close(handle)
 
 
-def remove_dead_temps(parent: str, prefix: str) -> None:
-    """Delete the folders `parent/prefix*` whose owner is gone (their flock is free)."""
+def remove_dead_temps(
+    parent: str, prefix: str, deletable: Optional[Callable[[str], bool]] = None
+) -> None:
+    """Delete the folders `parent/prefix*` whose owner is gone (their flock is free), once
+    `deletable(path)` says so (it may first give back what the folder holds)."""
     import shutil
     import stat
 
@@ -149,6 +152,7 @@ def remove_dead_temps(parent: str, prefix: str) -> None:
             os.close(handle)  # a live run's folder
             continue
         try:
-            shutil.rmtree(path, ignore_errors=True)
+            if deletable is None or deletable(path):
+                shutil.rmtree(path, ignore_errors=True)
         finally:
             os.close(handle)

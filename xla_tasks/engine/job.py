@@ -8,6 +8,7 @@ from typing import (
     List,
     Optional,
     Set,
+    Tuple,
 )
 
 from xla_tasks.engine.model import EngineOptions, Event, EventCallback, Outcome, Repo
@@ -32,6 +33,9 @@ class Job:
         self.memo_dir: Optional[str] = None  # set when the submodules were walked in full
         self.subs_queued = 0  # submodules to update, nested ones as they are found
         self.subs_finished: Set[str] = set()  # of those, the ones done (as far as we can tell)
+        self.memo_commit: Optional[str] = None  # the superproject commit they were walked at
+        self.walked: Set[str] = set()  # superprojects whose submodules were read ("", "a/")
+        self.known: Tuple[Dict[str, str], Set[str]] = ({}, set())  # the last walk's memo
         self.lock = threading.Lock()
 
     def count(self, key: str, links: Optional[Dict[str, str]] = None) -> None:
@@ -56,6 +60,12 @@ class Job:
 
     def _show_submodules(self) -> None:  # under the lock: the counts go out in order
         self.phase(f"submodules {len(self.subs_finished)}/{self.subs_queued}")
+
+    def tally(self, counts: Dict[str, int]) -> None:
+        """Add submodule counts found at once (from a memo)."""
+        with self.lock:
+            for key, number in counts.items():
+                self.sub_counts[key] += number
 
     def phase(self, text: str, who: Optional[str] = None) -> None:
         self.emit(Event(who or self.repo.name, "phase", text))

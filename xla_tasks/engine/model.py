@@ -86,6 +86,7 @@ class Repo(NamedTuple):
     submodules: bool = False
     exclude_submodules: Tuple[str, ...] = ()  # PATH regexes, from the pin file
     notes: Tuple[str, ...] = ()  # the caller's notes for the summary line
+    origin: Optional[str] = None  # a new clone's origin when not `url` (checkout's push_url)
 
 
 class EngineOptions(NamedTuple):

@@ -34,6 +34,7 @@ from xla_tasks.engine.model import (
     SyncError,
     redact,
 )
+from xla_tasks.engine.nesting import nested_clones
 from xla_tasks.engine.process import git
 from xla_tasks.engine.runner import Unit
 from xla_tasks.engine.submodules import submodule_tasks, submodules_match_memo
@@ -53,8 +54,10 @@ def place_repo(job: Job) -> List[Unit]:
         git_dir = clone_repo(job)
         keep: Tuple[str, ...] = ()
     elif repo.rev is None:
-        job.action = "present, left as it is"
-        return []
+        present = _present(job, git_dir)
+        if present is None:
+            return []
+        keep = present
     else:
         moved = move_repo(job, git_dir)
         if moved is None:
@@ -65,6 +68,21 @@ def place_repo(job: Job) -> List[Unit]:
     return submodule_tasks(job, repo.path, "", keep, git_dir)
 
 
+PRESENT = "present, left as it is"
+
+
+def _present(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
+    """A clone that checkout leaves as it is, but whose flagged submodules must be there
+    (a run that failed in them kept the clone): the user's submodules, or None when every
+    one is in place."""
+    job.action = PRESENT
+    if not (job.repo.submodules and job.opts.submodules) or job.opts.dry_run:
+        return None
+    if submodules_match_memo(job, git_dir, read_head(git_dir).sha):
+        return None
+    return read_status(job.repo.path, submodule_edits=False).submodules
+
+
 def _check_place(repo: Repo, root: Optional[str]) -> None:
     """The path must stay inside the workspace and be free or hold a git repo top."""
     if root is not None:
@@ -73,7 +91,7 @@ def _check_place(repo: Repo, root: Optional[str]) -> None:
             raise SyncError(f"path {repo.path} leads outside the workspace {root}")
     if not os.path.lexists(repo.path) or is_repo_top(repo.path):
         return
-    if os.path.isdir(repo.path) and not os.path.islink(repo.path) and not os.listdir(repo.path):
+    if nested_clones(repo.path) is not None:  # empty, or other clones only: completed
         return
     raise SyncError(f"{repo.path} exists and is not a git repository; move it away")
 
@@ -94,7 +112,7 @@ def move_repo(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
             f"{repo.path}: a {busy} is in progress; not moved: finish it "
             f"(git {busy} --continue) or abort it (git {busy} --abort), then run again"
         )
-    status = read_status(repo.path)
+    status = read_status(repo.path, submodule_edits=False)
     if status.changed:
         shown = ", ".join(status.changed[:5]) + (
             f" and {len(status.changed) - 5} more" if status.changed[5:] else ""
@@ -128,9 +146,9 @@ def _at_pin(job: Job, git_dir: str, head: Head) -> Optional[Tuple[str, ...]]:
     write_ref(git_dir, PIN_REF, rev)
     if not (job.repo.submodules and job.opts.submodules):
         return None
-    if submodules_match_memo(job, git_dir):
+    if submodules_match_memo(job, git_dir, rev):
         return None
-    return read_status(job.repo.path).submodules
+    return read_status(job.repo.path, submodule_edits=False).submodules
 
 
 def _plan(job: Job, git_dir: str, head: Head, present: bool) -> None:

@@ -87,12 +87,28 @@ def run_git(args: Sequence[str], cwd: Optional[str]) -> GitResult:
 
 
 def first_error(stderr: str) -> str:
-    """git's first `fatal:`/`error:` line: later ones only repeat it less precisely."""
+    """git's telling lines as one line: the cause, then what failed here.
+
+    The server's own reason (`remote: fatal: ...`, `remote: error: ...`, `... aborting due
+    to possible repository corruption ...`) comes first, then git's first local
+    `fatal:`/`error:` line (`fatal: early EOF`); later local lines only repeat it less
+    precisely. Redacted, and bounded: one line, never a log.
+    """
     lines = [line.strip() for line in re.split(r"[\r\n]+", stderr) if line.strip()]
-    for line in lines:
-        if line.startswith(("fatal:", "error:")):
-            return redact(line)
-    return redact(lines[-1]) if lines else "git exited with an error"
+    chosen = [line for line in lines if _REMOTE_CAUSE.search(line)][:2]
+    chosen += [line for line in lines if line.startswith(("fatal:", "error:"))][:1]
+    if not chosen:
+        chosen = lines[-1:] or ["git exited with an error"]
+    if len(chosen) > 1:
+        chosen = [line.rstrip(" .") for line in chosen]
+    text = "; ".join(dict.fromkeys(chosen))
+    return redact(text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "...")
+
+
+_REMOTE_CAUSE = re.compile(r"^remote: (fatal|error):|aborting due to")
+
+
+_MAX_ERROR = 600
 
 
 def git(args: Sequence[str], cwd: Optional[str], what: str) -> str:

@@ -8,21 +8,26 @@ import functools
 import json
 import os
 from typing import (
+    Callable,
     Dict,
     List,
     NamedTuple,
     Optional,
     Sequence,
+    Set,
+    Tuple,
 )
 
 from xla_tasks.engine.batch import SubmoduleBatch
 from xla_tasks.engine.cache import mirror_holding, reading_from
-from xla_tasks.engine.disk import git_dir_of, is_shallow, read_head
+from xla_tasks.engine.disk import git_dir_of, has_commit, is_shallow, read_head
+from xla_tasks.engine.fetch import Fetch, fetch_commit
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import SUBMODULE_MEMO, Event, Repo, SyncError, absolute_url
 from xla_tasks.engine.pathregex import path_search
 from xla_tasks.engine.process import Watch, first_error, git, run_git, run_network
 from xla_tasks.engine.runner import Unit
+from xla_tasks.engine.worktree import has_local_changes
 
 
 class Submodule(NamedTuple):
@@ -30,6 +35,7 @@ class Submodule(NamedTuple):
     path: str  # relative to its superproject
     full: str  # relative to the dep's top, for excludes and messages
     sha: str  # the commit the superproject records
+    url: str = ""  # as `.gitmodules` declares it (maybe relative)
 
 
 def submodule_tasks(
@@ -37,15 +43,22 @@ def submodule_tasks(
 ) -> List[Unit]:
     """Tasks for the submodules of `sup` not on their recorded commit; recursive.
 
-    A submodule already on its commit costs no network; one the user moved or edited
-    (`keep`, from the status before the move) is left as it is; excluded ones are skipped
-    with everything inside them.
+    A submodule already on its commit costs no network, and no git process below it when
+    the last walk saw it on that commit; one the user moved or edited (`keep`, from the
+    status before the move, or edits found in a submodule about to move) is left as it
+    is; excluded ones are skipped with everything inside them. A submodule already cloned
+    moves in place (fetch of its commit when missing, checkout); new ones are cloned by
+    one `git submodule update`.
     """
+    if not prefix:
+        job.memo_dir, job.memo_commit = git_dir, read_head(git_dir).sha
+        job.known = read_memo(git_dir)[1:]
     subs = read_submodules(sup, prefix)
     job.count("", {s.full: s.sha for s in subs})
-    if not prefix:
-        job.memo_dir = git_dir
+    with job.lock:
+        job.walked.add(prefix)
     stale: List[Submodule] = []
+    cloned: List[Submodule] = []
     tasks: List[Unit] = []
     for sub in subs:
         if _excluded(job, sub.full):
@@ -55,23 +68,69 @@ def submodule_tasks(
         sub_git = git_dir_of(where)
         if sub_git is not None and read_head(sub_git).sha == sub.sha:
             job.count("there")
-            tasks.extend(submodule_tasks(job, where, sub.full + "/", (), sub_git))
-        elif sub.path in keep:
+            if not _known_in_place(job, sub):
+                tasks.extend(submodule_tasks(job, where, sub.full + "/", (), sub_git))
+        elif sub.path in keep or (sub_git is not None and has_local_changes(where)):
             with job.lock:
                 job.kept_subs.append(sub.full)
+        elif sub_git is not None and not job.opts.cache:
+            cloned.append(sub)
         else:
             stale.append(sub)
-    if stale:
-        job.queue_submodules(len(stale))
-        paths = [s.path for s in stale]
-        git(["submodule", "sync", "--quiet", "--", *paths], sup, "git submodule sync")
-        git(["submodule", "init", "--quiet", "--", *paths], sup, "git submodule init")
-        if job.opts.cache:  # each from its mirror: local, hard-linked clones
-            urls = _submodule_urls(sup)
-            tasks.extend(_update_task(job, sup, sub, urls.get(sub.name)) for sub in stale)
-        else:
-            tasks.append(functools.partial(_update_batch, job, sup, stale))
+    return tasks + _moves(job, sup, stale, cloned)
+
+
+def _moves(job: Job, sup: str, stale: List[Submodule], cloned: List[Submodule]) -> List[Unit]:
+    """Units that move the submodules off their commits: cloned ones in place, new ones by
+    one batch `git submodule update` (each from its mirror with a cache)."""
+    if not (stale or cloned):
+        return []
+    job.queue_submodules(len(stale) + len(cloned))
+    urls = _configure(sup, stale, cloned)
+    tasks = [_submodule_task(job, sup, sub, urls.get(sub.name), _move) for sub in cloned]
+    if stale and job.opts.cache:  # each from its mirror: local, hard-linked clones
+        tasks.extend(
+            _submodule_task(job, sup, sub, urls.get(sub.name), update_submodule) for sub in stale
+        )
+    elif stale:
+        tasks.append(functools.partial(_update_batch, job, sup, stale))
     return tasks
+
+
+def _configure(sup: str, new: List[Submodule], cloned: List[Submodule]) -> Dict[str, str]:
+    """Only what `git submodule sync` and `init` would change: new submodules get their
+    URL in the superproject's config, cloned ones whose URL `.gitmodules` changed follow
+    it. Returns the configured URLs (relative ones resolved by git)."""
+    urls = _submodule_urls(sup) if cloned else {}
+    moved = [s.path for s in cloned if urls.get(s.name) != s.url or not _absolute(s.url)]
+    if moved:
+        git(["submodule", "sync", "--quiet", "--", *moved], sup, "git submodule sync")
+    if new:
+        paths = [s.path for s in new]
+        git(["submodule", "init", "--quiet", "--", *paths], sup, "git submodule init")
+    return _submodule_urls(sup) if moved or new else urls
+
+
+def _absolute(url: str) -> bool:
+    return not url.startswith(("./", "../"))
+
+
+def _known_in_place(job: Job, sub: Submodule) -> bool:
+    """True when the last complete walk saw `sub` on this commit and read its submodules,
+    and those are all still on the commits it recorded (read from disk, no git process)."""
+    links, walked = job.known
+    inner = sub.full + "/"
+    if links.get(sub.full) != sub.sha or inner not in walked:
+        return False
+    below = {full: sha for full, sha in links.items() if full.startswith(inner)}
+    counts = links_in_place(job, below, walked)
+    if counts is None:
+        return False
+    with job.lock:
+        job.walked.update(prefix for prefix in walked if prefix.startswith(inner))
+    job.count("", below)
+    job.tally(counts)
+    return True
 
 
 def _update_batch(job: Job, sup: str, stale: List[Submodule]) -> List[Unit]:
@@ -95,7 +154,7 @@ def _update_batch(job: Job, sup: str, stale: List[Submodule]) -> List[Unit]:
             job.count("updated")
             tasks.extend(submodule_tasks(job, where, sub.full + "/", (), sub_git))
         else:
-            tasks.append(_update_task(job, sup, sub, None))
+            tasks.append(_submodule_task(job, sup, sub, None, update_submodule))
     return tasks
 
 
@@ -110,15 +169,20 @@ def read_submodules(sup: str, prefix: str) -> List[Submodule]:
     if not os.path.isfile(os.path.join(sup, ".gitmodules")):
         return []
     res = run_git(
-        ["config", "-z", "-f", ".gitmodules", "--get-regexp", r"^submodule\..*\.path$"], sup
+        ["config", "-z", "-f", ".gitmodules", "--get-regexp", r"^submodule\..*\.(path|url)$"],
+        sup,
     )
     if res.code not in (0, 1):  # 1: no entries
         raise SyncError("reading .gitmodules failed: " + first_error(res.err))
     names: Dict[str, str] = {}
+    declared: Dict[str, str] = {}
     for item in res.out.split("\0"):
-        key, _, path = item.partition("\n")
-        if path and not path.startswith("-") and ".." not in path.split("/"):
-            names[path] = key[len("submodule.") : -len(".path")]
+        key, _, value = item.partition("\n")
+        name, _, field = key[len("submodule.") :].rpartition(".")
+        if field == "url":
+            declared[name] = value
+        elif value and not value.startswith("-") and ".." not in value.split("/"):
+            names[value] = name
     if not names:
         return []
     staged = git(["ls-files", "--stage", "-z", "--", *names], sup, "reading submodule commits")
@@ -127,7 +191,8 @@ def read_submodules(sup: str, prefix: str) -> List[Submodule]:
         meta, _, path = entry.partition("\t")
         fields = meta.split()
         if len(fields) == 3 and fields[0] == "160000" and path in names:
-            subs.append(Submodule(names[path], path, prefix + path, fields[1]))
+            name = names[path]
+            subs.append(Submodule(name, path, prefix + path, fields[1], declared.get(name, "")))
     return subs
 
 
@@ -142,14 +207,22 @@ def _submodule_urls(sup: str) -> Dict[str, str]:
     return urls
 
 
-def _update_task(job: Job, sup: str, sub: Submodule, url: Optional[str]) -> Unit:
+def _submodule_task(
+    job: Job,
+    sup: str,
+    sub: Submodule,
+    url: Optional[str],
+    do: Callable[[Job, str, Submodule, Optional[str], str], None],
+) -> Unit:
+    """One submodule as its own unit (its own row while it works), then its submodules."""
+
     def task() -> List[Unit]:
         who = f"{job.repo.name}:{sub.full}"
         where = os.path.join(sup, sub.path)
         job.emit(Event(who, "start", where))
         job.phase("fetch" if git_dir_of(where) else "clone", who)
         try:
-            update_submodule(job, sup, sub, url, who)
+            do(job, sup, sub, url, who)
         except SyncError as err:
             job.emit(Event(who, "failed", str(err)))
             raise SyncError(f"submodule {sub.full}: {err}") from None
@@ -159,6 +232,20 @@ def _update_task(job: Job, sup: str, sub: Submodule, url: Optional[str]) -> Unit
         return submodule_tasks(job, where, sub.full + "/", (), git_dir_of(where) or where)
 
     return task
+
+
+def _move(job: Job, sup: str, sub: Submodule, url: Optional[str], who: str) -> None:
+    """Move a cloned submodule to its commit, as `git submodule update` would, without its
+    ~20 processes: fetch the commit from origin when it is missing (shallow when the
+    submodule is; the engine's fallbacks when the server refuses ids), then check it out."""
+    where = os.path.join(sup, sub.path)
+    sub_git = git_dir_of(where) or os.path.join(where, ".git")
+    if not has_commit(where, sub_git, sub.sha):
+        job.phase("fetch", who)
+        depth = ("--depth", "1") if is_shallow(sub_git) else ()
+        how = Fetch("origin", "refs/remotes/origin", url or sub.url or where, depth)
+        fetch_commit(_sub_job(job, sub, url or sub.url), where, sub_git, how)
+    git(["checkout", "-q", "--detach", sub.sha, "--"], where, f"checkout of {sub.sha[:12]}")
 
 
 def update_submodule(job: Job, sup: str, sub: Submodule, url: Optional[str], who: str) -> None:
@@ -199,10 +286,11 @@ def _sub_job(job: Job, sub: Submodule, url: str) -> Job:
 
 
 def write_memo(job: Job) -> None:
-    """Remember the pin's gitlinks, so a later sync checks submodules with no git process."""
+    """Remember the pin's gitlinks, so a later sync checks submodules with no git process,
+    and which superprojects' submodules were read (their gitlinks are all there)."""
     if job.memo_dir is None or job.error is not None or job.kept_subs:
         return
-    memo = {"pin": job.repo.rev, "gitlinks": job.gitlinks}
+    memo = {"pin": job.memo_commit, "gitlinks": job.gitlinks, "walked": sorted(job.walked)}
     path = os.path.join(job.memo_dir, SUBMODULE_MEMO)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
@@ -210,26 +298,42 @@ def write_memo(job: Job) -> None:
     os.replace(tmp, path)
 
 
-def submodules_match_memo(job: Job, git_dir: str) -> bool:
-    """True when every wanted submodule is on the commit the memo of this pin records."""
+def read_memo(git_dir: str) -> Tuple[Optional[str], Dict[str, str], Set[str]]:
+    """The last complete walk: the commit it was at, its gitlinks and the superprojects
+    whose submodules it read (nothing when there is no readable memo)."""
     try:
         with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
             memo = json.load(handle)
-        if memo.get("pin") != job.repo.rev:
-            return False
-        links = dict(memo["gitlinks"])
-    except (OSError, ValueError, KeyError, TypeError):
+        links = {str(full): str(sha) for full, sha in dict(memo["gitlinks"]).items()}
+        return memo.get("pin"), links, {str(prefix) for prefix in memo.get("walked", ())}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, {}, set()
+
+
+def submodules_match_memo(job: Job, git_dir: str, commit: Optional[str]) -> bool:
+    """True when every wanted submodule is on the commit the memo of `commit` records."""
+    pin, links, walked = read_memo(git_dir)
+    counts = links_in_place(job, links, walked) if commit and pin == commit else None
+    if counts is None:
         return False
+    job.tally(counts)
+    return True
+
+
+def links_in_place(job: Job, links: Dict[str, str], walked: Set[str]) -> Optional[Dict[str, int]]:
+    """Counts ("there", "excluded") when every wanted gitlink of `links` (paths from the
+    dep's top) is checked out on its commit, read from disk, and its own submodules were
+    read by that walk (not excluded then); None when one is not."""
+    counts = {"there": 0, "excluded": 0}
     for full, sha in links.items():
         if any(_excluded(job, part) for part in _ancestors(full)):
-            job.sub_counts["excluded"] += 0 if _excluded_parent(job, full) else 1
+            counts["excluded"] += 0 if _excluded_parent(job, full) else 1
             continue
         sub_git = git_dir_of(os.path.join(job.repo.path, full))
-        if sub_git is None or read_head(sub_git).sha != sha:
-            job.sub_counts = {"updated": 0, "there": 0, "excluded": 0}
-            return False
-        job.sub_counts["there"] += 1
-    return True
+        if full + "/" not in walked or sub_git is None or read_head(sub_git).sha != sha:
+            return None
+        counts["there"] += 1
+    return counts
 
 
 def _ancestors(full: str) -> List[str]:

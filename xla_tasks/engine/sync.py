@@ -8,7 +8,7 @@ import functools
 import os
 from typing import List, Optional, Sequence, Set
 
-from xla_tasks.engine.disk import Head, git_dir_of, read_head, write_ref
+from xla_tasks.engine.disk import Head, git_dir_of, is_repo_top, read_head, write_ref
 from xla_tasks.engine.filelock import UMASK
 from xla_tasks.engine.heartbeat import Heartbeat
 from xla_tasks.engine.job import Job
@@ -20,10 +20,11 @@ from xla_tasks.engine.model import (
     EventCallback,
     Outcome,
     Repo,
+    SyncError,
     outcome_line,
 )
-from xla_tasks.engine.place import place_repo
-from xla_tasks.engine.runner import run_items
+from xla_tasks.engine.place import PRESENT, place_repo
+from xla_tasks.engine.runner import Unit, run_items
 from xla_tasks.engine.submodules import submodules_match_memo, write_memo
 
 
@@ -51,13 +52,16 @@ def sync_repos(
         todo[index].error = todo[index].error or failure
         _finish(todo[index])
 
+    containers = [_containers(job, todo) for job in todo]
     with emit:  # "still working" lines while the repos run
         run_items(
             len(todo),
-            lambda index: functools.partial(place_repo, todo[index]),
+            lambda index: functools.partial(
+                _place_inside, todo[index], [todo[at] for at in containers[index]]
+            ),
             opts.jobs,
             where=lambda index: todo[index].repo.path,
-            waits_for=[_containers(job, todo) for job in todo],
+            waits_for=containers,
             on_start=start,
             on_finish=finish,
         )
@@ -71,7 +75,7 @@ def _settled_on_disk(job: Job) -> bool:
     if git_dir is None or read_head(git_dir) != Head(repo.rev, None):
         return False
     wants_subs = repo.submodules and job.opts.submodules
-    if wants_subs and not submodules_match_memo(job, git_dir):
+    if wants_subs and not submodules_match_memo(job, git_dir, repo.rev):
         return False
     job.emit(Event(repo.name, "start", repo.path))
     job.old = repo.rev
@@ -91,11 +95,25 @@ def _containers(job: Job, jobs: Sequence[Job]) -> Set[int]:
     }
 
 
+def _place_inside(job: Job, containers: Sequence[Job]) -> List[Unit]:
+    """Place a repo once its containers are done: skipped, saying why, when one of them
+    failed and is no repo (the clone would take its folder: it could never be cloned)."""
+    for outer in containers:
+        if outer.error is not None and not is_repo_top(outer.repo.path):
+            raise SyncError(
+                f"skipped: it lives inside {outer.repo.name}, which failed; "
+                "run again once that one is cloned"
+            )
+    return place_repo(job)
+
+
 def _finish(job: Job) -> None:
     try:
         write_memo(job)
     except OSError as err:
         job.error = job.error or f"writing {SUBMODULE_MEMO}: {err}"
+    if job.action == PRESENT and job.sub_counts["updated"]:
+        job.action = "present, its submodules completed"
     out = job.outcome()
     if out.error is None:
         line = outcome_line(out.name, out.action, out.old, out.new, out.notes)

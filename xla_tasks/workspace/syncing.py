@@ -11,6 +11,7 @@ holds is saved on a branch first, and nothing is ever reset or cleaned.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,13 +47,22 @@ class SyncRun:
     options: TaskOptions
     engine: EngineOptions
     on_event: EventCallback | None = None
+    origins: Mapping[str, str] = field(default_factory=dict)
     pins_read: dict[str, Pins] = field(default_factory=dict)
 
 
 def sync_project(
-    start: Path, options: TaskOptions, *, on_event: EventCallback | None = None
+    start: Path,
+    options: TaskOptions,
+    *,
+    on_event: EventCallback | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> CommandResult:
-    """Put every dep of the project around `start` on its pin; per-repo failures are listed."""
+    """Put every dep of the project around `start` on its pin; per-repo failures are listed.
+
+    `origins`: name -> the URL a dep cloned here gets as its origin, when not the pinned
+    URL (`checkout --sync` clones from `push_url`, as checkout does).
+    """
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     root = project_name(workspace, project_dir)
@@ -74,6 +84,7 @@ def sync_project(
         options=options,
         engine=engine_options(options, workspace),
         on_event=on_event,
+        origins=origins or {},
     )
     result = CommandResult(command="sync", warnings=script_warnings)
     with workspace_lock(workspace.root, "sync", options.lock_timeout, dry_run=options.dry_run):
@@ -177,6 +188,7 @@ def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
         submodules=dep.submodules,
         exclude_submodules=dep.exclude_submodules,
         notes=notes,
+        origin=run.origins.get(dep.name),
     )
 
 
