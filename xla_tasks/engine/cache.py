@@ -22,14 +22,7 @@ import os
 import re
 import stat
 from contextlib import contextmanager
-from typing import (
-    Dict,
-    Iterator,
-    List,
-    Optional,
-    Set,
-    Tuple,
-)
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from xla_tasks.engine.disk import has_commit, is_partial, is_shallow, read_ref, write_ref
 from xla_tasks.engine.fetch import Fetch, fetch_commit, fetch_refspecs, fetch_source

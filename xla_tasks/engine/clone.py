@@ -6,10 +6,7 @@ shallow), through the cache when there is one.
 import contextlib
 import os
 import re
-from typing import (
-    List,
-    Tuple,
-)
+from typing import List, Tuple
 
 from xla_tasks.engine.cache import clone_from_cache
 from xla_tasks.engine.checkout import checkout_pin

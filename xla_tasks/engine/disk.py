@@ -6,13 +6,7 @@ and whether it is shallow. This is why a repo already on its pin costs no git pr
 import bisect
 import os
 import threading
-from typing import (
-    List,
-    NamedTuple,
-    Optional,
-    Set,
-    Union,
-)
+from typing import List, NamedTuple, Optional, Set, Union
 
 from xla_tasks.engine.model import SHA_RE
 from xla_tasks.engine.process import run_git

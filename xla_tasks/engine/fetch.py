@@ -4,11 +4,7 @@ shallow clone is deepened when the pin lies deeper. Branches land under our own 
 over the user's.
 """
 
-from typing import (
-    List,
-    NamedTuple,
-    Tuple,
-)
+from typing import List, NamedTuple, Tuple
 
 from xla_tasks.engine.disk import has_commit, is_shallow
 from xla_tasks.engine.job import Job

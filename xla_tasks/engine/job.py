@@ -3,13 +3,7 @@ outcome it ends with (the same line in both fronts).
 """
 
 import threading
-from typing import (
-    Dict,
-    List,
-    Optional,
-    Set,
-    Tuple,
-)
+from typing import Dict, List, Optional, Set, Tuple
 
 from xla_tasks.engine.model import EngineOptions, Event, EventCallback, Outcome, Repo
 from xla_tasks.engine.process import Watch

@@ -3,14 +3,7 @@ it keeps. Also `redact`, which every line that may hold a URL passes through.
 """
 
 import re
-from typing import (
-    Callable,
-    NamedTuple,
-    Optional,
-    Pattern,
-    Sequence,
-    Tuple,
-)
+from typing import Callable, NamedTuple, Optional, Pattern, Sequence, Tuple
 
 
 class Event(NamedTuple):

@@ -9,10 +9,7 @@ was moved, so that neither a failure nor a later run's clean-up can lose a neste
 import contextlib
 import json
 import os
-from typing import (
-    List,
-    Optional,
-)
+from typing import List, Optional
 
 from xla_tasks.engine.disk import is_repo_top
 from xla_tasks.engine.model import SyncError

@@ -5,11 +5,7 @@ then check out the pin and walk its submodules.
 """
 
 import os
-from typing import (
-    List,
-    Optional,
-    Tuple,
-)
+from typing import List, Optional, Tuple
 
 from xla_tasks.engine.cache import fetch_from_cache
 from xla_tasks.engine.checkout import checkout_pin
@@ -27,13 +23,7 @@ from xla_tasks.engine.disk import (
 )
 from xla_tasks.engine.fetch import Fetch, fetch_commit, fetch_source
 from xla_tasks.engine.job import Job
-from xla_tasks.engine.model import (
-    PIN_REF,
-    SAVED_BRANCH_PREFIX,
-    Repo,
-    SyncError,
-    redact,
-)
+from xla_tasks.engine.model import PIN_REF, SAVED_BRANCH_PREFIX, Repo, SyncError, redact
 from xla_tasks.engine.nesting import nested_clones
 from xla_tasks.engine.process import git
 from xla_tasks.engine.runner import Unit

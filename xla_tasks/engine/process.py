@@ -10,17 +10,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import (
-    IO,
-    Callable,
-    Dict,
-    List,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Set,
-    Union,
-)
+from typing import IO, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Union
 
 from xla_tasks.engine.model import SyncError, redact
 

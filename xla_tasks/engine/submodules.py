@@ -7,16 +7,7 @@ memo so that the next sync checks them without git.
 import functools
 import json
 import os
-from typing import (
-    Callable,
-    Dict,
-    List,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Set,
-    Tuple,
-)
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from xla_tasks.engine.batch import SubmoduleBatch
 from xla_tasks.engine.cache import mirror_holding, reading_from

@@ -4,12 +4,7 @@ merge, bisect, ...) is in progress.
 """
 
 import os
-from typing import (
-    List,
-    NamedTuple,
-    Optional,
-    Tuple,
-)
+from typing import List, NamedTuple, Optional, Tuple
 
 from xla_tasks.engine.process import git
 
