@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-# Not a unit test: the run takes 8 s without the peers and ~40 s with them, so it runs
-# apart (`python3 -m pytest -m bench`; CI runs it after the suite).
+# Not a unit test: one run of every section (8 s without the peers, 41 s in issue 16), so it
+# runs apart (`python3 -m pytest -m bench`; CI runs it after the suite).
 pytestmark = pytest.mark.bench
 
 ROOT = Path(__file__).resolve().parents[1]
