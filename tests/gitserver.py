@@ -50,6 +50,13 @@ _SERVICE = re.compile(r"^/(?P<repo>.+?)/(?:info/refs|git-upload-pack|git-receive
 _CHUNK = 64 * 1024
 
 
+# In the environment of the server side's git processes: they belong to the fixture, which
+# ends them, not to the tool under test.
+SERVER_MARK = "XLA_TASKS_TEST_SERVER"
+# In the environment of a run a fixture starts and ends in its own teardown.
+FIXTURE_MARK = "XLA_TASKS_TEST_FIXTURE"
+
+
 @dataclasses.dataclass(frozen=True)
 class Rules:
     """How the server treats one repo."""
@@ -319,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _cgi_env(self, rules: Rules, length: int) -> dict[str, str]:
         path, _, query = self.path.partition("?")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
+        env[SERVER_MARK] = "1"  # the server's own git (conftest's leak check leaves it alone)
         config = rules.config()
         env.update(
             GIT_PROJECT_ROOT=str(self.server.owner.root),

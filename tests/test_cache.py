@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitserver import GitHttpServer
+from gitserver import FIXTURE_MARK, GitHttpServer
 from syncing import pinned_project
 from upstreams import Upstreams, git, head
 
@@ -126,7 +126,7 @@ def filling_run(
     cache = tmp_path / "cache"
     project = pinned_project(tmp_path / "holder", pins)
     argv = [sys.executable, "-m", "xla_tasks", "sync", "--cache", str(cache)]
-    holder = _run(argv, project, INVOKE_XLA_TASKS_STALL_TIMEOUT="60")
+    holder = _run(argv, project, INVOKE_XLA_TASKS_STALL_TIMEOUT="60", **{FIXTURE_MARK: "1"})
     try:
         assert git_http_server.wait_stalled("xla"), "the holder never reached the server"
         yield holder, cache, pins

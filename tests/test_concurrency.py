@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from simple_index import fixture_silent_port  # noqa: F401 (the fixture)
 from syncing import clone_project
 from upstreams import Upstreams
 
@@ -74,38 +75,35 @@ def _children(pid: int) -> list[int]:
 
 
 def test_ctrl_c_during_a_hanging_clone_exits_130_and_leaves_no_half_clone(
-    tmp_path: Path, upstreams: Upstreams
+    tmp_path: Path, upstreams: Upstreams, silent_port: int
 ) -> None:
-    """A server that accepts and never answers; the user presses Ctrl-C."""
-    import socket
+    """A server that accepts and never answers (open until the test's end, so a git helper
+    that Ctrl-C missed is still there for the leak check); the user presses Ctrl-C."""
     import time
 
     from xla_tasks.demo.upstreams import pin_file_text
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}/xla.git"
-        project = tmp_path / "ws" / "proj"
-        project.mkdir(parents=True)
-        subprocess.run(["git", "init", "-q", str(project)], check=True)
-        (project / "sync_deps.toml").write_text(
-            pin_file_text({"xla": (upstreams.head("xla"), url, False)})
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "xla_tasks", "sync"],
-            cwd=project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 20
-        while not _children(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # let git connect and wait on the silent server
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+    url = f"http://127.0.0.1:{silent_port}/xla.git"
+    project = tmp_path / "ws" / "proj"
+    project.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / "sync_deps.toml").write_text(
+        pin_file_text({"xla": (upstreams.head("xla"), url, False)})
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xla_tasks", "sync"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while not _children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let git connect and wait on the silent server
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "xla-tasks: interrupted" in err
     assert "Traceback" not in err

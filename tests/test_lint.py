@@ -25,6 +25,7 @@ def test_ruff_is_clean(args: list[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.timeout(300)  # a cold run over the whole package (~5 s quiet, ~25 s under load)
 def test_mypy_is_clean() -> None:
     """Type hints are checked (untyped defs are errors in the package)."""
     done = subprocess.run(

@@ -1,7 +1,9 @@
 """Real bare "upstream" repos for tests, with verbs a scenario reads naturally with.
 
 Built on the demo's fast-import writer (fixed dates: the same commits every run), so the
-README demo and the tests exercise the same shapes.
+README demo and the tests exercise the same shapes. The commits that name no URL are built
+once per test process (`Template`) and copied; the few that record the upstreams' URLs are
+written into each copy, so a copy holds exactly the commits a fresh build there would.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from xla_tasks.demo.upstreams import FileContent, build_upstreams, commit, init_bare
+from xla_tasks.demo.upstreams import FileContent, commit, init_bare, pin_upstreams, start_upstreams
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
@@ -30,12 +33,25 @@ def is_detached(repo: Path) -> bool:
     return git(repo, "symbolic-ref", "-q", "HEAD", check=False) == ""
 
 
+@dataclass(frozen=True)
+class Template:
+    """The upstreams' URL-free commits (`start_upstreams`), built once under `root`."""
+
+    root: Path
+    shas: Mapping[str, str]
+
+    @classmethod
+    def build(cls, root: Path) -> Template:
+        return cls(root, start_upstreams(root))
+
+
 class Upstreams:
     """The OpenXLA-shaped upstreams of the demo, owned by one test."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, template: Template) -> None:
         self.root = root
-        self.urls = build_upstreams(root)
+        shutil.copytree(template.root, root, symlinks=True, dirs_exist_ok=True)
+        self.urls = pin_upstreams(root, template.shas)
 
     def path(self, name: str) -> Path:
         return self.root / f"{name}.git"

@@ -1,7 +1,7 @@
 """The offline demo: local "upstream" repos shaped like the OpenXLA set, then the real tasks.
 
-`build_upstreams` writes bare repos with `git fast-import` (one process per repo, fixed
-dates, so the same commits every time); the tests reuse it as their upstream template.
+`build_upstreams` writes bare repos with `git fast-import` (fixed dates, so the same commits
+every time); the tests copy what `start_upstreams` builds once and add `pin_upstreams`.
 Shape: a leaf project `openxla-pjrt-plugin` pins iree (with a submodule), jax and xla;
 jax pins an older xla, so sync shows how the pin closest to the project wins.
 """
@@ -40,6 +40,10 @@ def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> str:
 def init_bare(path: Path) -> str:
     path.mkdir(parents=True, exist_ok=True)
     _git(["init", "--quiet", "--bare", "--initial-branch=main", str(path)], path.parent)
+    return _url(path)
+
+
+def _url(path: Path) -> str:
     return path.resolve().as_uri()
 
 
@@ -104,17 +108,23 @@ def pin_file_text(
     return dump_toml(data)
 
 
+UPSTREAMS = ("xla", "stablehlo", "iree-stablehlo", "iree", "jax", "openxla-pjrt-plugin")
+
+
 def build_upstreams(root: Path, recorded: Mapping[str, str] | None = None) -> dict[str, str]:
     """Create the demo's bare upstreams under `root`; return name -> file:// URL.
 
     `recorded`: the URLs the commits write into pin files and .gitmodules (default those
     file:// URLs). Stable ones (the README test's GitHub URLs, which git's
     `url.<local>.insteadOf` sends here) give the same commits whatever `root` is."""
-    found = {
-        name: init_bare(root / f"{name}.git")
-        for name in ("xla", "stablehlo", "iree-stablehlo", "iree", "jax", "openxla-pjrt-plugin")
-    }
-    urls = dict(recorded or found)
+    return pin_upstreams(root, start_upstreams(root), recorded)
+
+
+def start_upstreams(root: Path) -> dict[str, str]:
+    """The part of the upstreams that names no URL, so a copy of it anywhere holds the same
+    commits (the tests build it once and copy it); returns the shas `pin_upstreams` needs."""
+    for name in UPSTREAMS:
+        init_bare(root / f"{name}.git")
     xla1 = commit(root / "xla.git", {"README.md": "XLA\n", "xla/BUILD": "# v1\n"}, "xla: start")
     commit(root / "xla.git", {"xla/BUILD": "# v2\n"}, "xla: second")
     xla3 = commit(root / "xla.git", {"xla/service.cc": "int main() {}\n"}, "xla: third")
@@ -123,16 +133,27 @@ def build_upstreams(root: Path, recorded: Mapping[str, str] | None = None) -> di
     # registered stablehlo, so it is iree's submodule and not a dep of the workspace.
     commit(root / "iree-stablehlo.git", {"README.md": "StableHLO\n"}, "stablehlo: start")
     commit(root / "iree.git", {"README.md": "IREE\n"}, "iree: start")
+    return {"xla1": xla1, "xla3": xla3, "stablehlo": hlo}
+
+
+def pin_upstreams(
+    root: Path, start: Mapping[str, str], recorded: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Add the commits that record the upstreams' URLs (iree's submodule, the pin files) to
+    what `start_upstreams` made under `root`; return name -> file:// URL. `recorded`: as
+    for `build_upstreams`."""
+    found = {name: _url(root / f"{name}.git") for name in UPSTREAMS}
+    urls = dict(recorded or found)
     iree = commit(
         root / "iree.git",
         {
             ".gitmodules": '[submodule "third_party/stablehlo"]\n\tpath = third_party/stablehlo\n'
             f"\turl = {urls['iree-stablehlo']}\n",
-            "third_party/stablehlo": Gitlink(hlo),
+            "third_party/stablehlo": Gitlink(start["stablehlo"]),
         },
         "iree: add stablehlo submodule",
     )
-    jax_pins = pin_file_text({"xla": (xla1, urls["xla"], False)})
+    jax_pins = pin_file_text({"xla": (start["xla1"], urls["xla"], False)})
     jax = commit(
         root / "jax.git", {"README.md": "JAX\n", "sync_deps.toml": jax_pins}, "jax: pin xla"
     )
@@ -140,7 +161,7 @@ def build_upstreams(root: Path, recorded: Mapping[str, str] | None = None) -> di
         {
             "iree": (iree, urls["iree"], True),
             "jax": (jax, urls["jax"], False),
-            "xla": (xla3, urls["xla"], False),
+            "xla": (start["xla3"], urls["xla"], False),
         },
         schedules={"nightly": {"deps": ["iree", "jax", "xla"]}},
     )

@@ -147,8 +147,11 @@ def run_network(
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own group: a stall kill reaches git's helpers too
         )
-    with _LIVE_LOCK:
+    with _LIVE_LOCK:  # kill_running_git sets STOPPING first: a git started meanwhile is ended
         _LIVE.add(proc)
+        stopping = STOPPING.is_set()
+    if stopping:
+        _kill_group(proc)
     last = [time.monotonic()]
     out: List[bytes] = []
     err: List[str] = []
@@ -163,6 +166,8 @@ def run_network(
         reader.join(timeout=5)
     with _LIVE_LOCK:
         _LIVE.discard(proc)
+    if stopping:
+        raise SyncError("interrupted")
     if stalled:
         raise SyncError(f"no answer from {redact(watch.url)} for {watch.stall:g} s: stopped")
     text = b"".join(out).decode("utf-8", "replace")
