@@ -108,7 +108,8 @@ def test_the_generated_script_beats_too(trickling_big: Path) -> None:
     lines = out.splitlines()
     assert proc.returncode == 0, out
     assert received_beat(lines), out
-    assert all(line.startswith("still working: big (clone") for line in beats(lines)), out
+    # clone, then checkout: a slow machine may beat once more before the line
+    assert all(line.startswith("still working: big (") for line in beats(lines)), out
     assert lines[-1].startswith("big: cloned ")
 
 

@@ -239,7 +239,9 @@ def test_pin_import_of_deeply_nested_yaml_is_one_bad_input_line(new_project: Pat
 
     result = cli("pin", "--import", str(path), cwd=new_project)
 
-    _refused(new_project, result, f"{path}:1: invalid YAML: lists or mappings nested more than")
+    _refused(new_project, result, f"{path}:1: invalid YAML: ")
+    # our own bound, or libyaml's (the C parser, where PyYAML has it, stops first)
+    assert "nested more than 64 deep" in result.err or "maximum nesting depth" in result.err
 
 
 def test_pin_import_of_an_endless_file_reads_at_most_4_mib(new_project: Path, cli) -> None:
