@@ -23,6 +23,7 @@ from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.parallel import run_each
 from xla_tasks.pins.migration import with_legacy_schedules, without_self
 from xla_tasks.pins.model import NATIVE, Dep, Pins, Schedule
+from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.project import (
     check_pin_files,
     is_legacy_project,
@@ -94,15 +95,64 @@ def _mode(check: bool, from_script: bool, from_toml: bool, import_file: str | No
 
 
 def check_project(start: Path) -> CommandResult:
-    """`pin --check`: is `sync_deps.py` exactly the rendering of `sync_deps.toml`? No git."""
+    """`pin --check`, for CI: no network, no write.
+
+    With `sync_deps.toml` (or a script): is `sync_deps.py` exactly its rendering (no git),
+    and do the project's native pin files agree? Without, native pins only: do the files
+    agree, and is each `.tar.gz` hash that of its commit (built from a clone that has it)?
+    """
     project_dir = find_project_dir_without_git(start)
-    reason = check_pin_files(project_dir, start_pinning_hint(project_dir))
     result = CommandResult(command="pin", data={"project": str(project_dir), "check": True})
-    if reason:
+    has_ours = (project_dir / PIN_FILE).is_file() or (project_dir / SCRIPT_FILE).is_file()
+    native = _native_sites(project_dir)
+    reason = None
+    if has_ours or not native:
+        reason = check_pin_files(project_dir, start_pinning_hint(project_dir))
+        if reason is None:
+            result.messages.append(f"{project_dir / SCRIPT_FILE} is up to date with {PIN_FILE}")
+    if native:
+        _check_native(result, project_dir, native, hashes=not has_ours)
+    if result.problems:
+        result.problems[:0] = [reason] if reason else []
+        result.failed_check = f"check failed: {len(result.problems)} problem(s), listed above"
+    elif reason:
         result.failed_check = reason
-    else:
-        result.messages.append(f"{project_dir / SCRIPT_FILE} is up to date with {PIN_FILE}")
     return result
+
+
+def _native_sites(project_dir: Path) -> dict[str, tuple[NativePin, ...]]:
+    """The project's native pins of registered repos, by dep, even where files disagree."""
+    from xla_tasks.pins.native_deps import read_native_deps
+
+    workspace = workspace_for_project(project_dir)
+    name = project_name(workspace, project_dir)
+    repos = workspace.catalog()
+    entry = repos.get(name)
+    extra = entry.pin_files if entry else ()
+    found = read_native_deps(project_dir, repos, project=name, extra_files=extra, agree=False)
+    return dict(found.sites) if found is not None else {}
+
+
+def _check_native(
+    result: CommandResult,
+    project_dir: Path,
+    sites: dict[str, tuple[NativePin, ...]],
+    *,
+    hashes: bool,
+) -> None:
+    """Agreement (and, with `hashes`, the .tar.gz hashes): problems, and what was checked."""
+    from xla_tasks.pins.native.check import check_native_pins
+
+    workspace = workspace_for_project(project_dir)
+    report = check_native_pins(project_dir, sites, workspace.path_of, hashes=hashes)
+    result.problems.extend(report.problems)
+    result.messages.extend([*report.checked, *report.not_checked])
+    result.data.update(
+        native_deps=sorted(sites), hashes_checked=report.checked, not_checked=report.not_checked
+    )
+    if not report.problems:
+        files = sorted({pin.file for found in sites.values() for pin in found})
+        result.messages.append(f"native pins agree: {len(sites)} dep(s) in {', '.join(files)}")
 
 
 def find_project_dir_without_git(start: Path) -> Path:
@@ -166,7 +216,7 @@ def _pin_native(
 ) -> CommandResult:
     """Each dep's HEAD into every file that pins it (commit, hash, date), files that
     disagreed included; all values computed first, then each file written atomically."""
-    from xla_tasks.pins.native.edit import apply_edit, written_sites
+    from xla_tasks.pins.native.edit import apply_edit, written_commit, written_sites
     from xla_tasks.roll.native_values import NativeValues, native_edit
 
     refused = [name for name in add if name not in pins.deps]
@@ -175,7 +225,7 @@ def _pin_native(
     result = CommandResult(command="pin", data={"project": str(project_dir), "source": NATIVE})
     targets = [
         _Target(
-            replace(dep, rev=_written_commit(pins, name) or dep.rev),
+            replace(dep, rev=written_commit(pins.sites.get(name, ())) or dep.rev),
             workspace.path_of(name),
             fetch_hint=_fetch_hint(workspace, name),
         )
@@ -235,13 +285,6 @@ def _pin_native(
         ],
     )
     return result
-
-
-def _written_commit(pins: Pins, name: str) -> str | None:
-    """The commit the files `pin` writes hold (`.torch_commit`'s, not `.torch_pin`'s)."""
-    from xla_tasks.pins.native.edit import written_sites
-
-    return next((pin.commit for pin in written_sites(pins.sites.get(name, ())) if pin.commit), None)
 
 
 def _files_of(pins: Pins, name: str, shown: list[str]) -> list[str]:

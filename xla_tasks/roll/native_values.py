@@ -185,12 +185,15 @@ def _what(place: NativePin) -> str:
 
 
 def native_edit(
-    resolver: NativeValues, commits: Mapping[str, str], jobs: int
+    resolver: NativeValues,
+    commits: Mapping[str, str],
+    jobs: int,
+    base: Mapping[str, str] | None = None,
 ) -> tuple[NativeEdit, dict[str, DepValues]]:
     """Every dep's values at its new commit (deps in parallel), then the new file texts.
 
     Nothing is written: a value that cannot be computed raises (the first dep's, by name),
-    so either every file can be written or none is.
+    so either every file can be written or none is. `base`: as for `edit_pins`.
     """
     found: dict[str, DepValues] = {}
     errors: dict[str, XlaTasksError] = {}
@@ -210,4 +213,4 @@ def native_edit(
     for outcome in outcomes:
         if outcome.failed:
             raise XlaTasksError(outcome.error or f"{outcome.name}: failed")
-    return edit_pins(resolver.project_dir, resolver.pins.sites, found), found
+    return edit_pins(resolver.project_dir, resolver.pins.sites, found, base), found

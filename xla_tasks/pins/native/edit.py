@@ -89,6 +89,17 @@ def written_sites(sites: Iterable[NativePin]) -> list[NativePin]:
     return [pin for pin in sites if pin.format != "torch_pin"]
 
 
+def written_commit(sites: Iterable[NativePin]) -> str | None:
+    """The commit the written files hold (`.torch_commit`'s, not `.torch_pin`'s), the first
+    file's when they disagree: what `pin` and `roll` move a dep from."""
+    return next((pin.commit for pin in written_sites(sites) if pin.commit), None)
+
+
+def written_files(sites: Iterable[NativePin]) -> list[str]:
+    """The text files among the places (not gitlinks, not `.torch_pin`), sorted."""
+    return sorted({pin.file for pin in sites if pin.format not in _NOT_TEXT})
+
+
 def needs_of(project_dir: Path, sites: Sequence[NativePin], commit: str) -> Needs:
     """The hashes and date the files need for `commit`; a hash of an archive we cannot
     build or download is a ConfigError naming its file and line."""
@@ -127,11 +138,14 @@ def edit_pins(
     project_dir: Path,
     sites: Mapping[str, Sequence[NativePin]],
     values: Mapping[str, DepValues],
+    base: Mapping[str, str] | None = None,
 ) -> NativeEdit:
     """Each file that pins a dep of `values`, read again and with those pins rewritten.
 
     Files are rewritten in place, pin by pin (a commit, hash or date keeps its length, so
-    the other pins of a file stay on their lines); unchanged files are left out.
+    the other pins of a file stay on their lines); unchanged files are left out. `base`:
+    the texts the pins were read from, by file, when the disk may hold others since (the
+    tries of a gated roll).
     """
     edit = NativeEdit()
     by_file: dict[str, list[tuple[NativePin, DepValues]]] = {}
@@ -142,15 +156,19 @@ def edit_pins(
             elif pin.format not in _NOT_TEXT:
                 by_file.setdefault(pin.file, []).append((pin, new))
     for rel in sorted(by_file):
-        _edit_file(project_dir, rel, by_file[rel], edit)
+        _edit_file(project_dir, rel, by_file[rel], edit, (base or {}).get(rel))
     return edit
 
 
 def _edit_file(
-    project_dir: Path, rel: str, pins: list[tuple[NativePin, DepValues]], edit: NativeEdit
+    project_dir: Path,
+    rel: str,
+    pins: list[tuple[NativePin, DepValues]],
+    edit: NativeEdit,
+    base: str | None,
 ) -> None:
     path = project_dir / rel
-    old = read_pin_file(path)
+    old = base if base is not None else read_pin_file(path)
     if old is None:
         raise XlaTasksError(f"{path}: gone since its pins were read", "run again")
     text = old
