@@ -29,6 +29,8 @@ GITHUB = {
     "llvm-project": "https://github.com/llvm/llvm-project.git",
     "pytorch": "https://github.com/pytorch/pytorch.git",
     "torch_xla": "https://github.com/pytorch/xla.git",
+    "iree": "https://github.com/iree-org/iree.git",
+    "iree-llvm": "https://github.com/iree-org/llvm-project.git",  # IREE's submodule
 }
 TORCH_XLA_HASH = "9a9aa0e11e4fcda8d6a9c3267dca6776ddbdb0ca"  # xla_hash in torch_xla.WORKSPACE
 TORCH_XLA_DATE = "2025-10-01"
@@ -77,7 +79,9 @@ class NativeWorld:
             self.made.add(name)
         return commit(self.bare(name), files, message or f"{name}: change")
 
-    def registry(self, *names: str, extra: Mapping[str, Mapping[str, object]] | None = None) -> None:
+    def registry(
+        self, *names: str, extra: Mapping[str, Mapping[str, object]] | None = None
+    ) -> None:
         """xla-workspace.toml naming these repos by their GitHub URLs (`extra`: more keys)."""
         repos: dict[str, dict[str, object]] = {}
         for name in names:
