@@ -72,8 +72,8 @@ class ArchiveServer:
         return f"{self.url}/{mode}/github.com/{org_repo}/archive/{{commit}}.zip"
 
 
-@pytest.fixture
-def archive_server(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArchiveServer]:
+@pytest.fixture(name="archive_server")
+def fixture_archive_server(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArchiveServer]:
     """Archives of the bare repos under `<tmp>/upstreams`; proxies bypassed for 127.0.0.1."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from archive_server import ArchiveServer, archive_server  # noqa: F401 (the fixture)
+from archive_server import ArchiveServer, fixture_archive_server  # noqa: F401
 from native_world import (
     GITHUB,
     NativeWorld,
@@ -76,7 +76,7 @@ def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_els
 
 
 def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, cli) -> None:
-    world, shas, project, xla = jax
+    _, shas, project, xla = jax
     git(xla, "checkout", "-q", shas[1])
     before = _texts(project)
 
@@ -120,7 +120,7 @@ def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
 
 
 def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
-    world, shas, project, xla = jax
+    world, shas, project, _ = jax
     right = _texts(project)
     (project / REVISION).write_text(
         right[REVISION].replace(tar_gz_sha256(world.bare("xla"), shas[0], "xla"), "cd" * 32)
@@ -180,7 +180,7 @@ def torch_xla(isolated_env: Path) -> tuple[NativeWorld, Path, dict[str, str]]:
 
 
 def test_pin_writes_the_committer_date_next_to_xla_hash_and_in_torch_commit(torch_xla, cli) -> None:
-    world, project, old = torch_xla
+    world, project, _ = torch_xla
     xla = _commit_on(world.ws / "xla", "xla: fix", "2026-03-04")
     torch = _commit_on(world.ws / "pytorch", "pytorch: fix", "2026-02-27")
 
