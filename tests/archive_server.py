@@ -73,7 +73,9 @@ class ArchiveServer:
 
 
 @pytest.fixture(name="archive_server")
-def fixture_archive_server(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ArchiveServer]:
+def fixture_archive_server(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ArchiveServer]:
     """Archives of the bare repos under `<tmp>/upstreams`; proxies bypassed for 127.0.0.1."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
