@@ -118,13 +118,18 @@ def _median(runs: list[float]) -> float:
     return statistics.median(runs)
 
 
-def _timed(work: Callable[[], object], runs: int, before: Callable[[], None]) -> list[float]:
-    found = []
+def _interleaved(
+    works: dict[str, Callable[[], object]], runs: int, before: Callable[[], None]
+) -> dict[str, list[float]]:
+    """Seconds of each run of each work, the works taking turns (a busy machine's load then
+    falls on all of them alike); `before` runs untimed before each."""
+    found: dict[str, list[float]] = {name: [] for name in works}
     for _ in range(runs):
-        before()
-        start = time.perf_counter()
-        work()
-        found.append(time.perf_counter() - start)
+        for name, work in works.items():
+            before()
+            start = time.perf_counter()
+            work()
+            found[name].append(time.perf_counter() - start)
     return found
 
 
@@ -186,17 +191,28 @@ def _run(work: Path, args: argparse.Namespace) -> dict[str, object]:
         for rel, text in jax_files(head, digest).items():
             (jax / rel).write_text(text)
 
-    roll_runs = _timed(roll, args.runs, fresh)
+    fresh()
+    roll()
     rolled = {rel: (jax / rel).read_text() for rel in jax_files(head, "0" * 64)}
-    plain_runs = _timed(plain, args.runs, fresh)
+    fresh()
+    plain()
     if rolled != {rel: (jax / rel).read_text() for rel in rolled}:
         raise SystemExit("the roll and the plain way wrote different files")
+    ends = _interleaved({"roll": roll, "plain": plain}, args.runs, fresh)
+    roll_runs, plain_runs = ends["roll"], ends["plain"]
 
     from xla_tasks.pins.native import archive_sha256
 
     prefix = f"xla-{head}/"
-    ours = _timed(lambda: archive_sha256(xla, head, prefix), args.runs, lambda: None)
-    shell = _timed(lambda: _pipeline(xla, head, env), args.runs, lambda: None)
+    hashes = _interleaved(
+        {
+            "ours": lambda: archive_sha256(xla, head, prefix),
+            "shell": lambda: _pipeline(xla, head, env),
+        },
+        args.runs,
+        lambda: None,
+    )
+    ours, shell = hashes["ours"], hashes["shell"]
     gz = _size(f"git archive --format=tar --prefix={prefix} {head} | gzip -n", xla, env)
     return {
         "files": args.files,

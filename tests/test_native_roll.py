@@ -220,3 +220,41 @@ def test_a_journal_naming_a_file_that_holds_no_pin_is_ignored(jax) -> None:
     assert len(notes) == 1
     assert "which is not a file a gated roll of" in notes[0]
     assert path.read_text() == "# planted\n"
+
+
+def _with_submodule(world: NativeWorld, project: Path) -> tuple[str, str]:
+    """jax also pins iree-llvm as a submodule (staged); its upstream moves on."""
+    old = world.commit("iree-llvm", {"README.md": "LLVM\n"}, "llvm: start")
+    (project / ".gitmodules").write_text(
+        '[submodule "third_party/llvm"]\n\tpath = third_party/llvm\n'
+        f"\turl = {GITHUB['iree-llvm']}\n"
+    )
+    git(project, "update-index", "--add", "--cacheinfo", f"160000,{old},third_party/llvm")
+    new = world.commit("iree-llvm", {"README.md": "LLVM 2\n"}, "llvm: next")
+    world.clone("iree-llvm", at=old)
+    schedules = {"llvm": {"deps": ["iree-llvm"]}}
+    world.registry("jax", "xla", "iree-llvm", extra={"jax": {"schedules": schedules}})
+    return old, new
+
+
+def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax, cli) -> None:
+    world, _, project, _ = jax
+    _, new = _with_submodule(world, project)
+
+    result = cli("roll", "llvm", cwd=project)
+
+    assert result.code == 0, result.err
+    assert "  pinned in third_party/llvm (submodule)" in result.out.splitlines()
+    assert git(project, "ls-files", "-s", "third_party/llvm").split()[1] == new
+
+
+def test_a_gated_roll_refuses_to_move_a_submodule(jax, cli) -> None:
+    world, _, project, _ = jax
+    old, _ = _with_submodule(world, project)
+
+    result = cli("roll", "llvm", "--verify", "true", cwd=project)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1, result.err
+    assert "roll --verify cannot gate the move of a submodule: third_party/llvm" in result.err
+    assert git(project, "ls-files", "-s", "third_party/llvm").split()[1] == old

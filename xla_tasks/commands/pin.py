@@ -295,7 +295,7 @@ def _files_of(pins: Pins, name: str, shown: list[str]) -> list[str]:
 
 def _native_notes(pins: Pins, name: str, downloaded: Sequence[str]) -> list[str]:
     """What the user must know about one dep's files beyond its move."""
-    from xla_tasks.pins.native.edit import written_sites
+    from xla_tasks.pins.native.edit import override_note, written_sites
 
     sites = pins.sites.get(name, ())
     notes = [
@@ -306,14 +306,8 @@ def _native_notes(pins: Pins, name: str, downloaded: Sequence[str]) -> list[str]
     if len(commits) > 1:
         shown = ", ".join(f"{pin.file} {(pin.commit or '')[:12]}" for pin in written_sites(sites))
         notes.append(f"{name}: its files disagreed ({shown}); they now agree")
-    override = next((pin for pin in sites if pin.format == "torch_pin"), None)
-    if override is not None:
-        value = override.ref or (override.commit or "")[:12]
-        notes.append(
-            f"{name}: {override.file} ({value}) still overrides the commit the other files pin; "
-            f"it is read, never written: remove it to build at the pinned commit"
-        )
-    return notes
+    override = override_note(name, sites)
+    return [*notes, override] if override else notes
 
 
 def _add_refused(project_dir: Path, workspace: Workspace, pins: Pins, name: str) -> UsageError:

@@ -24,6 +24,7 @@ from xla_tasks.pins.native.edit import (
     NativeEdit,
     apply_edit,
     new_texts,
+    override_note,
     written_commit,
     written_files,
 )
@@ -128,6 +129,8 @@ def plan_roll(
     _plan_deps(plan, heads)
     if pins.source == NATIVE:
         _plan_native(plan, project_dir, workspace, options, jobs)
+        notes = [override_note(move.name, pins.sites[move.name]) for move in plan.dep_moves]
+        result.warnings += [note for note in notes if note]
     result.warnings += add_histories(plan.dep_moves, workspace, pins, options, jobs)
     _plan_packages(plan, chosen, versions, requirement_texts, project_dir, source)
     result.messages.extend(summary_lines(schedule, plan, options.dry_run))

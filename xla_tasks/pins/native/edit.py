@@ -100,6 +100,18 @@ def written_files(sites: Iterable[NativePin]) -> list[str]:
     return sorted({pin.file for pin in sites if pin.format not in _NOT_TEXT})
 
 
+def override_note(name: str, sites: Iterable[NativePin]) -> str | None:
+    """What to say when `.torch_pin` overrides the commit `pin` and `roll` write."""
+    override = next((pin for pin in sites if pin.format == "torch_pin"), None)
+    if override is None:
+        return None
+    value = override.ref or (override.commit or "")[:12]
+    return (
+        f"{name}: {override.file} ({value}) still overrides the commit the other files pin; "
+        "it is read, never written: remove it to build at the pinned commit"
+    )
+
+
 def needs_of(project_dir: Path, sites: Sequence[NativePin], commit: str) -> Needs:
     """The hashes and date the files need for `commit`; a hash of an archive we cannot
     build or download is a ConfigError naming its file and line."""
