@@ -16,6 +16,7 @@ Measured, each the median of --runs, every run from a fresh copy of the clones' 
 Timings are reported, never asserted.
 
     python3 bench/native_roll.py [--files N] [--kb N] [--runs N] [--ahead N] [--json]
+                                 [--keep DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -140,9 +142,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ahead", type=int, default=3, help="commits XLA moves past the pin")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", metavar="DIR", help="build the world in DIR and keep it")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="native-roll-") as tmp:
-        report = _run(Path(tmp), args)
+    if args.keep:
+        Path(args.keep).mkdir(parents=True)
+        report = _run(Path(args.keep).resolve(), args)
+    else:
+        with tempfile.TemporaryDirectory(prefix="native-roll-") as tmp:
+            report = _run(Path(tmp), args)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -203,6 +210,8 @@ def _run(work: Path, args: argparse.Namespace) -> dict[str, object]:
 
     from xla_tasks.pins.native import archive_sha256
 
+    os.environ.clear()  # ours runs in this process: with the same git environment as the shell's
+    os.environ.update(env)
     prefix = f"xla-{head}/"
     hashes = _interleaved(
         {
