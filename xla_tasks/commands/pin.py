@@ -23,6 +23,7 @@ from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.parallel import run_each
 from xla_tasks.pins.migration import with_legacy_schedules, without_self
 from xla_tasks.pins.model import NATIVE, Dep, Pins, Schedule
+from xla_tasks.pins.native.edit import NativeEdit
 from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.project import (
     check_pin_files,
@@ -253,21 +254,7 @@ def _pin_native(
     result.outcomes = changes
     for name in sorted(pins.deps):
         result.messages.extend(_native_notes(pins, name, values[name].downloaded))
-    verb, staged = ("would write", "would stage") if options.dry_run else ("wrote", "staged")
-    done = [f"{verb} {', '.join(edit.files)}"] if edit.texts else []
-    if edit.gitlinks:
-        links = ", ".join(f"{path} (submodule)" for path in sorted(edit.gitlinks))
-        done.append(f"{staged} {links} in the index, not committed")
-    if not edit.changed:
-        result.messages.append(
-            f"nothing changed: {len(pins.deps)} dep(s) already pinned at HEAD in {', '.join(files)}"
-        )
-    elif changes:
-        result.messages.append(f"{len(changes)} pin(s) moved; {'; '.join(done)}")
-    else:
-        result.messages.append(
-            f"no pin moved; {'; '.join(done)}: a hash or date there did not match the commit"
-        )
+    result.messages.append(_native_summary(edit, len(changes), len(pins.deps), files, options))
     if edit.changed and not options.dry_run:
         apply_edit(project_dir, edit)
     result.data.update(
@@ -285,6 +272,22 @@ def _pin_native(
         ],
     )
     return result
+
+
+def _native_summary(
+    edit: NativeEdit, moved: int, deps: int, files: list[str], options: TaskOptions
+) -> str:
+    """`N pin(s) moved; wrote FILES; staged PATH (submodule) ...`, or why nothing moved."""
+    verb, staged = ("would write", "would stage") if options.dry_run else ("wrote", "staged")
+    done = [f"{verb} {', '.join(edit.files)}"] if edit.texts else []
+    if edit.gitlinks:
+        links = ", ".join(f"{path} (submodule)" for path in sorted(edit.gitlinks))
+        done.append(f"{staged} {links} in the index, not committed")
+    if not edit.changed:
+        return f"nothing changed: {deps} dep(s) already pinned at HEAD in {', '.join(files)}"
+    if moved:
+        return f"{moved} pin(s) moved; {'; '.join(done)}"
+    return f"no pin moved; {'; '.join(done)}: a hash or date there did not match the commit"
 
 
 def _files_of(pins: Pins, name: str, shown: list[str]) -> list[str]:
