@@ -7,6 +7,7 @@ culprit to the commit before it, with that commit's hash) and its journal.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,33 @@ def test_a_gated_roll_refuses_to_move_a_submodule(jax, cli) -> None:
     assert result.err.count("\n") == 1, result.err
     assert "roll --verify cannot gate the move of a submodule: third_party/llvm" in result.err
     assert git(project, "ls-files", "-s", "third_party/llvm").split()[1] == old
+
+
+def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_line(
+    jax, git_http_server, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clone lacks the new commit and its fetch stalls: one line, nothing written."""
+    world, _, project, _ = jax
+    local = world.bare("xla").resolve().as_uri()
+    git(world.root, "config", "--global", "--unset", f"url.{local}.insteadOf")
+    git(
+        world.root,
+        "config",
+        "--global",
+        f"url.{git_http_server.url('xla')}.insteadOf",
+        GITHUB["xla"],
+    )
+    world.commit("xla", {"blob.bin": os.urandom(256 * 1024).hex()}, "xla: a big file")
+    git_http_server.set("xla", stall_after_bytes=8192)  # ls-remote's answer fits, a pack not
+    monkeypatch.setenv("INVOKE_XLA_TASKS_STALL_TIMEOUT", "1")
+    before = _texts(project)
+
+    result = cli("roll", "heads", cwd=project)
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1, result.err
+    assert result.err.startswith(
+        f"xla-tasks: {project / 'MODULE.bazel'}:33: xla: the .tar.gz hash needs"
+    )
+    assert "fetch" in result.err
+    assert _texts(project) == before
