@@ -287,5 +287,5 @@ def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_lin
     assert result.err.startswith(
         f"xla-tasks: {project / 'MODULE.bazel'}:33: xla: the .tar.gz hash needs"
     )
-    assert "fetch" in result.err
+    assert f"which {world.ws / 'xla'} lacks, and fetch from {GITHUB['xla']} failed" in result.err
     assert _texts(project) == before

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from xla_tasks.errors import ConfigError, XlaTasksError
+from xla_tasks.errors import ConfigError, GitError, XlaTasksError
 from xla_tasks.gitobjects import object_reader
 from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.parallel import run_each
@@ -133,7 +133,16 @@ class NativeValues:
                     stall_timeout=stall,
                 )
             except XlaTasksError as err:
-                raise self._error(place, f"{name}: {what} needs {commit[:12]}: {err}") from None
+                why = (
+                    f"fetch from {err.url} failed: {err.detail}"
+                    if isinstance(err, GitError)
+                    else err
+                )
+                raise self._error(
+                    place,
+                    f"{name}: {what} needs {commit[:12]}, which {path} lacks, and {why}",
+                    "check the network and the URL, then run again",
+                ) from None
         if not repo.has_commit(commit):
             raise self._error(
                 place,
