@@ -28,6 +28,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "stall_timeout": "",
     "heartbeat": "",  # seconds as text: 0 means no heartbeat, so empty means unset
     "cache_lock_timeout": "",
+    "archive_max_mb": "",  # MiB a downloaded .zip archive may have (pin/roll of a native pin)
 }
 
 

@@ -284,7 +284,7 @@ def pin(
     dry_run: bool = False,
     json_: bool = False,
 ) -> None:
-    """Record each dep's HEAD in sync_deps.toml; regenerate sync_deps.py."""
+    """Record each dep's HEAD in the project's pin files."""
     from xla_tasks.commands.pin import pin as run_pin
 
     options = _options(ctx, dry_run=dry_run)
@@ -306,7 +306,7 @@ def pin(
     positional=["schedule"],
     extra_word="{task} takes one SCHEDULE ({given!r}); {extra!r} is neither a task nor a flag",
     help={
-        "schedule": "a schedule of sync_deps.toml's [schedules.*]",
+        "schedule": "a schedule of sync_deps.toml, or of the registry entry (and heads)",
         "log_limit": "newest commit subjects per moved dep in the message (default 10)",
         "jobs": JOBS_HELP,
         "dry_run": DRY_HELP,

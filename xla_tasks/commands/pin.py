@@ -22,7 +22,9 @@ from xla_tasks.gitobjects import object_reader
 from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.parallel import run_each
 from xla_tasks.pins.migration import with_legacy_schedules, without_self
-from xla_tasks.pins.model import Dep, Pins, Schedule
+from xla_tasks.pins.model import NATIVE, Dep, Pins, Schedule
+from xla_tasks.pins.native.edit import NativeEdit
+from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.project import (
     check_pin_files,
     is_legacy_project,
@@ -94,15 +96,64 @@ def _mode(check: bool, from_script: bool, from_toml: bool, import_file: str | No
 
 
 def check_project(start: Path) -> CommandResult:
-    """`pin --check`: is `sync_deps.py` exactly the rendering of `sync_deps.toml`? No git."""
+    """`pin --check`, for CI: no network, no write.
+
+    With `sync_deps.toml` (or a script): is `sync_deps.py` exactly its rendering (no git),
+    and do the project's native pin files agree? Without, native pins only: do the files
+    agree, and is each `.tar.gz` hash that of its commit (built from a clone that has it)?
+    """
     project_dir = find_project_dir_without_git(start)
-    reason = check_pin_files(project_dir, start_pinning_hint(project_dir))
     result = CommandResult(command="pin", data={"project": str(project_dir), "check": True})
-    if reason:
+    has_ours = (project_dir / PIN_FILE).is_file() or (project_dir / SCRIPT_FILE).is_file()
+    native = _native_sites(project_dir)
+    reason = None
+    if has_ours or not native:
+        reason = check_pin_files(project_dir, start_pinning_hint(project_dir))
+        if reason is None:
+            result.messages.append(f"{project_dir / SCRIPT_FILE} is up to date with {PIN_FILE}")
+    if native:
+        _check_native(result, project_dir, native, hashes=not has_ours)
+    if result.problems:
+        result.problems[:0] = [reason] if reason else []
+        result.failed_check = f"check failed: {len(result.problems)} problem(s), listed above"
+    elif reason:
         result.failed_check = reason
-    else:
-        result.messages.append(f"{project_dir / SCRIPT_FILE} is up to date with {PIN_FILE}")
     return result
+
+
+def _native_sites(project_dir: Path) -> dict[str, tuple[NativePin, ...]]:
+    """The project's native pins of registered repos, by dep, even where files disagree."""
+    from xla_tasks.pins.native_deps import read_native_deps
+
+    workspace = workspace_for_project(project_dir)
+    name = project_name(workspace, project_dir)
+    repos = workspace.catalog()
+    entry = repos.get(name)
+    extra = entry.pin_files if entry else ()
+    found = read_native_deps(project_dir, repos, project=name, extra_files=extra, agree=False)
+    return dict(found.sites) if found is not None else {}
+
+
+def _check_native(
+    result: CommandResult,
+    project_dir: Path,
+    sites: dict[str, tuple[NativePin, ...]],
+    *,
+    hashes: bool,
+) -> None:
+    """Agreement (and, with `hashes`, the .tar.gz hashes): problems, and what was checked."""
+    from xla_tasks.pins.native.check import check_native_pins
+
+    workspace = workspace_for_project(project_dir)
+    report = check_native_pins(project_dir, sites, workspace.path_of, hashes=hashes)
+    result.problems.extend(report.problems)
+    result.messages.extend([*report.checked, *report.not_checked])
+    result.data.update(
+        native_deps=sorted(sites), hashes_checked=report.checked, not_checked=report.not_checked
+    )
+    if not report.problems:
+        files = sorted({pin.file for found in sites.values() for pin in found})
+        result.messages.append(f"native pins agree: {len(sites)} dep(s) in {', '.join(files)}")
 
 
 def find_project_dir_without_git(start: Path) -> Path:
@@ -124,9 +175,13 @@ def _pin(
     add: list[str],
     require_upstream: bool,
 ) -> CommandResult:
+    name = project_name(workspace, project_dir)
+    found = read_root_pins(project_dir, repos=workspace.catalog(), project=name, agree=False)[0]
+    if found is not None and found.source == NATIVE and found.deps:
+        return _pin_native(project_dir, workspace, options, found, add, require_upstream)
     result = CommandResult(command="pin", data={"project": str(project_dir)})
     migrated = is_legacy_project(project_dir)
-    pins = read_root_pins(project_dir)[0] or Pins()
+    pins = found if found is not None and found.source != NATIVE else Pins()
     if migrated:
         pins = _drop_self(result, workspace, project_dir, pins)
     targets = _targets(project_dir, workspace, pins, add)
@@ -150,6 +205,135 @@ def _pin(
     result.outcomes = changes
     _describe(result, project_dir, new_pins, changes, migrated, options.dry_run)
     return result
+
+
+def _pin_native(
+    project_dir: Path,
+    workspace: Workspace,
+    options: TaskOptions,
+    pins: Pins,
+    add: list[str],
+    require_upstream: bool,
+) -> CommandResult:
+    """Each dep's HEAD into every file that pins it (commit, hash, date), files that
+    disagreed included; all values computed first, then each file written atomically."""
+    from xla_tasks.pins.native.edit import apply_edit, written_commit, written_sites
+    from xla_tasks.roll.native_values import NativeValues, native_edit
+
+    refused = [name for name in add if name not in pins.deps]
+    if refused:
+        raise _add_refused(project_dir, workspace, pins, refused[0])
+    result = CommandResult(command="pin", data={"project": str(project_dir), "source": NATIVE})
+    targets = [
+        _Target(
+            replace(dep, rev=written_commit(pins.sites.get(name, ())) or dep.rev),
+            workspace.path_of(name),
+            fetch_hint=_fetch_hint(workspace, name),
+        )
+        for name, dep in sorted(pins.deps.items())
+    ]
+    warnings: dict[str, str] = {}
+    jobs = options.jobs or workspace.jobs or default_jobs()
+    outcomes = run_each(
+        targets,
+        lambda target: _record(target, require_upstream, warnings),
+        lambda target: target.dep.name,
+        jobs,
+    )
+    result.warnings.extend(warnings[name] for name in sorted(warnings))
+    files = sorted({pin.file for sites in pins.sites.values() for pin in written_sites(sites)})
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    if failed:
+        result.outcomes = failed
+        result.messages.append(f"nothing written: {', '.join(files)} left as they were")
+        return result
+    resolver = NativeValues(project_dir, workspace, pins, options, fetch=False)
+    heads = {outcome.name: outcome.new or "" for outcome in outcomes}
+    edit, values = native_edit(resolver, heads, jobs)
+    changes = [outcome for outcome in outcomes if outcome.old != outcome.new]
+    result.outcomes = changes
+    for name in sorted(pins.deps):
+        result.messages.extend(_native_notes(pins, name, values[name].downloaded))
+    result.messages.append(_native_summary(edit, len(changes), len(pins.deps), files, options))
+    if edit.changed and not options.dry_run:
+        apply_edit(project_dir, edit)
+    result.data.update(
+        changes=[
+            {**_change_data(outcome), "files": _files_of(pins, outcome.name, edit.shown())}
+            for outcome in changes
+        ],
+        migrated=False,
+        dry_run=options.dry_run,
+        files=edit.files,
+        submodules=sorted(edit.gitlinks),
+        written=edit.changed and not options.dry_run,
+        downloaded=[
+            {"name": name, "url": url} for name in sorted(values) for url in values[name].downloaded
+        ],
+    )
+    return result
+
+
+def _native_summary(
+    edit: NativeEdit, moved: int, deps: int, files: list[str], options: TaskOptions
+) -> str:
+    """`N pin(s) moved; wrote FILES; staged PATH (submodule) ...`, or why nothing moved."""
+    verb, staged = ("would write", "would stage") if options.dry_run else ("wrote", "staged")
+    done = [f"{verb} {', '.join(edit.files)}"] if edit.texts else []
+    if edit.gitlinks:
+        links = ", ".join(f"{path} (submodule)" for path in sorted(edit.gitlinks))
+        done.append(f"{staged} {links} in the index, not committed")
+    if not edit.changed:
+        return f"nothing changed: {deps} dep(s) already pinned at HEAD in {', '.join(files)}"
+    if moved:
+        return f"{moved} pin(s) moved; {'; '.join(done)}"
+    return f"no pin moved; {'; '.join(done)}: a hash or date there did not match the commit"
+
+
+def _files_of(pins: Pins, name: str, shown: list[str]) -> list[str]:
+    """The files (and submodules) of `shown` that pin `name`."""
+    mine = {pin.file for pin in pins.sites.get(name, ())}
+    return [entry for entry in shown if entry.removesuffix(" (submodule)") in mine]
+
+
+def _native_notes(pins: Pins, name: str, downloaded: Sequence[str]) -> list[str]:
+    """What the user must know about one dep's files beyond its move."""
+    from xla_tasks.pins.native.edit import override_note, written_sites
+
+    sites = pins.sites.get(name, ())
+    notes = [
+        f"{name}: the .zip hash was downloaded from {url} (it cannot be rebuilt locally)"
+        for url in downloaded
+    ]
+    commits = {pin.commit for pin in written_sites(sites) if pin.commit}
+    if len(commits) > 1:
+        shown = ", ".join(f"{pin.file} {(pin.commit or '')[:12]}" for pin in written_sites(sites))
+        notes.append(f"{name}: its files disagreed ({shown}); they now agree")
+    override = override_note(name, sites)
+    return [*notes, override] if override else notes
+
+
+def _add_refused(project_dir: Path, workspace: Workspace, pins: Pins, name: str) -> UsageError:
+    """`pin --add` where the pins live in the project's own files: say which file takes it."""
+    sites = [pin for found in pins.sites.values() for pin in found]
+    spec = workspace.catalog().get(name)
+    url = spec.url if spec else "URL"
+    if sites and all(pin.format == "gitlink" for pin in sites):
+        where = f"a submodule: `git submodule add {url} third_party/{name}`"
+    elif any(pin.file.startswith("third_party/") or pin.file == "MODULE.bazel" for pin in sites):
+        where = (
+            f"third_party/{name}/workspace.bzl (a {name.upper().replace('-', '_')}_COMMIT "
+            f"constant and the archive of {url} that uses it)"
+        )
+        if any(pin.file == "MODULE.bazel" for pin in sites):
+            where += " and MODULE.bazel (an archive_override)"
+    else:
+        where = ", ".join(sorted({pin.file for pin in sites}))
+    return UsageError(
+        f"{project_dir.name} pins its deps in its own files, not in {PIN_FILE}: "
+        f"add the pin of {name} to {where}",
+        "then run `xla-tasks pin` to record its HEAD there",
+    )
 
 
 def _drop_self(result: CommandResult, workspace: Workspace, project_dir: Path, pins: Pins) -> Pins:

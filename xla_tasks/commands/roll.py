@@ -13,7 +13,7 @@ from pathlib import Path
 
 from xla_tasks.roll.gate import GateRun, gated_roll
 from xla_tasks.roll.journal import recover_gate
-from xla_tasks.roll.plan import no_schedule_given, plan_roll, write_plan
+from xla_tasks.roll.plan import no_schedule_given, plan_roll, refuse_gated_submodules, write_plan
 from xla_tasks.ui.results import CommandResult
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.project import find_project_dir
@@ -42,6 +42,7 @@ def roll(
         if plan is None or not plan.changed:
             return result
         if verify:
+            refuse_gated_submodules(plan)
             result.data["verify"] = verify
             if options.dry_run:
                 result.messages.append(f"(dry run: `{verify}` would gate these moves)")

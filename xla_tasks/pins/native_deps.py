@@ -63,13 +63,15 @@ def read_native_deps(
     *,
     project: str | None = None,
     extra_files: Sequence[str] = (),
+    agree: bool = True,
 ) -> Pins | None:
     """The project's native pins of registered repos (None when its files pin nothing).
 
     `project` is the project's own registry name (never its own dep); `extra_files` its
     registry entry's `pin_files`. A bad value in a pin of a registered repo, or two files
     that disagree, is a ConfigError naming the file and line; a bad pin of a repo the
-    registry does not list is left alone with the rest.
+    registry does not list is left alone with the rest. `agree=False` lets files that
+    disagree through (`pin` makes them agree; `pin --check` lists every disagreement).
     """
     matcher = RepoMatcher(repos)
     kept: dict[str, list[NativePin]] = {}
@@ -85,7 +87,8 @@ def read_native_deps(
         kept.setdefault(name, []).append(found)
     if not kept and not left:
         return None
-    check_agreement([pin for pins in kept.values() for pin in pins], project_dir)
+    if agree:
+        check_agreement([pin for pins in kept.values() for pin in pins], project_dir)
     deps = {name: _dep(repos[name], sites, project_dir) for name, sites in kept.items()}
     return Pins(
         deps=deps,

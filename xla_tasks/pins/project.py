@@ -208,14 +208,15 @@ def read_root_pins(
     strict: bool = True,
     repos: Mapping[str, KnownRepo] | None = None,
     project: str | None = None,
+    agree: bool = True,
 ) -> tuple[Pins | None, list[str]]:
     """A project's own pins for sync, roll, pin and status, and warnings about its script.
 
     A script another tool rewrote with other pins is an error when `strict` (sync, roll,
-    pin), a warning otherwise (status); a merely stale script is a warning. `repos` and
-    `project`: as for `read_project_pins` (native pins).
+    pin), a warning otherwise (status); a merely stale script is a warning. `repos`,
+    `project` and `agree`: as for `read_project_pins` (native pins).
     """
-    pins = read_project_pins(project_dir, repos, project)
+    pins = read_project_pins(project_dir, repos, project, agree=agree)
     if pins is None or not (project_dir / PIN_FILE).is_file():
         return pins, []
     drift = script_drift(project_dir, pins)
@@ -237,7 +238,11 @@ def _read(path: Path) -> str | None:
 
 
 def read_project_pins(
-    project_dir: Path, repos: Mapping[str, KnownRepo] | None = None, project: str | None = None
+    project_dir: Path,
+    repos: Mapping[str, KnownRepo] | None = None,
+    project: str | None = None,
+    *,
+    agree: bool = True,
 ) -> Pins | None:
     """A project's pins: its `sync_deps.toml`, else a legacy `sync_deps.py`, else the native
     pin files it keeps (when the registry, `repos`, is given), else None.
@@ -245,6 +250,7 @@ def read_project_pins(
     A legacy script is parsed, never run (`legacy.py`). A `sync_deps.py` that we generated
     is not a source of pins: without its `sync_deps.toml` the project is broken, not legacy.
     `project` is the project's registry name: its `pin_files`, and never its own dep.
+    `agree=False`: native pin files that disagree are read anyway (`pin` rewrites them all).
     """
     path = project_dir / PIN_FILE
     if path.is_file():
@@ -260,7 +266,7 @@ def read_project_pins(
         return None
     entry = repos.get(project) if project else None
     extra = entry.pin_files if entry is not None else ()
-    return read_native_deps(project_dir, repos, project=project, extra_files=extra)
+    return read_native_deps(project_dir, repos, project=project, extra_files=extra, agree=agree)
 
 
 def is_legacy_project(project_dir: Path) -> bool:

@@ -96,8 +96,11 @@ class GateRun:
 
     def __post_init__(self) -> None:
         """The files a try may rewrite, with their texts now (the old state to come back to)."""
-        paths = [*sorted(self.plan.files), self.project_dir / PIN_FILE]
-        paths.append(self.project_dir / SCRIPT_FILE)
+        paths = sorted(self.plan.files)
+        if self.plan.native is not None:
+            paths += self.plan.native.paths
+        else:
+            paths += [self.project_dir / PIN_FILE, self.project_dir / SCRIPT_FILE]
         self.files = TrialFiles(self.workspace.root, self.project_dir, paths)
 
     def old_of(self, name: str) -> str:
@@ -147,7 +150,9 @@ def _pins_for(plan: RollPlan, moves: Mapping[str, str]) -> Pins:
 
 
 def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]:
-    """Requirements with only these packages moved, then `sync_deps.toml` and `sync_deps.py`.
+    """Requirements with only these packages moved, then `sync_deps.toml` and `sync_deps.py`
+    (or the native pin files, with only these deps moved: hashes and dates computed anew for
+    a bisected commit).
 
     Nothing moved is the files exactly as they were (a missing `sync_deps.py` stays missing).
     """
@@ -161,6 +166,11 @@ def _texts_for(run: GateRun, moves: Mapping[str, str]) -> dict[Path, str | None]
             if name in moves and file_in_repo(run.project_dir, package.file) == path:
                 text = set_requirement_version(text, name, moves[name], str(path))[0]
         texts[path] = text
+    if run.plan.native is not None:
+        deps = {move.name for move in run.plan.dep_moves}
+        commits = {name: sha for name, sha in moves.items() if name in deps}
+        texts.update(run.plan.native.texts_for(commits, run.files.old))
+        return texts
     pins = _pins_for(run.plan, moves)
     texts[run.project_dir / PIN_FILE] = dump_pins(pins)
     texts[run.project_dir / SCRIPT_FILE] = render_for(pins)
@@ -383,6 +393,7 @@ def _dep_move_at(run: GateRun, move: DepMove, rev: str) -> DepMove:
     if rev == move.new:
         return move
     repo = GitRepo(run.workspace.path_of(move.name), move.name)
+    native = run.plan.native
     return DepMove(
         move.name,
         move.old,
@@ -392,6 +403,8 @@ def _dep_move_at(run: GateRun, move: DepMove, rev: str) -> DepMove:
         compare=compare_url(run.plan.pins.deps[move.name].url, move.old, rev)
         if move.compare
         else None,
+        files=move.files,
+        downloaded=list(native.values.values(move.name, rev).downloaded) if native else [],
     )
 
 

@@ -19,6 +19,7 @@ import os
 import re
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,13 @@ class GetError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Bounds:
-    """Seconds per connect or read, seconds for the whole lookup from `start`, bytes a page."""
+    """Seconds per connect or read, seconds for the whole lookup from `start`, bytes a body."""
 
     timeout: float
     deadline: float
     max_bytes: int
     start: float = field(default_factory=time.monotonic)
+    what: str = "page"  # what a body is called when it is too large ("archive")
 
     def read_limit(self) -> tuple[float, bool]:
         """Seconds the next wait may take, and whether the deadline (not `timeout`) set it."""
@@ -88,13 +90,22 @@ class PageReader:
 
     def get(self, url: str, accept: str) -> Page:
         """The body of `url` (http or https), following redirects; GetError on any failure."""
+        chunks: list[bytes] = []
+        final, content_type = self.stream(url, accept, chunks.append)
+        return Page(final, content_type, b"".join(chunks))
+
+    def stream(self, url: str, accept: str, sink: Callable[[bytes], None]) -> tuple[str, str]:
+        """Feed the body of `url` to `sink` chunk by chunk (bounded memory, same bounds as
+        `get`); return the final URL and its Content-Type. GetError on any failure."""
         _check_url(url)
         auth = _credentials(url)
         for _ in range(MAX_REDIRECTS + 1):
             response = self._open(url, accept, auth)
             location = response.get_redirect_location()
             if not location:
-                return Page(url, response.headers.get("Content-Type", ""), self._body(response))
+                content_type = response.headers.get("Content-Type", "")
+                self._body(response, sink)
+                return url, content_type
             response.close()
             target = urljoin(url, location)
             _check_url(target, f"redirected to {_without_credentials(target)}: ")
@@ -128,9 +139,8 @@ class PageReader:
             )
         return response
 
-    def _body(self, response: urllib3.BaseHTTPResponse) -> bytes:
+    def _body(self, response: urllib3.BaseHTTPResponse, sink: Callable[[bytes], None]) -> None:
         """Read with `read1`, which returns what has arrived, each wait bounded anew."""
-        chunks: list[bytes] = []
         size = 0
         wait, by_deadline = self.bounds.timeout, False
         try:
@@ -139,11 +149,11 @@ class PageReader:
                 _set_read_timeout(response, wait)
                 chunk = response.read1(_CHUNK, decode_content=True)
                 if not chunk:
-                    return b"".join(chunks)
+                    return
                 size += len(chunk)
                 if size > self.bounds.max_bytes:
-                    raise GetError(f"page larger than {self.bounds.max_bytes // 2**20} MiB")
-                chunks.append(chunk)
+                    raise GetError(f"{self.bounds.what} larger than {_size(self.bounds.max_bytes)}")
+                sink(chunk)
         except (exceptions.HTTPError, OSError) as err:
             raise GetError(_reason(err, wait, by_deadline, self.bounds)) from err
         finally:
@@ -154,6 +164,11 @@ class PageReader:
         if proxy not in self._pools:
             self._pools[proxy] = _pool_manager(proxy)
         return self._pools[proxy]
+
+
+def _size(limit: int) -> str:
+    """`64 MiB`, or bytes when under one MiB (a test's small bound)."""
+    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit} bytes"
 
 
 def _pool_manager(proxy: str | None) -> urllib3.PoolManager:

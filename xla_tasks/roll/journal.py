@@ -1,25 +1,29 @@
 """The project files a gated roll rewrites for each try, and the journal that undoes them.
 
-Each try puts its moves in the work tree (requirements files, `sync_deps.toml`,
-`sync_deps.py`), because CMD builds from them. Ctrl-C and errors are handled by the
-caller's `finally` (restore the old files, re-sync). A SIGKILL or a power cut cannot be
-caught, so before the first write the old texts go to a journal under the workspace; the
-next `roll` finds it and puts the old files back, then syncs. It restores only when every
-file still holds a text some try wrote: a file the user changed since is never overwritten.
+Each try puts its moves in the work tree (requirements files, `sync_deps.toml` and
+`sync_deps.py`, or the project's native pin files), because CMD builds from them. Ctrl-C
+and errors are handled by the caller's `finally` (restore the old files, re-sync). A
+SIGKILL or a power cut cannot be caught, so before the first write the old texts go to a
+journal under the workspace; the next `roll` finds it and puts the old files back, then
+syncs. It restores only when every file still holds a text some try wrote: a file the user
+changed since is never overwritten.
 
 The journal is a file anyone can edit or copy, so it is not trusted: it is used only when
 it belongs to this project, and only when every file it names is one a gated roll of this
-project writes (its pin files, the requirements files its schedules list, all inside the
-project and outside `.git`). Anything else is ignored, whole, with a warning.
+project writes (its pin files, or its native pin files, and the requirements files its
+schedules list, all inside the project and outside `.git`). Anything else is ignored,
+whole, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from xla_tasks.fsutil import atomic_write, file_in_repo
+from xla_tasks.pins.model import Schedule
 from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
 from xla_tasks.workspace.lock import lock_lent_to_nested
@@ -148,16 +152,50 @@ def _rolled_files(project_dir: Path) -> set[Path]:
     """The files a gated roll of this project may write, as `TrialFiles` names them: both
     pin files, and each requirements file of its schedules (links resolved, inside the
     project and outside .git). Schedules come from the pin file on disk, which a try
-    rewrites with new revs only: its schedules are the roll's."""
+    rewrites with new revs only: its schedules are the roll's. A project without pin files
+    of ours: its native pin files instead, and the requirements of its registry entry's
+    schedules."""
     from xla_tasks.errors import XlaTasksError
     from xla_tasks.pins.sync_deps_toml import load_pin_file
 
+    if not (project_dir / PIN_FILE).is_file() and not (project_dir / SCRIPT_FILE).is_file():
+        return _native_rolled_files(project_dir)
     files = {project_dir / PIN_FILE, project_dir / SCRIPT_FILE}
     try:
         pins = load_pin_file(project_dir / PIN_FILE)
     except XlaTasksError:
         return files
-    for schedule in pins.schedules.values():
+    return files | _requirements(project_dir, pins.schedules.values())
+
+
+def _native_rolled_files(project_dir: Path) -> set[Path]:
+    """The text files holding the native pins of registered repos (as read now: a try
+    rewrites commits, hashes and dates only), and the registry schedules' requirements."""
+    from xla_tasks.errors import XlaTasksError
+    from xla_tasks.pins.native.edit import written_files
+    from xla_tasks.pins.native_deps import read_native_deps
+    from xla_tasks.workspace.project import project_name
+    from xla_tasks.workspace.registry import workspace_for_project
+
+    try:
+        workspace = workspace_for_project(project_dir)
+        name = project_name(workspace, project_dir)
+        entry = workspace.catalog().get(name)
+        extra = entry.pin_files if entry is not None else ()
+        pins = read_native_deps(
+            project_dir, workspace.catalog(), project=name, extra_files=extra, agree=False
+        )
+    except XlaTasksError:
+        return set()
+    if pins is None:
+        return set()
+    files = {project_dir / rel for sites in pins.sites.values() for rel in written_files(sites)}
+    return files | _requirements(project_dir, entry.schedules.values() if entry else ())
+
+
+def _requirements(project_dir: Path, schedules: Iterable[Schedule]) -> set[Path]:
+    files: set[Path] = set()
+    for schedule in schedules:
         for rule in schedule.packages:
             for rel in rule.requirements:
                 try:

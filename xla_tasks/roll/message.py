@@ -111,7 +111,8 @@ def compare_url(url: str, old: str, new: str) -> str | None:
 
 
 def move_lines(move: DepMove) -> list[str]:
-    """`- NAME: OLD12..NEW12 (N commits)`, the log lines, `and K more`, the compare link."""
+    """`- NAME: OLD12..NEW12 (N commits)`, the log lines, `and K more`, the compare link;
+    for native pins, the files that pin it and where a downloaded hash came from."""
     count = move.commits
     commits = f" ({count} commit{'s' if count != 1 else ''})" if count is not None else ""
     lines = [f"- {move.name}: {move.old[:12]}..{move.new[:12]}{commits}"]
@@ -120,4 +121,7 @@ def move_lines(move: DepMove) -> list[str]:
         lines.append(f"  and {count - len(move.log)} more")
     if move.compare:
         lines.append(f"  {move.compare}")
+    if move.files:
+        lines.append(f"  pinned in {', '.join(move.files)}")
+    lines += [f"  .zip hash downloaded from {url}" for url in move.downloaded]
     return lines

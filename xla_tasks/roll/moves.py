@@ -17,6 +17,8 @@ class DepMove:
     commits: int | None = None  # None: the history could not be read
     log: list[tuple[str, str]] = field(default_factory=list)  # (sha, subject), newest first
     compare: str | None = None  # GitHub's compare page, for a github.com URL
+    files: list[str] = field(default_factory=list)  # native pins: the files that pin it
+    downloaded: list[str] = field(default_factory=list)  # .zip URLs its new hash came from
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "log": [{"sha": sha, "subject": s} for sha, s in self.log]}

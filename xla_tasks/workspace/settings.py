@@ -19,6 +19,9 @@ from xla_tasks.errors import UsageError
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_LOG_LIMIT = 10  # commit subjects per dep in a roll message (contract 5.5)
+# A `.zip` archive downloaded to hash it (a native pin, contract 6.2) stops past this size.
+# XLA's is ~30 MiB and LLVM's ~250 MiB; `xla_tasks.archive_max_mb` raises or lowers it.
+DEFAULT_ARCHIVE_MAX_MB = 1024
 HISTORY_MODES = ("full", "blobless", "shallow")
 
 
@@ -48,6 +51,7 @@ class TaskOptions:
         return DEFAULT_HEARTBEAT
 
     cache_lock_timeout: float | None = None  # None: the workspace's setting, else 600 s
+    archive_max_mb: int = DEFAULT_ARCHIVE_MAX_MB  # a downloaded .zip stops past this size
 
     def stall_seconds(self, workspace_setting: float | None = None) -> float:
         """The stall watchdog's limit: flag/config, else the workspace's, else 120 s."""
@@ -126,6 +130,7 @@ def options_from(
         cache_lock_timeout=_optional_seconds(section, "cache_lock_timeout"),
         only=tuple(split_names(only)),
         heartbeat=_heartbeat(section.get("heartbeat", "")),
+        archive_max_mb=_archive_max_mb(section.get("archive_max_mb", "")),
     )
 
 
@@ -212,6 +217,16 @@ def _optional_seconds(section: Mapping[str, Any], key: str) -> float | None:
     if not seconds >= 0:
         raise setting_error(key, value, "seconds >= 0")
     return seconds or None
+
+
+def _archive_max_mb(value: object) -> int:
+    """`xla_tasks.archive_max_mb`: a positive whole number of MiB; unset: the default."""
+    if value in (None, ""):
+        return DEFAULT_ARCHIVE_MAX_MB
+    try:
+        return validate.positive_int(str(value), "xla_tasks.archive_max_mb")
+    except ValueError:
+        raise setting_error("archive_max_mb", value, "a positive number of MiB") from None
 
 
 def _heartbeat(value: object) -> float | None:
