@@ -23,6 +23,7 @@ from native_project import DATA
 from upstreams import git
 
 from xla_tasks.demo.upstreams import FileContent, commit, init_bare
+from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 GITHUB = {
     "jax": "https://github.com/jax-ml/jax.git",
@@ -228,3 +229,26 @@ class NativeWorld:
             capture_output=True,
         )
         return where
+
+
+LLVM_ENTRY = (
+    '# [repos.llvm-project]\n# url = "https://github.com/llvm/llvm-project.git"\n'
+    '# bazel_name = "llvm-raw"\n'
+)
+
+
+def registry(ws: Path, preset: str = "openxla", llvm: bool = False, extra: str = "") -> None:
+    """The preset's registry, as `xla-tasks init` writes it (llvm-project uncommented)."""
+    text = preset_text(preset)
+    if llvm:
+        assert LLVM_ENTRY in text
+        text = text.replace(LLVM_ENTRY, LLVM_ENTRY.replace("# ", ""))
+    (ws / WORKSPACE_FILE).write_text(text + extra)
+
+
+def pytorch_layout(world: NativeWorld, ws: Path) -> Path:
+    """`init --preset pytorch-xla`, then torch_xla cloned where PyTorch/XLA wants it."""
+    registry(ws, "pytorch-xla")
+    world.clone("pytorch", ws / "pytorch")
+    git(ws / "pytorch", "checkout", "-q", "--detach", world.pytorch[0])
+    return world.clone("torch_xla", ws / "pytorch" / "xla")

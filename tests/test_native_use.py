@@ -15,16 +15,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from native_world import JAX_FILES, STABLEHLO_FILES, XLA_FILES, NativeWorld, real_files
+from native_world import (
+    JAX_FILES,
+    STABLEHLO_FILES,
+    XLA_FILES,
+    NativeWorld,
+    pytorch_layout,
+    real_files,
+    registry,
+)
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
-
-LLVM_ENTRY = (
-    '# [repos.llvm-project]\n# url = "https://github.com/llvm/llvm-project.git"\n'
-    '# bazel_name = "llvm-raw"\n'
-)
 
 
 @pytest.fixture
@@ -37,15 +40,6 @@ def ws(isolated_env: Path) -> Path:
     root = isolated_env / "ws"
     root.mkdir()
     return root
-
-
-def registry(ws: Path, preset: str = "openxla", llvm: bool = False, extra: str = "") -> None:
-    """The preset's registry, as `xla-tasks init` writes it (llvm-project uncommented)."""
-    text = preset_text(preset)
-    if llvm:
-        assert LLVM_ENTRY in text
-        text = text.replace(LLVM_ENTRY, LLVM_ENTRY.replace("# ", ""))
-    (ws / WORKSPACE_FILE).write_text(text + extra)
 
 
 def line_of(out: str, name: str) -> str:
@@ -438,14 +432,6 @@ def test_a_submodule_gitlink_of_a_registered_repo_is_a_pin(
 
 
 # --- PyTorch/XLA: .torch_commit, .torch_pin, WORKSPACE xla_hash, ci_commit_pins --------
-
-
-def pytorch_layout(world: NativeWorld, ws: Path) -> Path:
-    """`init --preset pytorch-xla`, then torch_xla cloned where PyTorch/XLA wants it."""
-    registry(ws, "pytorch-xla")
-    world.clone("pytorch", ws / "pytorch")
-    git(ws / "pytorch", "checkout", "-q", "--detach", world.pytorch[0])
-    return world.clone("torch_xla", ws / "pytorch" / "xla")
 
 
 def test_torch_xla_pins_pytorch_in_torch_commit_and_xla_in_its_workspace(

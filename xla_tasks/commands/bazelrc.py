@@ -187,7 +187,8 @@ def _read(path: Path) -> str | None:
 
 def _with_block(text: str, lines: list[str], path: Path) -> str:
     """`text` with its block replaced by one holding `lines` (removed when there are none;
-    added at the end when there was none). Every byte outside the block is kept."""
+    put first when there was none, so `--clear` gives back the file's exact bytes even when
+    its last line has no newline). Every byte outside the block is kept."""
     kept = text.splitlines(keepends=True)
     begins = [n for n, line in enumerate(kept) if line.rstrip("\r\n") == BEGIN]
     ends = [n for n, line in enumerate(kept) if line.rstrip("\r\n") == END]
@@ -209,7 +210,4 @@ def _with_block(text: str, lines: list[str], path: Path) -> str:
     )
     if begins:
         return "".join(kept[: begins[0]] + block + kept[ends[0] + 1 :])
-    if not block:
-        return text
-    gap = "\n" if text and not text.endswith("\n") else ""
-    return text + gap + "".join(block)
+    return "".join(block) + text  # first: no newline to add after a last line without one
