@@ -571,3 +571,35 @@ def test_a_noop_sync_with_native_pins_starts_no_git_process(
     assert f"llvm-project: already at pin {fork[:12]}" in again.stdout
     assert f"stablehlo: already at pin {world.stablehlo[:12]} (pinned by xla)" in again.stdout
     assert git_processes(trace) == []
+
+
+def test_a_gitlink_staged_in_the_project_is_the_pin_the_next_sync_sees(
+    world: NativeWorld, ws: Path, cli
+) -> None:
+    """The gitlinks read from the index are remembered until the index changes: a gitlink
+    staged since (as `pin` stages one) is what the next sync puts in place."""
+    fork = world.create(
+        "iree-llvm", "https://github.com/iree-org/llvm-project.git", {"README.md": "fork\n"}
+    )
+    newer = world.commit("iree-llvm", {"mlir/x.td": "// x\n"}, "fork: newer")
+    world.create(
+        "iree",
+        "https://github.com/iree-org/iree.git",
+        {
+            ".gitmodules": '[submodule "llvm"]\n\tpath = third_party/llvm-project\n'
+            "\turl = https://github.com/iree-org/llvm-project.git\n",
+            "third_party/llvm-project": Gitlink(fork),
+        },
+    )
+    (ws / WORKSPACE_FILE).write_text(
+        '[repos.llvm-project]\nurl = "https://github.com/iree-org/llvm-project.git"\n'
+    )
+    iree = world.clone("iree", ws / "iree")
+    assert cli("sync", cwd=iree).code == 0
+    assert head(ws / "llvm-project") == fork
+
+    git(iree, "update-index", "--cacheinfo", f"160000,{newer},third_party/llvm-project")
+    result = cli("sync", cwd=iree)
+
+    assert result.code == 0, result.err
+    assert head(ws / "llvm-project") == newer

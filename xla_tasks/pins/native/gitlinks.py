@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xla_tasks.engine.process import GIT_COMMAND, git_env
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native.gitindex import git_dir, read_gitlinks
+from xla_tasks.pins.native.gitindex import git_dir, memo_gitlinks
 from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.native.urls import normalize_repo_url
 
@@ -91,10 +91,11 @@ def read(
 
 
 def index_gitlinks(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
-    """The gitlinks the index holds, read in Python (no process), else by git."""
+    """The gitlinks the index holds, read in Python (no process; remembered until the index
+    changes), else by git."""
     if git_dir(project_dir) is None:
         return {}  # a copy of the files, not a checkout: no index, no gitlinks
-    read = read_gitlinks(project_dir)
+    read = memo_gitlinks(project_dir)
     return read if read is not None else gitlinks_from_git(project_dir, paths)
 
 
