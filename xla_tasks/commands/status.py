@@ -219,7 +219,7 @@ def _against_pin(row: Row, branch: str | None, head: str | None, info: dict[str,
     """Where HEAD is, and whether it is the pin (`info["at_pin"]` set when there is one)."""
     where = f"on {branch}" if branch else "detached"
     if row.pin is None and row.ref is not None:
-        return f"{where}, pinned to {row.ref}, which no sync has resolved yet"
+        return f"{where}, pin not yet resolved"
     if row.pin is None:
         return where
     info["at_pin"] = head == row.pin
