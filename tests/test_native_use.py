@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from native_world import (
     JAX_FILES,
+    PYTORCH_FILES,
     STABLEHLO_FILES,
+    TORCH_XLA_FILES,
     XLA_FILES,
     NativeWorld,
     pytorch_layout,
@@ -55,6 +57,46 @@ def git_processes(trace: Path) -> list[list[str]]:
         return []
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     return [event["argv"] for event in events if event.get("event") == "start"]
+
+
+# --- the presets know the real layouts --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "project", "deps", "llvm"),
+    [
+        (JAX_FILES, "jax", {"xla"}, False),
+        (XLA_FILES, "xla", {"stablehlo", "shardy", "triton"}, False),
+        (XLA_FILES, "xla", {"stablehlo", "shardy", "triton", "llvm-project"}, True),
+        (STABLEHLO_FILES, "stablehlo", set(), False),
+        (STABLEHLO_FILES, "stablehlo", {"llvm-project"}, True),
+        (TORCH_XLA_FILES, "torch_xla", {"xla", "pytorch"}, False),
+        (PYTORCH_FILES, "pytorch", {"torch_xla", "vision"}, False),
+    ],
+)
+def test_the_presets_name_the_repos_the_real_files_pin(
+    tmp_path: Path, layout: dict, project: str, deps: set[str], llvm: bool
+) -> None:
+    """The real files, verbatim: with no registry (both presets), and with llvm-project
+    uncommented in the openxla preset as its comment says."""
+    from xla_tasks.pins.native_deps import read_native_deps
+    from xla_tasks.workspace.registry import load_workspace, preset_catalog
+
+    folder = tmp_path / project
+    for path, text in real_files(layout, {}).items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(str(text))
+    catalog = preset_catalog()
+    if llvm:
+        registry(tmp_path, llvm=True)
+        catalog = load_workspace(tmp_path).repos
+
+    pins = read_native_deps(folder, catalog, project=project)
+
+    assert pins is not None
+    assert set(pins.deps) == deps
+    if "llvm-project" in deps:
+        assert catalog["llvm-project"].bazel_name == "llvm-raw"
 
 
 # --- JAX -> XLA -> StableHLO, Shardy, Triton, with no xla-workspace.toml ---------------
@@ -603,3 +645,40 @@ def test_a_gitlink_staged_in_the_project_is_the_pin_the_next_sync_sees(
 
     assert result.code == 0, result.err
     assert head(ws / "llvm-project") == newer
+
+
+# --- the gated roll's syncs ------------------------------------------------------------
+
+
+def test_the_gated_rolls_syncs_follow_a_deps_native_pins(world: NativeWorld, ws: Path, cli) -> None:
+    """A project pins jax in sync_deps.toml; jax pins XLA in its own files. Each try of
+    `roll --verify` syncs, and that sync puts XLA where the rolled jax's files say: a jax
+    whose XLA breaks the build is held back, one whose XLA is fine rolls."""
+    from xla_tasks.demo.upstreams import pin_file_text
+
+    good = world.commit("xla", {"xla/ok.cc": "// ok\n"}, "xla: fine")
+    bad = world.commit("xla", {"BROKEN": "x\n"}, "xla: breaks the build")
+    first_jax = world.jax
+    good_jax = world.pin_jax_to(good, "jax: xla that builds")
+    pins = {"jax": (first_jax, "https://github.com/jax-ml/jax.git", False)}
+    world.create(
+        "app",
+        "https://github.com/example/app.git",
+        {"sync_deps.toml": pin_file_text(pins, schedules={"nightly": {"deps": ["jax"]}})},
+    )
+    registry(ws)
+    app = world.clone("app", ws / "app")
+    assert cli("sync", cwd=app).code == 0
+    assert head(ws / "xla") == world.xla[0]
+
+    rolled = cli("roll", "nightly", "--verify", "test ! -e ../xla/BROKEN", cwd=app)
+
+    assert rolled.code == 0, rolled.err
+    assert (head(ws / "jax"), head(ws / "xla")) == (good_jax, good)
+    bad_jax = world.pin_jax_to(bad, "jax: xla that breaks")
+    held = cli("roll", "nightly", "--verify", "test ! -e ../xla/BROKEN", "--json", cwd=app)
+
+    assert held.code == 0, held.err
+    assert [item["name"] for item in held.json()["data"]["held_back"]] == ["jax"]
+    assert (head(ws / "jax"), head(ws / "xla")) == (good_jax, good)
+    assert bad_jax not in (ws / "app" / "sync_deps.toml").read_text()
