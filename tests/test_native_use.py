@@ -216,6 +216,36 @@ def test_a_bad_pin_at_a_deps_pinned_commit_is_named_at_that_commit(
     assert where in checked.err
 
 
+@pytest.mark.parametrize("kind", ["over 4 MiB", "a link out of the project"])
+def test_a_pin_file_at_a_deps_pinned_commit_is_read_with_the_same_limits(
+    world: NativeWorld, ws: Path, cli, kind: str
+) -> None:
+    """Read from git's objects, a pin file keeps the disk's rules: at most 4 MiB (its size
+    asked before its bytes are read), and no link leading out of the project."""
+    path = "third_party/shardy/workspace.bzl"
+    scratch = world.clone("xla", ws.parent / "scratch")
+    (scratch / path).unlink()
+    if kind == "over 4 MiB":
+        (scratch / path).write_text("# " + "x" * (4 * 1024 * 1024) + "\n")
+        message = f"is {4 * 1024 * 1024 + 3} bytes; a pin file may hold 4 MiB at most"
+    else:
+        (scratch / path).symlink_to("../../../../etc/passwd")
+        message = "is a link to outside the project"
+    git(scratch, "add", path)
+    git(scratch, "commit", "-q", "-m", f"xla: {kind}")
+    git(scratch, "push", "-q", "origin", "HEAD:main")
+    odd = head(scratch)
+    world.pin_jax_to(odd)
+    jax = world.clone("jax", ws / "jax")
+    world.clone("xla", ws / "xla")
+    git(ws / "xla", "checkout", "-q", "--detach", world.xla[0])
+
+    checked = cli("status", "--check", cwd=jax)
+
+    assert checked.code == 1
+    assert f"xla: {ws / 'xla' / path}@{odd[:12]}: {message}" in checked.err
+
+
 def test_two_files_that_disagree_are_one_error_naming_both_and_nothing_is_cloned(
     world: NativeWorld, ws: Path, cli
 ) -> None:
