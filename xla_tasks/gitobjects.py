@@ -119,6 +119,10 @@ class ObjectReader:
         self._partial = is_partial(git_dir)
         self._thread = threading.get_ident()
         self._repo: Repo | None = None
+        # Objects never change: trees read once per reader (a commit's pin files sit in a
+        # few folders that every path walks through; XLA's third_party holds a hundred).
+        self._trees: dict[str, list[tuple[bytes, int, str]]] = {}
+        self._roots: dict[str, str] = {}  # commit -> its tree
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -175,7 +179,7 @@ class ObjectReader:
                 return None
             tree = found[1]
         else:
-            tree = self._commit(commit, action).tree.hexsha
+            tree = self._root(commit, action)
         return [(name, mode) for _, mode, name in self._tree_entries(tree, action)]
 
     def blob(self, sha: str, what: str, max_size: int | None = None) -> bytes:
@@ -216,7 +220,7 @@ class ObjectReader:
         Each tree on the way is one read; a blobless clone has them all, a `tree:0` one not.
         """
         names = [part for part in path.split("/") if part]
-        tree = self._commit(commit, action).tree.hexsha
+        tree = self._root(commit, action)
         for depth, part in enumerate(names):
             entries = self._tree_entries(tree, action)
             found = next(((mode, sha.hex()) for sha, mode, name in entries if name == part), None)
@@ -227,12 +231,19 @@ class ObjectReader:
             tree = found[1]
         return None
 
+    def _root(self, commit: str, action: str) -> str:
+        if commit not in self._roots:
+            self._roots[commit] = self._commit(commit, action).tree.hexsha
+        return self._roots[commit]
+
     def _tree_entries(self, tree: str, action: str) -> list[tuple[bytes, int, str]]:
-        data = self._read(tree, "tree", action)
-        try:
-            return list(_gitpython().objects.fun.tree_entries_from_data(data))
-        except ValueError as err:  # GitPython refuses a malformed or hostile tree
-            raise GitError(self.name, action, str(err)) from None
+        if tree not in self._trees:
+            data = self._read(tree, "tree", action)
+            try:
+                self._trees[tree] = list(_gitpython().objects.fun.tree_entries_from_data(data))
+            except ValueError as err:  # GitPython refuses a malformed or hostile tree
+                raise GitError(self.name, action, str(err)) from None
+        return self._trees[tree]
 
     def _read(self, sha: str, kind: str, action: str, max_size: int | None = None) -> bytes:
         """The bytes of object `sha`, which must be a `kind` (commit, tree, blob)."""
