@@ -569,6 +569,10 @@ def test_torch_pin_wins_over_torch_commit_and_the_output_says_so(
 
     assert before.code == 1
     assert f"pytorch: pinned to {ref}, which no sync has resolved yet" in before.err
+    assert line_of(before.out, "pytorch") == (
+        f"pytorch: detached, pin not yet resolved {world.pytorch[0][:12]} (at pytorch; "
+        f"pinned by torch_xla: .torch_pin ({ref}, over .torch_commit))"
+    )
     assert result.code == 0, result.err
     assert head(ws / "pytorch") == world.pytorch[1]
     assert line_of(result.out, "pytorch") == (
@@ -712,3 +716,13 @@ def test_the_gated_rolls_syncs_follow_a_deps_native_pins(world: NativeWorld, ws:
     assert [item["name"] for item in held.json()["data"]["held_back"]] == ["jax"]
     assert (head(ws / "jax"), head(ws / "xla")) == (good_jax, good)
     assert bad_jax not in (ws / "app" / "sync_deps.toml").read_text()
+
+
+def test_a_missing_dep_pinned_to_a_ref_is_named_with_the_whole_ref() -> None:
+    from xla_tasks.commands.status import problem_lines
+
+    row = {"name": "pytorch", "pin": None, "pin_ref": "refs/pull/5/head", "present": False}
+
+    assert problem_lines({**row, "path": "pytorch"}) == [
+        "pytorch: missing, pinned at refs/pull/5/head (at pytorch)"
+    ]

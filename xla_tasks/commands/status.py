@@ -130,7 +130,7 @@ def _check(
 
 def problem_lines(repo: dict[str, Any]) -> list[str]:
     """Why one pinned dep is not ready for a build, one line per reason (empty: it is)."""
-    name, pin = repo["name"], str(repo["pin"] or repo["pin_ref"])[:12]
+    name, pin = repo["name"], str(repo["pin"])[:12] if repo["pin"] else repo["pin_ref"]
     where = f"(at {repo['path']})"
     if not repo["present"]:
         return [f"{name}: missing, pinned at {pin} {where}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -101,10 +102,12 @@ RESOLVED_REFS = "refs/remotes/xla-tasks/resolved/"
 
 
 def record_resolved(path: Path, ref: str, sha: str) -> None:
-    """Remember, in the dep's clone at `path`, that `ref` named `sha` when it was synced."""
+    """Remember, in the dep's clone at `path`, that `ref` named `sha` when it was synced
+    (best effort: without it, `status` says the pin is not yet resolved)."""
     git_dir = git_dir_at(path)
     if git_dir is not None:
-        write_ref(git_dir, RESOLVED_REFS + ref, sha)
+        with contextlib.suppress(OSError):  # `a` recorded before, now `a/b`: a file in the way
+            write_ref(git_dir, RESOLVED_REFS + ref, sha)
 
 
 def last_resolved(path: Path, ref: str) -> str | None:

@@ -5,7 +5,8 @@ Looked for: `MODULE.bazel` and `WORKSPACE` (or `WORKSPACE.bazel`) at the root,
 `.torch_pin`, `build_tools/llvm_version.txt`, `.github/ci_commit_pins/*.txt`, the
 submodules of `.gitmodules`, and the registry entry's `pin_files`. A project with none of
 them costs a handful of failed `open`s; a Bazel file is tokenized only when its text could
-hold a pin at all.
+hold a pin at all. The files come from a `PinTree`: the work tree on disk (`DiskTree`), or
+one of the project's commits (`at_commit.CommitTree`), read the same way.
 """
 
 from __future__ import annotations
