@@ -267,20 +267,50 @@ def test_two_files_that_disagree_are_one_error_naming_both_and_nothing_is_cloned
     assert sorted(p.name for p in ws.iterdir()) == ["jax"]
 
 
-def test_a_commit_that_is_not_40_hex_is_one_line_naming_file_and_line(
-    world: NativeWorld, ws: Path, cli
+XLA_SHA256 = "36fd883a02fbdabd8c105cf28a973374208a72b17d3849bee9572670d8dd2809"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "line"),
+    [
+        (
+            "third_party/xla/revision.bzl",
+            'XLA_COMMIT = "{sha}"',
+            'XLA_COMMIT = "main"',
+            "24: XLA_COMMIT is 'main', not a 40-hex commit",
+        ),
+        (
+            "third_party/xla/revision.bzl",
+            XLA_SHA256,
+            "36fd883a",
+            "25: sha256 is '36fd883a', not a 64-hex SHA-256",
+        ),
+        (
+            "MODULE.bazel",
+            'strip_prefix = "xla-{sha}",\n    urls = ["https://github.com/openxla/xla/archive/{sha}.tar.gz"]',
+            'strip_prefix = "xla-main",\n    urls = ["https://github.com/openxla/xla/archive/main.tar.gz"]',
+            "31: archive_override of 'xla' has no recognisable commit in its urls or strip_prefix",
+        ),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_file_and_line_and_nothing_is_cloned(
+    world: NativeWorld, ws: Path, cli, file: str, old: str, new: str, line: str
 ) -> None:
-    files = real_files(JAX_FILES, {"third_party/xla/revision.bzl": "main"})
-    world.commit("jax", files, "jax: a branch where a commit goes")
+    """Contract 6.4: a commit that is not 40 hex, a hash that is not 64 hex, a MODULE.bazel
+    block with no recognisable commit."""
+    files = real_files(JAX_FILES, world._jax_pins(world.xla[0]))
+    text = str(files[file])
+    assert old.format(sha=world.xla[0]) in text
+    files[file] = text.replace(old.format(sha=world.xla[0]), new)
+    world.commit("jax", files, "jax: a bad pin")
     jax = world.clone("jax", ws / "jax")
 
     result = cli("sync", cwd=jax)
+    as_json = cli("sync", "--json", cwd=jax)
 
     assert result.code == 1
-    assert result.err.strip() == (
-        f"xla-tasks: {jax / 'third_party/xla/revision.bzl'}:24: XLA_COMMIT is 'main', "
-        "not a 40-hex commit"
-    )
+    assert result.err.strip() == f"xla-tasks: {jax / file}:{line}"
+    assert as_json.json()["ok"] is False
     assert sorted(p.name for p in ws.iterdir()) == ["jax"]
 
 
@@ -447,6 +477,12 @@ def test_a_registry_entrys_pin_files_name_another_layout(world: NativeWorld, ws:
             'git_repository(\n    name = "shardy",\n    commit = "{sha}",\n'
             '    remote = "https://github.com/openxla/shardy",\n)\n',
             "git_repository",
+        ),
+        (
+            "WORKSPACE",
+            'http_archive(\n    name = "shardy",\n    strip_prefix = "shardy-{sha}",\n'
+            '    urls = ["https://github.com/openxla/shardy/archive/{sha}.zip"],\n)\n',
+            "http_archive",
         ),
         (
             "third_party/shardy/workspace.bzl",
