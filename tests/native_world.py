@@ -1,150 +1,254 @@
-"""Local upstreams whose pin files are the real ones (tests/data/native), on local commits.
+"""Local upstreams shaped like the real OpenXLA and PyTorch/XLA repos, pinning each other in
+copies of their real pin files (tests/data/native), commits replaced by local ones.
 
-Each upstream is a bare repo built with fast-import. Git reaches it through
-`url.<local>.insteadOf=https://github.com/ORG/REPO` in the test's global git config, so the
-copied files keep their real `https://github.com/` URLs and the registry names the real
-repos, as a JAX or PyTorch/XLA developer's would. The real commits and hashes in the
-copies are replaced by those of local commits (`jax_files`, `torch_xla_files`).
+Every repo keeps its real GitHub URL: the files name `https://github.com/openxla/xla/...`,
+the presets and registries too, and git's `url.<local>.insteadOf` (in the test's global
+config) sends each of them to a bare repo here. So what is tested is what a user runs.
+
+Who pins whom (as in the real projects):
+- jax -> xla: `third_party/xla/revision.bzl` (+ `workspace.bzl`) and `MODULE.bazel`;
+- xla -> llvm-project, stablehlo, shardy, triton: `third_party/*/workspace.bzl`;
+- stablehlo -> llvm-project: `build_tools/llvm_version.txt` and `third_party/llvm/workspace.bzl`;
+- torch_xla (pytorch/xla) -> pytorch: `.torch_commit`; -> xla: `WORKSPACE` (`xla_hash`);
+- pytorch -> vision, torch_xla: `.github/ci_commit_pins/{vision,xla}.txt`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from native_project import DATA, XLA_COMMIT, XLA_SHA256, XLA_SRI
+from native_project import DATA
 from upstreams import git
 
 from xla_tasks.demo.upstreams import FileContent, commit, init_bare
-from xla_tasks.tomlfile import dump_toml
-from xla_tasks.workspace.registry import WORKSPACE_FILE
+from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 GITHUB = {
-    "xla": "https://github.com/openxla/xla.git",
     "jax": "https://github.com/jax-ml/jax.git",
+    "xla": "https://github.com/openxla/xla.git",
     "stablehlo": "https://github.com/openxla/stablehlo.git",
+    "shardy": "https://github.com/openxla/shardy.git",
+    "triton": "https://github.com/triton-lang/triton.git",
     "llvm-project": "https://github.com/llvm/llvm-project.git",
     "pytorch": "https://github.com/pytorch/pytorch.git",
+    "vision": "https://github.com/pytorch/vision.git",
     "torch_xla": "https://github.com/pytorch/xla.git",
-    "iree": "https://github.com/iree-org/iree.git",
-    "iree-llvm": "https://github.com/iree-org/llvm-project.git",  # IREE's submodule
 }
-TORCH_XLA_HASH = "9a9aa0e11e4fcda8d6a9c3267dca6776ddbdb0ca"  # xla_hash in torch_xla.WORKSPACE
-TORCH_XLA_DATE = "2025-10-01"
-TORCH_COMMIT = "21fec65781bebe867faf209f89bb687ffd236ca4"  # in torch_xla.torch_commit
-TORCH_COMMIT_DATE = "2025-09-29"
+
+BRANCH = {"torch_xla": "master"}
+
+# project path -> (copy of the real file, the commit the real file pins, or None)
+JAX_FILES = {
+    "third_party/xla/revision.bzl": (
+        "jax.third_party.xla.revision.bzl",
+        "753e5e56a0e465dbf7ee166573122564d83a1746",
+    ),
+    "third_party/xla/workspace.bzl": ("jax.third_party.xla.workspace.bzl", None),
+    "MODULE.bazel": ("jax.MODULE.bazel", "753e5e56a0e465dbf7ee166573122564d83a1746"),
+}
+XLA_FILES = {
+    "third_party/llvm/workspace.bzl": (
+        "xla.third_party.llvm.workspace.bzl",
+        "0220c07a94012b9dce9250addac6a8ee1f674b21",
+    ),
+    "third_party/stablehlo/workspace.bzl": (
+        "xla.third_party.stablehlo.workspace.bzl",
+        "dfd577489d880bad4ec2f474ddfc961e91ef44a6",
+    ),
+    "third_party/shardy/workspace.bzl": (
+        "xla.third_party.shardy.workspace.bzl",
+        "90748c8ba796024601560a14983c2d511f2ef269",
+    ),
+    "third_party/triton/workspace.bzl": (
+        "xla.third_party.triton.workspace.bzl",
+        "72259b1cc3c543c361dcd185a6ff89662e8ed52f",
+    ),
+    "third_party/triton/intel_xpu/workspace.bzl": (
+        "xla.third_party.triton.intel_xpu.workspace.bzl",
+        None,
+    ),
+}
+STABLEHLO_FILES = {
+    "build_tools/llvm_version.txt": (
+        "stablehlo.build_tools.llvm_version.txt",
+        "6d1ace547c9f9ecf7df9ab87e2db74b5bd3f199d",
+    ),
+    "third_party/llvm/workspace.bzl": (
+        "stablehlo.third_party.llvm.workspace.bzl",
+        "6d1ace547c9f9ecf7df9ab87e2db74b5bd3f199d",
+    ),
+}
+TORCH_XLA_FILES = {
+    "WORKSPACE": ("torch_xla.WORKSPACE", "9a9aa0e11e4fcda8d6a9c3267dca6776ddbdb0ca"),
+    ".torch_commit": ("torch_xla.torch_commit", "21fec65781bebe867faf209f89bb687ffd236ca4"),
+}
+PYTORCH_FILES = {
+    ".github/ci_commit_pins/xla.txt": (
+        "pytorch.github.ci_commit_pins.xla.txt",
+        "b3342319e96a0becd139019620d8665605b78475",
+    ),
+    ".github/ci_commit_pins/vision.txt": (
+        "pytorch.github.ci_commit_pins.vision.txt",
+        "6aee5eddc8f9b397b45d076bd336c030518b7626",
+    ),
+}
 
 
-def tar_gz_sha256(repo: Path, sha: str, name: str) -> str:
-    """GitHub's /archive/<sha>.tar.gz hash, by the shell pipeline the contract names."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", f"--prefix={name}-{sha}/", sha],
-        cwd=repo,
-        capture_output=True,
-        check=True,
-    ).stdout
-    gzipped = subprocess.run(["gzip", "-cn"], input=archive, capture_output=True, check=True)
-    return hashlib.sha256(gzipped.stdout).hexdigest()
+def real_file(name: str, real_commit: str | None, commit_here: str | None) -> str:
+    """A real pin file, its pinned commit replaced everywhere by a local one."""
+    text = (DATA / name).read_text(encoding="utf-8")
+    if real_commit is None or commit_here is None:
+        return text
+    assert real_commit in text, (name, real_commit)
+    return text.replace(real_commit, commit_here)
 
 
-def sri(hex_digest: str) -> str:
-    return "sha256-" + base64.b64encode(bytes.fromhex(hex_digest)).decode()
-
-
-def committer_day(repo: Path, sha: str) -> str:
-    return git(repo, "log", "-1", "--format=%cs", sha)
+def real_files(
+    layout: Mapping[str, tuple[str, str | None]], commits: Mapping[str, str]
+) -> dict[str, FileContent]:
+    """The layout's files, each pinning `commits[path]` (files not named keep no pin change)."""
+    return {path: real_file(name, real, commits.get(path)) for path, (name, real) in layout.items()}
 
 
 class NativeWorld:
-    """Upstreams under `root/upstreams`, a workspace at `root/ws` naming them by GitHub URL."""
+    """Bare upstreams for every repo of GITHUB, with their history, reached by GitHub URL."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.upstreams = root / "upstreams"
-        self.ws = root / "ws"
-        self.ws.mkdir(parents=True, exist_ok=True)
-        self.made: set[str] = set()
+        self.urls: dict[str, str] = {}
+        self.github = dict(GITHUB)
+        for name, url in GITHUB.items():
+            self.urls[name] = init_bare(self.path(name))
+            git(root, "config", "--global", f"url.{self.urls[name]}.insteadOf", url)
+        # pytorch/xla's branch is master (the pytorch-xla preset says so)
+        git(self.path("torch_xla"), "symbolic-ref", "HEAD", "refs/heads/master")
+        self.llvm = [
+            self.commit("llvm-project", {"README.md": "LLVM\n"}, "llvm: start"),
+            self.commit("llvm-project", {"mlir/README.md": "MLIR\n"}, "llvm: mlir"),
+        ]
+        self.shardy = self.commit("shardy", {"README.md": "Shardy\n"}, "shardy: start")
+        self.triton = self.commit("triton", {"README.md": "Triton\n"}, "triton: start")
+        self.vision = self.commit("vision", {"README.md": "vision\n"}, "vision: start")
+        self.stablehlo = self.commit(
+            "stablehlo",
+            {
+                "README.md": "StableHLO\n",
+                **real_files(
+                    STABLEHLO_FILES,
+                    {path: self.llvm[0] for path in STABLEHLO_FILES},
+                ),
+            },
+            "stablehlo: pin llvm",
+        )
+        xla_pins = {
+            "third_party/llvm/workspace.bzl": self.llvm[1],
+            "third_party/stablehlo/workspace.bzl": self.stablehlo,
+            "third_party/shardy/workspace.bzl": self.shardy,
+            "third_party/triton/workspace.bzl": self.triton,
+        }
+        self.xla = [
+            self.commit(
+                "xla", {"README.md": "XLA\n", **real_files(XLA_FILES, xla_pins)}, "xla: start"
+            ),
+            self.commit("xla", {"xla/service.cc": "int main() {}\n"}, "xla: service"),
+        ]
+        self.jax = self.commit(
+            "jax",
+            {"README.md": "JAX\n", **real_files(JAX_FILES, self._jax_pins(self.xla[0]))},
+            "jax: pin xla",
+        )
+        self.pytorch = [
+            self.commit(
+                "pytorch",
+                {
+                    "README.md": "PyTorch\n",
+                    **real_files(
+                        {k: v for k, v in PYTORCH_FILES.items() if "vision" in k},
+                        {".github/ci_commit_pins/vision.txt": self.vision},
+                    ),
+                },
+                "pytorch: pin vision",
+            )
+        ]
+        self.torch_xla = self.commit(
+            "torch_xla",
+            {
+                "README.md": "PyTorch/XLA\n",
+                **real_files(
+                    TORCH_XLA_FILES, {"WORKSPACE": self.xla[1], ".torch_commit": self.pytorch[0]}
+                ),
+            },
+            "torch_xla: pin pytorch and xla",
+        )
+        self.pytorch.append(
+            self.commit(
+                "pytorch",
+                real_files(
+                    PYTORCH_FILES,
+                    {
+                        ".github/ci_commit_pins/xla.txt": self.torch_xla,
+                        ".github/ci_commit_pins/vision.txt": self.vision,
+                    },
+                ),
+                "pytorch: pin xla",
+            )
+        )
 
-    def bare(self, name: str) -> Path:
-        return self.upstreams / f"{name}.git"
+    @staticmethod
+    def _jax_pins(xla: str) -> dict[str, str]:
+        return {"third_party/xla/revision.bzl": xla, "MODULE.bazel": xla}
 
-    def commit(self, name: str, files: Mapping[str, FileContent], message: str = "") -> str:
-        """A commit on `main` of upstream `name` (created, and routed to, on first use)."""
-        if name not in self.made:
-            local = init_bare(self.bare(name))
-            git(self.root, "config", "--global", f"url.{local}.insteadOf", GITHUB[name])
-            self.made.add(name)
-        return commit(self.bare(name), files, message or f"{name}: change")
+    def path(self, name: str) -> Path:
+        return self.root / f"{name}.git"
 
-    def registry(
-        self, *names: str, extra: Mapping[str, Mapping[str, object]] | None = None
-    ) -> None:
-        """xla-workspace.toml naming these repos by their GitHub URLs (`extra`: more keys)."""
-        repos: dict[str, dict[str, object]] = {}
-        for name in names:
-            repos[name] = {"url": GITHUB[name]}
-            if name == "torch_xla":
-                repos[name].update(branch="master", path="pytorch/xla")
-            repos[name].update((extra or {}).get(name, {}))
-        (self.ws / WORKSPACE_FILE).write_text(dump_toml({"schema": 1, "repos": repos}))
+    def commit(self, name: str, files: Mapping[str, FileContent], message: str) -> str:
+        return commit(self.path(name), files, message, branch=BRANCH.get(name, "main"))
 
-    def clone(self, name: str, at: str | None = None) -> Path:
-        """A clone of `name` in the workspace (through the insteadOf route), at `at`."""
-        path = self.ws / ("pytorch/xla" if name == "torch_xla" else name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        git(self.ws, "clone", "--quiet", GITHUB[name], str(path))
-        if at:
-            git(path, "checkout", "--quiet", "--detach", at)
-        return path
+    def head(self, name: str) -> str:
+        return git(self.path(name), "rev-parse", f"refs/heads/{BRANCH.get(name, 'main')}")
 
+    def pin_jax_to(self, xla: str, message: str = "jax: move xla") -> str:
+        """A new jax commit pinning XLA at `xla` in both of its files."""
+        self.jax = self.commit("jax", real_files(JAX_FILES, self._jax_pins(xla)), message)
+        return self.jax
 
-def jax_files(xla_sha: str, sha256: str) -> dict[str, str]:
-    """JAX's three real files pinning XLA, at `xla_sha` with the .tar.gz hash `sha256`."""
-    out = {}
-    for rel, name in (
-        ("third_party/xla/revision.bzl", "jax.third_party.xla.revision.bzl"),
-        ("third_party/xla/workspace.bzl", "jax.third_party.xla.workspace.bzl"),
-        ("MODULE.bazel", "jax.MODULE.bazel"),
-    ):
-        text = (DATA / name).read_text()
-        text = text.replace(XLA_COMMIT, xla_sha).replace(XLA_SHA256, sha256)
-        out[rel] = text.replace(XLA_SRI, sri(sha256))
-    return out
+    def create(self, name: str, url: str, files: Mapping[str, FileContent]) -> str:
+        """One more upstream, reached by `url`; returns its first commit."""
+        self.github[name] = url
+        self.urls[name] = init_bare(self.path(name))
+        git(self.root, "config", "--global", f"url.{self.urls[name]}.insteadOf", url)
+        return self.commit(name, files, f"{name}: start")
+
+    def clone(self, name: str, where: Path) -> Path:
+        """The developer's clone of `name`, from its GitHub URL (sent here by insteadOf)."""
+        subprocess.run(
+            ["git", "clone", "--quiet", self.github[name], str(where)],
+            check=True,
+            capture_output=True,
+        )
+        return where
 
 
-def torch_xla_files(xla_sha: str, xla_date: str, torch_sha: str, torch_date: str) -> dict[str, str]:
-    """PyTorch/XLA's WORKSPACE (xla_hash and its date) and .torch_commit, on local commits."""
-    workspace = (DATA / "torch_xla.WORKSPACE").read_text()
-    workspace = workspace.replace(TORCH_XLA_HASH, xla_sha).replace(TORCH_XLA_DATE, xla_date)
-    torch = (DATA / "torch_xla.torch_commit").read_text()
-    torch = torch.replace(TORCH_COMMIT, torch_sha).replace(TORCH_COMMIT_DATE, torch_date)
-    return {"WORKSPACE": workspace, ".torch_commit": torch}
+LLVM_ENTRY = (
+    '# [repos.llvm-project]\n# url = "https://github.com/llvm/llvm-project.git"\n'
+    '# bazel_name = "llvm-raw"\n'
+)
 
 
-def xla_tree(version: int) -> dict[str, FileContent]:
-    """A few files of an XLA-like tree, different for each version."""
-    return {
-        "README.md": "XLA\n",
-        "xla/BUILD": f"# v{version}\n",
-        "xla/service/gpu/fusion.cc": f"int fusion_v{version}() {{ return {version}; }}\n",
-    }
+def registry(ws: Path, preset: str = "openxla", llvm: bool = False, extra: str = "") -> None:
+    """The preset's registry, as `xla-tasks init` writes it (llvm-project uncommented)."""
+    text = preset_text(preset)
+    if llvm:
+        assert LLVM_ENTRY in text
+        text = text.replace(LLVM_ENTRY, LLVM_ENTRY.replace("# ", ""))
+    (ws / WORKSPACE_FILE).write_text(text + extra)
 
 
-def jax_world(root: Path, xla_commits: int = 2) -> tuple[NativeWorld, list[str], Path, Path]:
-    """XLA with `xla_commits` commits, JAX pinning the first (hash right), both cloned; the
-    xla clone at the first commit. Returns the world, XLA's commits, jax's and xla's clones."""
-    world = NativeWorld(root)
-    shas = [world.commit("xla", xla_tree(n), f"xla: change {n}") for n in range(1, xla_commits + 1)]
-    first = shas[0]
-    world.commit("jax", {"README.md": "JAX\n", **jax_files(first, _hash_of(world, first))})
-    world.registry("jax", "xla")
-    jax = world.clone("jax")
-    xla = world.clone("xla", at=first)
-    return world, shas, jax, xla
-
-
-def _hash_of(world: NativeWorld, sha: str) -> str:
-    return tar_gz_sha256(world.bare("xla"), sha, "xla")
+def pytorch_layout(world: NativeWorld, ws: Path) -> Path:
+    """`init --preset pytorch-xla`, then torch_xla cloned where PyTorch/XLA wants it."""
+    registry(ws, "pytorch-xla")
+    world.clone("pytorch", ws / "pytorch")
+    git(ws / "pytorch", "checkout", "-q", "--detach", world.pytorch[0])
+    return world.clone("torch_xla", ws / "pytorch" / "xla")

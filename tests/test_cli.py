@@ -12,7 +12,7 @@ import pytest
 
 from xla_tasks.workspace.registry import WORKSPACE_FILE
 
-TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status", "foreach"]
+TASKS = ["init", "checkout", "sync", "pin", "roll", "update-repos", "status", "foreach", "bazelrc"]
 
 
 def test_list_shows_every_contract_task(cli, tmp_path: Path) -> None:

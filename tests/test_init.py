@@ -12,14 +12,22 @@ def test_init_writes_openxla_preset_by_default(tmp_path: Path, cli) -> None:
     assert result.code == 0, result.err
     assert f"created {tmp_path / WORKSPACE_FILE}" in result.out
     workspace = load_workspace(tmp_path)
-    assert set(workspace.repos) == {"iree", "jax", "xla", "stablehlo", "openxla-pjrt-plugin"}
+    assert set(workspace.repos) == {
+        "iree",
+        "jax",
+        "xla",
+        "stablehlo",
+        "shardy",
+        "triton",
+        "openxla-pjrt-plugin",
+    }
     assert workspace.repos["iree"].url == "https://github.com/iree-org/iree.git"
 
 
 def test_init_pytorch_xla_preset_nests_torch_xla(tmp_path: Path, cli) -> None:
     assert cli("init", "--preset", "pytorch-xla", cwd=tmp_path).code == 0
     workspace = load_workspace(tmp_path)
-    assert set(workspace.repos) == {"pytorch", "vision", "torch_xla"}
+    assert set(workspace.repos) == {"pytorch", "vision", "torch_xla", "xla"}
     assert workspace.repos["torch_xla"].path == "pytorch/xla"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from native_world import NativeWorld, jax_files, jax_world, sri, tar_gz_sha256
+from native_write_world import NativeWorld, jax_files, jax_world, sri, tar_gz_sha256
 from upstreams import git
 
 from xla_tasks.demo.upstreams import pin_file_text

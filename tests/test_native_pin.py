@@ -3,7 +3,7 @@
 Each test builds local upstreams whose pin files are copies of the real ones (JAX's
 revision.bzl and MODULE.bazel, PyTorch/XLA's WORKSPACE and .torch_commit, IREE's
 .gitmodules), on local commits, reached through `insteadOf` so the files keep their
-GitHub URLs (tests/native_world.py). A `.zip` is served by a real HTTP server.
+GitHub URLs (tests/native_write_world.py). A `.zip` is served by a real HTTP server.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, fixture_archive_server  # noqa: F401
-from native_world import (
+from native_write_world import (
     GITHUB,
     NativeWorld,
     committer_day,

@@ -1,6 +1,6 @@
 """`roll` on projects that keep their pins in their own files (contract 6.2, 5.6, 6.4).
 
-JAX's real revision.bzl and MODULE.bazel on local commits (tests/native_world.py): the
+JAX's real revision.bzl and MODULE.bazel on local commits (tests/native_write_world.py): the
 built-in schedule `heads`, schedules from the registry entry, the gated roll (bisecting a
 culprit to the commit before it, with that commit's hash) and its journal.
 """
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from native_world import GITHUB, NativeWorld, jax_files, jax_world, tar_gz_sha256, xla_tree
+from native_write_world import GITHUB, NativeWorld, jax_files, jax_world, tar_gz_sha256, xla_tree
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink

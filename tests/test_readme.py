@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from native_world import NativeWorld
 from upstreams import Upstreams, git
 
 from xla_tasks.demo.steps import as_a_user_sees
@@ -39,8 +40,9 @@ def checked_blocks() -> list[tuple[str, str]]:
 
 def test_the_readme_has_checked_blocks() -> None:
     names = [name for name, _ in checked_blocks()]
-    assert set(SCENARIOS) <= set(names), sorted(set(SCENARIOS) - set(names))
-    assert set(names) <= set(SCENARIOS), sorted(set(names) - set(SCENARIOS))
+    known = {*SCENARIOS, *NATIVE_SCENARIOS}
+    assert known <= set(names), sorted(known - set(names))
+    assert set(names) <= known, sorted(set(names) - known)
 
 
 GITHUB = {
@@ -69,12 +71,16 @@ class GithubUpstreams(Upstreams):
 def test_readme_block_is_what_the_tool_prints(
     scenario: str, block: str, isolated_env: Path
 ) -> None:
-    upstreams = GithubUpstreams(isolated_env / "upstreams")
     ws = isolated_env / "openxla"
     ws.mkdir()
-    cwd = SCENARIOS[scenario](upstreams, ws)
+    if scenario in NATIVE_SCENARIOS:  # the real projects' own pin files (tests/native_world.py)
+        world = NativeWorld(isolated_env / "upstreams")
+        cwd, root = NATIVE_SCENARIOS[scenario](world, ws), world.root
+    else:
+        upstreams = GithubUpstreams(isolated_env / "upstreams")
+        cwd, root = SCENARIOS[scenario](upstreams, ws), upstreams.root
     for command, expected in _commands(block):
-        shown = _run(command, cwd, ws, upstreams.root)
+        shown = _run(command, cwd, ws, root)
         assert _grouped(shown) == _grouped(expected), f"$ {command}\n{shown}"
 
 
@@ -185,6 +191,61 @@ SCENARIOS: dict[str, Callable[[Upstreams, Path], Path]] = {
     "foreach": jax_moved,
     "pin-check-json": script_edited,
     "roll": upstream_moved_on,
+}
+
+
+# -- the worked examples of native pins: JAX + XLA, PyTorch/XLA ----------------------------
+
+
+def _tool(cwd: Path, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "xla_tasks", *args], cwd=cwd, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def jax_checked_out(world: NativeWorld, ws: Path) -> Path:
+    """`xla-tasks init`, `xla-tasks checkout --no-deps jax`: only jax cloned."""
+    _tool(ws, "init")
+    _tool(ws, "checkout", "--no-deps", "jax")
+    return ws / "jax"
+
+
+def jax_hacking(world: NativeWorld, ws: Path) -> Path:
+    """...then `sync`, `bazelrc --write`, and a fix committed on a branch of xla."""
+    jax = jax_checked_out(world, ws)
+    _tool(jax, "sync")
+    _tool(jax, "bazelrc", "--write")
+    git(ws / "xla", "switch", "-q", "-c", "my-fix")
+    (ws / "xla" / "xla" / "fix.cc").parent.mkdir(exist_ok=True)
+    (ws / "xla" / "xla" / "fix.cc").write_text("// the fix\n")
+    git(ws / "xla", "add", "xla/fix.cc")
+    git(ws / "xla", "commit", "-q", "-m", "xla: the fix")
+    return jax
+
+
+def torch_xla_checked_out(world: NativeWorld, ws: Path) -> Path:
+    """`xla-tasks init --preset pytorch-xla`, `checkout --no-deps torch_xla` (pytorch, its
+    container, cloned on its branch)."""
+    _tool(ws, "init", "--preset", "pytorch-xla")
+    _tool(ws, "checkout", "--no-deps", "torch_xla")
+    return ws / "pytorch" / "xla"
+
+
+def torch_pin_added(world: NativeWorld, ws: Path) -> Path:
+    """...synced, then `.torch_pin` names pytorch's pull request 5."""
+    torch_xla = torch_xla_checked_out(world, ws)
+    _tool(torch_xla, "sync")
+    git(world.path("pytorch"), "update-ref", "refs/pull/5/head", world.pytorch[1])
+    (torch_xla / ".torch_pin").write_text("#5\n")
+    return torch_xla
+
+
+NATIVE_SCENARIOS: dict[str, Callable[[NativeWorld, Path], Path]] = {
+    "native-jax": jax_checked_out,
+    "native-jax-hacking": jax_hacking,
+    "native-torch-xla": torch_xla_checked_out,
+    "native-torch-pin": torch_pin_added,
 }
 
 

@@ -75,6 +75,7 @@ def test_status_json_has_one_structured_row_per_repo(
         "dirty": 1,
         "changed": ["README.md"],
         "pinned_by": PROJECT,
+        "pin_ref": None,
         "registered": True,
         "project": False,
         "submodule_problems": [],

@@ -76,7 +76,16 @@ def test_presets_load_and_order_dependencies_first(tmp_path: Path) -> None:
     openxla = load_workspace(tmp_path)
     order = dependency_order(openxla)
     assert order.index("xla") < order.index("jax") < order.index("openxla-pjrt-plugin")
-    assert set(openxla.repos) == {"iree", "jax", "xla", "stablehlo", "openxla-pjrt-plugin"}
+    assert set(openxla.repos) == {
+        "iree",
+        "jax",
+        "xla",
+        "stablehlo",
+        "shardy",
+        "triton",
+        "openxla-pjrt-plugin",
+    }
+    assert order.index("triton") < order.index("xla")
     (tmp_path / WORKSPACE_FILE).write_text(preset_text("pytorch-xla"))
     torch = load_workspace(tmp_path)
     assert torch.path_of("torch_xla") == tmp_path / "pytorch" / "xla"

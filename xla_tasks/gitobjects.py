@@ -46,6 +46,7 @@ __all__ = [
     "CommitRange",
     "NotOnDisk",
     "ObjectReader",
+    "TooLarge",
     "git_dir_at",
     "object_reader",
 ]
@@ -75,6 +76,14 @@ class NotOnDisk(GitError):
 
     def __init__(self, repo: str, action: str, sha: str) -> None:
         super().__init__(repo, action, f"{sha[:12]} is not on disk here, and reads never fetch")
+
+
+class TooLarge(GitError):
+    """An object over the size its reader accepts; its bytes were not read."""
+
+    def __init__(self, repo: str, action: str, size: int) -> None:
+        super().__init__(repo, action, f"it is {size} bytes")
+        self.size = size
 
 
 def git_dir_at(path: Path) -> str | None:
@@ -110,6 +119,10 @@ class ObjectReader:
         self._partial = is_partial(git_dir)
         self._thread = threading.get_ident()
         self._repo: Repo | None = None
+        # Objects never change: trees read once per reader (a commit's pin files sit in a
+        # few folders that every path walks through; XLA's third_party holds a hundred).
+        self._trees: dict[str, list[tuple[bytes, int, str]]] = {}
+        self._roots: dict[str, str] = {}  # commit -> its tree
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -152,6 +165,28 @@ class ObjectReader:
         data = self._read(found[1], "blob", f"read {path} at {commit[:12]}")
         return data.decode("utf-8", errors="replace")
 
+    def entry_at(self, commit: str, path: str) -> tuple[int, str] | None:
+        """(mode, sha) of what `commit`'s tree holds at `path`; None when it holds nothing."""
+        return self._entry(commit, path, f"read {path} at {commit[:12]}")
+
+    def folder_at(self, commit: str, path: str) -> list[tuple[str, int]] | None:
+        """(name, mode) of each entry of folder `path` ("" is the top) in `commit`, in tree
+        order; None when `commit` has no such folder."""
+        action = f"list {path or '/'} at {commit[:12]}"
+        if path.strip("/"):
+            found = self._entry(commit, path, action)
+            if found is None or not stat.S_ISDIR(found[0]):
+                return None
+            tree = found[1]
+        else:
+            tree = self._root(commit, action)
+        return [(name, mode) for _, mode, name in self._tree_entries(tree, action)]
+
+    def blob(self, sha: str, what: str, max_size: int | None = None) -> bytes:
+        """The bytes of blob `sha` (`what` names it in errors); over `max_size`, TooLarge is
+        raised before the bytes are read."""
+        return self._read(sha, "blob", f"read {what}", max_size)
+
     def gitlinks_at(self, commit: str, paths: Iterable[str]) -> dict[str, str]:
         """The submodule commits `commit`'s tree records at `paths` (those that are gitlinks).
 
@@ -185,13 +220,9 @@ class ObjectReader:
         Each tree on the way is one read; a blobless clone has them all, a `tree:0` one not.
         """
         names = [part for part in path.split("/") if part]
-        tree = self._commit(commit, action).tree.hexsha
+        tree = self._root(commit, action)
         for depth, part in enumerate(names):
-            data = self._read(tree, "tree", action)
-            try:
-                entries = _gitpython().objects.fun.tree_entries_from_data(data)
-            except ValueError as err:  # GitPython refuses a malformed or hostile tree
-                raise GitError(self.name, action, str(err)) from None
+            entries = self._tree_entries(tree, action)
             found = next(((mode, sha.hex()) for sha, mode, name in entries if name == part), None)
             if found is None or depth == len(names) - 1:
                 return found
@@ -200,13 +231,32 @@ class ObjectReader:
             tree = found[1]
         return None
 
-    def _read(self, sha: str, kind: str, action: str) -> bytes:
+    def _root(self, commit: str, action: str) -> str:
+        if commit not in self._roots:
+            self._roots[commit] = self._commit(commit, action).tree.hexsha
+        return self._roots[commit]
+
+    def _tree_entries(self, tree: str, action: str) -> list[tuple[bytes, int, str]]:
+        if tree not in self._trees:
+            data = self._read(tree, "tree", action)
+            try:
+                self._trees[tree] = list(_gitpython().objects.fun.tree_entries_from_data(data))
+            except ValueError as err:  # GitPython refuses a malformed or hostile tree
+                raise GitError(self.name, action, str(err)) from None
+        return self._trees[tree]
+
+    def _read(self, sha: str, kind: str, action: str, max_size: int | None = None) -> bytes:
         """The bytes of object `sha`, which must be a `kind` (commit, tree, blob)."""
         if not SHA_RE.fullmatch(sha):
             raise GitError(self.name, action, f"{sha!r} is not a full commit SHA")
         self._require(sha, action)
         try:
-            stream = self._open().odb.stream(bytes.fromhex(sha))
+            odb = self._open().odb
+            if max_size is not None:  # asked first (`--batch-check`): a huge blob is never read
+                size = odb.info(bytes.fromhex(sha)).size
+                if size > max_size:
+                    raise TooLarge(self.name, action, size)
+            stream = odb.stream(bytes.fromhex(sha))
             data = stream.read()
         except ValueError as err:  # cat-file answered "missing", or it died (bad ownership)
             self.close()  # the next read starts a fresh one

@@ -441,6 +441,24 @@ def foreach(
     _finish(result, json_)
 
 
+@xla_task(
+    help={
+        "write": "keep the lines in a marked block of the project's .bazelrc.user",
+        "clear": "remove that block from .bazelrc.user (every other line stays)",
+        "dry_run": "with --write or --clear: say what would change, change nothing",
+        "json": JSON_HELP,
+    },
+)
+def bazelrc(
+    ctx: Any, write: bool = False, clear: bool = False, dry_run: bool = False, json_: bool = False
+) -> None:
+    """Print Bazel flags that build against the workspace's checkouts."""
+    from xla_tasks.commands.bazelrc import bazelrc as run_bazelrc
+
+    options = _options(ctx, dry_run=dry_run)
+    _finish(run_bazelrc(Path.cwd(), options, write=write, clear=clear), json_)
+
+
 @xla_task(positional=["directory"], help={"directory": "a new (or empty) folder for the demo"})
 def demo(ctx: Any, directory: str) -> None:
     """Run the offline demo: local upstreams, init, checkout, pin, sync."""
@@ -449,5 +467,7 @@ def demo(ctx: Any, directory: str) -> None:
     run_demo(Path(directory))
 
 
-ns = Collection("xla", init, checkout, sync, pin, roll, update_repos, status, foreach, demo)
+ns = Collection(
+    "xla", init, checkout, sync, pin, roll, update_repos, status, foreach, bazelrc, demo
+)
 ns.configure({"xla_tasks": dict(CONFIG_DEFAULTS)})

@@ -44,26 +44,38 @@ def status(start: Path, options: TaskOptions, check: bool = False) -> CommandRes
     result.messages.append(f"workspace {workspace.root}{implicit}")
     result.messages.append(summary([details[row.name] for row in rows]))
     if listing.left_alone:
-        result.messages.append(left_alone_line(listing.left_alone, workspace))
+        result.messages.append(
+            left_alone_line(listing.left_alone, listing.left_alone_urls, workspace)
+        )
     project_dir = listing.project_dir
     result.data.update(
         workspace=str(workspace.root),
         project=str(project_dir) if project_dir else None,
         repos=[details[row.name] for row in rows],
         left_alone=list(listing.left_alone),
+        left_alone_urls=listing.left_alone_urls,
     )
     if check:
         _check(result, [details[row.name] for row in rows], project_dir, listing.pin_errors)
     return result
 
 
-def left_alone_line(names: tuple[str, ...], workspace: Workspace) -> str:
-    """One line for every repo the project's pin files pin that the registry does not list."""
+def left_alone_line(names: tuple[str, ...], urls: dict[str, str], workspace: Workspace) -> str:
+    """One line for every repo the project's pin files pin that the registry does not list,
+    ending with the registry entry that would make one of them a dep."""
     shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    where = workspace.file or workspace.root / WORKSPACE_FILE
+    example = next((name for name in names if name in urls), names[0])
+    entry = f'[repos.{example}] url = "{urls.get(example, "<its git URL>")}"'
+    if workspace.file is None or workspace.file.name != WORKSPACE_FILE:
+        how = (
+            f"to sync one, run `xla-tasks init` in {workspace.root} (`--preset pytorch-xla` "
+            f"for PyTorch/XLA), then add {entry} to its {WORKSPACE_FILE}"
+        )
+    else:
+        how = f"to sync one, add it to {workspace.file}: {entry}"
     return (
         f"left alone: {len(names)} repo(s) pinned in the project's files but not registered "
-        f"({shown}); to sync one, add [repos.NAME] with its url to {where}"
+        f"({shown}); {how}"
     )
 
 
@@ -92,7 +104,7 @@ def _check(
             "status --check needs a project: there are no pins to check here",
             "run it inside the project's checkout (the repo with sync_deps.toml)",
         )
-    deps = [r for r in repos if r["pin"] is not None and not r["project"]]
+    deps = [r for r in repos if (r["pin"] or r["pin_ref"]) and not r["project"]]
     problems = [*pin_errors, *(line for r in deps for line in problem_lines(r))]
     bad = [r["name"] for r in deps if problem_lines(r)]
     result.data["problems"] = problems
@@ -118,12 +130,17 @@ def _check(
 
 def problem_lines(repo: dict[str, Any]) -> list[str]:
     """Why one pinned dep is not ready for a build, one line per reason (empty: it is)."""
-    name, pin = repo["name"], str(repo["pin"])[:12]
+    name, pin = repo["name"], str(repo["pin"])[:12] if repo["pin"] else repo["pin_ref"]
     where = f"(at {repo['path']})"
     if not repo["present"]:
         return [f"{name}: missing, pinned at {pin} {where}"]
     lines = []
-    if repo["at_pin"] is None:
+    if repo["pin"] is None:
+        lines.append(
+            f"{name}: pinned to {repo['pin_ref']}, which no sync has resolved yet "
+            f"(xla-tasks sync resolves it on the dep's URL) {where}"
+        )
+    elif repo["at_pin"] is None:
         lines.append(f"{name}: not a readable git repository, pinned at {pin} {where}")
     elif not repo["at_pin"]:
         head = str(repo["head"] or "no commit")[:12]
@@ -158,6 +175,7 @@ def _inspect(
         "dirty": 0,
         "changed": [],
         "pinned_by": row.pinned_by,
+        "pin_ref": row.ref,  # a ref pinned instead of a commit; `pin` is what it last named
         "registered": row.registered,
         "project": row.project,
         "submodule_problems": [],  # filled by --check only: missing or moved submodules
@@ -167,8 +185,12 @@ def _inspect(
     outcome = RepoOutcome(name=row.name, path=rel, old=row.pin, notes=[f"at {rel}"])
     if row.project:
         outcome.notes.insert(0, "the project")
+    pinned_by = [f"pinned by {row.pinned_by}"] if row.transitive or row.native else []
     if not info["present"]:
         outcome.action = "missing, pinned at" if row.pin else "missing"
+        if row.pin is None and row.ref is not None:
+            outcome.action = f"missing, pinned to {row.ref}"
+        outcome.notes.extend(pinned_by)
         return outcome
     if not (row.path / ".git").exists():
         outcome.action = "not a git repository"
@@ -182,23 +204,26 @@ def _inspect(
     info.update(branch=state.branch, head=state.head, dirty=len(state.changed))
     info["changed"] = list(state.changed)
     outcome.new = state.head
-    where = f"on {state.branch}" if state.branch else "detached"
-    if row.pin is None:
-        outcome.action = where
-    else:
-        info["at_pin"] = state.head == row.pin
-        outcome.action = (
-            f"{where}, at pin" if info["at_pin"] else f"{where}, NOT at pin (pin -> HEAD)"
-        )
+    outcome.action = _against_pin(row, state.branch, state.head, info)
     if check and info["at_pin"] and row.submodules:
         info["submodule_problems"] = _submodule_problems(row)
         outcome.notes.extend(info["submodule_problems"])
-    if row.transitive or row.native:
-        outcome.notes.append(f"pinned by {row.pinned_by}")
+    outcome.notes.extend(pinned_by)
     if state.changed:
         shown = ", ".join(state.changed[:3]) + (" ..." if len(state.changed) > 3 else "")
         outcome.notes.append(f"dirty: {len(state.changed)} file(s): {shown}")
     return outcome
+
+
+def _against_pin(row: Row, branch: str | None, head: str | None, info: dict[str, Any]) -> str:
+    """Where HEAD is, and whether it is the pin (`info["at_pin"]` set when there is one)."""
+    where = f"on {branch}" if branch else "detached"
+    if row.pin is None and row.ref is not None:
+        return f"{where}, pin not yet resolved"
+    if row.pin is None:
+        return where
+    info["at_pin"] = head == row.pin
+    return f"{where}, at pin" if info["at_pin"] else f"{where}, NOT at pin (pin -> HEAD)"
 
 
 def _submodule_problems(row: Row) -> list[str]:

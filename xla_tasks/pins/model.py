@@ -28,6 +28,9 @@ class Dep:
     # A ref that wins over `rev` (PyTorch/XLA's `.torch_pin`: a branch, or
     # refs/pull/N/head for `#N`); sync resolves it on the dep's URL.
     ref: str | None = None
+    # Which file's pin wins over the others', as the output says it
+    # (`.torch_pin, over .torch_commit`).
+    override: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +63,10 @@ class Pins:
     source: str = SYNC_DEPS_TOML  # SYNC_DEPS_TOML, "sync_deps.py" (legacy) or NATIVE
     # Native pins: each dep's places in the project's files (what pin and roll rewrite) ...
     sites: dict[str, tuple[NativePin, ...]] = field(default_factory=dict)
-    # ... and the repos those files pin that the registry does not list (left alone).
+    # ... and the repos those files pin that the registry does not list (left alone), with
+    # the URL each is fetched from when a file names one (what a registry entry would need).
     left_alone: tuple[str, ...] = ()
+    left_alone_urls: dict[str, str] = field(default_factory=dict)
 
     def with_rev(self, name: str, rev: str) -> Pins:
         deps = dict(self.deps)

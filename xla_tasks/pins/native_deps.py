@@ -17,6 +17,7 @@ from typing import Protocol
 from xla_tasks.errors import ConfigError
 from xla_tasks.pins.model import NATIVE, Dep, Pins
 from xla_tasks.pins.native import check_agreement, normalize_repo_url, read_native_pins
+from xla_tasks.pins.native.find import PinTree
 from xla_tasks.pins.native.model import BadPin, NativePin
 from xla_tasks.pins.native.urls import repo_name
 
@@ -39,16 +40,17 @@ class KnownRepo(Protocol):
 
 
 class RepoMatcher:
-    """Which registered repo a pin names: by URL (any spelling), else by the repo's name."""
+    """Which registered repo a pin names: by URL (any spelling), else by the repo's name
+    (a registry name first, then the last segment of a registered URL, whatever the
+    registry's order)."""
 
     def __init__(self, repos: Mapping[str, KnownRepo]) -> None:
         self.by_url: dict[str, str] = {}
-        self.by_name: dict[str, str] = {}
+        self.by_name: dict[str, str] = {name: name for name in repos}
         for name, repo in repos.items():
             for url in (repo.url, repo.push_url):
                 if url:
                     self.by_url.setdefault(normalize_repo_url(url), name)
-            self.by_name.setdefault(name, name)
             self.by_name.setdefault(repo_name(repo.url), name)
 
     def name_of(self, url: str | None, hint: str | None) -> str | None:
@@ -64,23 +66,26 @@ def read_native_deps(
     project: str | None = None,
     extra_files: Sequence[str] = (),
     agree: bool = True,
+    tree: PinTree | None = None,
 ) -> Pins | None:
     """The project's native pins of registered repos (None when its files pin nothing).
 
     `project` is the project's own registry name (never its own dep); `extra_files` its
-    registry entry's `pin_files`. A bad value in a pin of a registered repo, or two files
-    that disagree, is a ConfigError naming the file and line; a bad pin of a repo the
-    registry does not list is left alone with the rest. `agree=False` lets files that
-    disagree through (`pin` makes them agree; `pin --check` lists every disagreement).
+    registry entry's `pin_files`; `tree` where the files are read (default: on disk). A
+    bad value in a pin of a registered repo, or two files that disagree, is a ConfigError
+    naming the file and line; a bad pin of a repo the registry does not list is left alone
+    with the rest. `agree=False` lets files that disagree through (`pin` makes them agree;
+    `pin --check` lists every disagreement).
     """
     matcher = RepoMatcher(repos)
     kept: dict[str, list[NativePin]] = {}
-    left: set[str] = set()
-    for found in read_native_pins(project_dir, extra_files):
+    left: dict[str, str | None] = {}
+    for found in read_native_pins(project_dir, extra_files, tree):
         name = matcher.name_of(found.url, found.repo_hint)
         if name is None or name == project:
             if name is None:
-                left.add(_label(found))
+                label = _label(found)
+                left[label] = left.get(label) or _fetch_url(found.url)
             continue
         if isinstance(found, BadPin):
             raise found.error(project_dir)
@@ -95,6 +100,7 @@ def read_native_deps(
         source=NATIVE,
         sites={name: tuple(sites) for name, sites in kept.items()},
         left_alone=tuple(sorted(left)),
+        left_alone_urls={label: url for label, url in sorted(left.items()) if url},
     )
 
 
@@ -112,19 +118,38 @@ def _dep(repo: KnownRepo, sites: list[NativePin], project_dir: Path) -> Dep:
             f"pins {repo.name} to {override.ref!r}, but no file pins a commit to start from",
             hint="add .torch_commit beside it",
         )
+    ref = override.ref if override and not override.commit else None
+    over = ", ".join(dict.fromkeys(pin.file for pin in sites if pin is not override))
     return Dep(
         name=repo.name,
         rev=commit,
         url=repo.url,
         branch=repo.branch,
         submodules=repo.submodules,
-        pinned_in=tuple(dict.fromkeys(_shown(pin) for pin in sites)),
-        ref=override.ref if override and not override.commit else None,
+        pinned_in=_pinned_in(sites, override, ref, over),
+        ref=ref,
+        override=f"{override.file}, over {over}" if override and over else None,
     )
 
 
-def _shown(pin: NativePin) -> str:
-    return f"{pin.file} (submodule)" if pin.format == "gitlink" else pin.file
+def _pinned_in(
+    sites: list[NativePin], override: NativePin | None, ref: str | None, over: str
+) -> tuple[str, ...]:
+    """How `status` names the files pinning the dep; when one wins over the others, only
+    it: `.torch_pin (refs/pull/5/head, over .torch_commit)`."""
+    if override is None:
+        shown = (
+            f"{pin.file} (submodule)" if pin.format == "gitlink" else pin.file for pin in sites
+        )
+        return tuple(dict.fromkeys(shown))
+    details = [part for part in (ref, f"over {over}" if over else None) if part]
+    return (f"{override.file} ({', '.join(details)})" if details else override.file,)
+
+
+def _fetch_url(url: str | None) -> str | None:
+    """A pin's repository as a registry `url` (network URLs only: a relative submodule URL
+    is relative to a remote the registry does not know)."""
+    return url if url and url.startswith(("https://", "http://", "ssh://", "git://")) else None
 
 
 def _label(found: NativePin | BadPin) -> str:

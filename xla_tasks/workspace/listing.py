@@ -16,7 +16,7 @@ from xla_tasks.pins.model import Pins
 from xla_tasks.pins.project import read_root_pins
 from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.graph import Wanted, walk_pins
-from xla_tasks.workspace.project import project_name, read_pins_at
+from xla_tasks.workspace.project import last_resolved, project_name, read_pins_at
 from xla_tasks.workspace.registry import Workspace, find_workspace, workspace_for_project
 from xla_tasks.workspace.settings import TaskOptions, default_jobs
 
@@ -35,6 +35,9 @@ class Row:
     project: bool = False
     submodules: bool = False  # the pin asks for its submodules, recursively
     exclude_submodules: tuple[str, ...] = ()  # the pin's own exclusions (regexes on paths)
+    # A ref pinned instead of a commit (`.torch_pin`): `pin` is then what it named at the
+    # last sync, None before any.
+    ref: str | None = None
 
 
 @dataclass(slots=True)
@@ -47,8 +50,10 @@ class Listing:
     jobs: int
     strict: bool = False  # as sync reads pins (status --check), not as a report does
     warnings: list[str] = field(default_factory=list)
-    # The repos the project's native pin files pin that the registry does not list.
+    # The repos the project's native pin files pin that the registry does not list, and
+    # the URLs of those a file names one for.
     left_alone: tuple[str, ...] = ()
+    left_alone_urls: dict[str, str] = field(default_factory=dict)
     # Pin files that could not be read (file:line: why). `status` warns about them;
     # `status --check` fails on them: a CI gate that cannot read the pins fails closed.
     pin_errors: list[str] = field(default_factory=list)
@@ -100,10 +105,15 @@ def _rows(listing: Listing) -> list[Row]:
 
 
 def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
+    ref = wanted.dep.ref if wanted else None
+    pin = wanted.dep.rev if wanted else None
+    if ref is not None:
+        pin = last_resolved(workspace.path_of(name), ref)
     return Row(
         name,
         workspace.path_of(name),
-        pin=wanted.dep.rev if wanted else None,
+        pin=pin,
+        ref=ref,
         pinned_by=_pinned_by(wanted) if wanted else None,
         transitive=bool(wanted and wanted.level > 1),
         native=bool(wanted and wanted.dep.pinned_in),
@@ -137,6 +147,7 @@ def _pinned_deps(listing: Listing, root: str, project_dir: Path) -> dict[str, Wa
     if root_pins is None:
         return {}
     listing.left_alone = root_pins.left_alone
+    listing.left_alone_urls = root_pins.left_alone_urls
     read: dict[str, Pins] = {}
 
     def read_level(level: list[Wanted]) -> list[tuple[str, Pins]]:
@@ -158,7 +169,9 @@ def _wname(wanted: Wanted) -> str:
 def _read_dep_pins(workspace: Workspace, wanted: Wanted, read: dict[str, Pins]) -> RepoOutcome:
     path = workspace.path_of(wanted.name)
     if is_repo_top(path):
-        pins = read_pins_at(GitRepo(path, wanted.name), wanted.dep.rev, workspace)
+        ref = wanted.dep.ref
+        rev = last_resolved(path, ref) if ref else wanted.dep.rev
+        pins = read_pins_at(GitRepo(path, wanted.name), rev, workspace) if rev else None
         if pins is not None:
             read[wanted.name] = pins
     return RepoOutcome(name=wanted.name)

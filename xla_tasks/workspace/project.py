@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
-from xla_tasks.engine.disk import is_repo_top, read_head
+from xla_tasks.engine.disk import common_dir_of, is_repo_top, read_head, read_ref, write_ref
 from xla_tasks.errors import ConfigError, XlaTasksError
-from xla_tasks.gitobjects import NotOnDisk, git_dir_at, object_reader
+from xla_tasks.gitobjects import NotOnDisk, ObjectReader, git_dir_at, object_reader
 from xla_tasks.gitrepo import GitRepo
 from xla_tasks.pins.model import Pins
+from xla_tasks.pins.native.at_commit import CommitTree
+from xla_tasks.pins.native_deps import read_native_deps
 from xla_tasks.pins.project import read_project_pins
 from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
@@ -50,10 +53,10 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
     """A dep's pins as of commit `rev` without moving it: from disk when HEAD is `rev`,
     else from the commit when it is present locally; None when unknown or absent.
 
-    With `workspace`, native pin files count too (from disk: at another commit, only a
-    sync_deps.toml or legacy script is read). Offline: both files come through one
-    `cat-file`, which in a partial clone is asked only for objects on disk (a pin file's
-    blob may not be: then its pins are unknown).
+    With `workspace`, native pin files count too, read the same way (at another commit,
+    from its trees). Offline: every file comes through one `cat-file`, which in a partial
+    clone is asked only for objects on disk (a pin file's blob may not be: then its pins
+    are unknown).
     """
     if _head(repo) == rev:
         repos = workspace.catalog() if workspace is not None else None
@@ -63,9 +66,9 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
     try:
         with object_reader(repo.path, repo.name) as objects:
             texts = {name: objects.file_at(rev, name) for name in (PIN_FILE, SCRIPT_FILE)}
+            if not any(texts.values()):
+                return _native_pins_at(objects, repo, rev, workspace) if workspace else None
     except NotOnDisk:
-        return None
-    if not any(texts.values()):
         return None
     with tempfile.TemporaryDirectory(prefix=f"{repo.name}@{rev[:12]}-") as tmp:
         for name, text in texts.items():
@@ -75,6 +78,42 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
             return read_project_pins(Path(tmp))
         except ConfigError as err:  # name the file in the repo, at that commit
             raise err.at(f"{repo.path / err.path.name}@{rev[:12]}") from None
+
+
+def _native_pins_at(
+    objects: ObjectReader, repo: GitRepo, rev: str, workspace: Workspace
+) -> Pins | None:
+    """The native pins commit `rev` of `repo` holds; errors name each file `@<commit>`."""
+    repos = workspace.catalog()
+    entry = repos.get(repo.name)
+    tree = CommitTree(objects, rev, repo.path)
+    extra = entry.pin_files if entry else ()
+    try:
+        return read_native_deps(repo.path, repos, project=repo.name, extra_files=extra, tree=tree)
+    except ConfigError as err:
+        if f"@{rev[:12]}" in str(err.path):
+            raise
+        raise err.at(f"{err.path}@{rev[:12]}") from None
+
+
+# Where sync records the commit a dep's pinned ref (`.torch_pin`) named when it synced it:
+# `status` is offline and cannot ask the URL, so it compares HEAD with that.
+RESOLVED_REFS = "refs/remotes/xla-tasks/resolved/"
+
+
+def record_resolved(path: Path, ref: str, sha: str) -> None:
+    """Remember, in the dep's clone at `path`, that `ref` named `sha` when it was synced
+    (best effort: without it, `status` says the pin is not yet resolved)."""
+    git_dir = git_dir_at(path)
+    if git_dir is not None:
+        with contextlib.suppress(OSError):  # `a` recorded before, now `a/b`: a file in the way
+            write_ref(git_dir, RESOLVED_REFS + ref, sha)
+
+
+def last_resolved(path: Path, ref: str) -> str | None:
+    """The commit `ref` named when the dep at `path` was last synced to it (no process)."""
+    git_dir = git_dir_at(path)
+    return read_ref(common_dir_of(git_dir), RESOLVED_REFS + ref) if git_dir else None
 
 
 def _head(repo: GitRepo) -> str | None:

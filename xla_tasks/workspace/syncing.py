@@ -29,7 +29,12 @@ from xla_tasks.workspace.graph import Wanted, walk_pins
 from xla_tasks.workspace.listing import list_repos
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.placement import engine_options, place_repos
-from xla_tasks.workspace.project import find_project_dir, project_name, read_pins_at
+from xla_tasks.workspace.project import (
+    find_project_dir,
+    project_name,
+    read_pins_at,
+    record_resolved,
+)
 from xla_tasks.workspace.registry import Workspace, start_pinning_hint, workspace_for_project
 from xla_tasks.workspace.settings import TaskOptions
 
@@ -49,6 +54,7 @@ class SyncRun:
     on_event: EventCallback | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
     pins_read: dict[str, Pins] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # dep -> what its ref names now
 
 
 def sync_project(
@@ -168,6 +174,7 @@ def _resolve_refs(run: SyncRun, level: list[Wanted]) -> dict[str, RepoOutcome]:
             failed[dep.name] = RepoOutcome(dep.name, path, error=str(err))
             continue
         level[index] = replace(wanted, dep=replace(dep, rev=sha))
+        run.resolved[dep.name] = sha
     return failed
 
 
@@ -175,8 +182,9 @@ def _engine_repo(run: SyncRun, wanted: Wanted) -> Repo:
     dep = wanted.dep
     by_root = wanted.asked_by == run.root
     notes: tuple[str, ...] = () if by_root else (f"pinned by {wanted.asked_by}",)
-    if dep.ref is not None:
-        notes += (f"{dep.ref} on its URL, as .torch_pin says (over .torch_commit)",)
+    if dep.override is not None:
+        what = f"{dep.ref} on its URL, per" if dep.ref else "per"
+        notes += (f"{what} {dep.override}",)
     # A relative local URL is relative to the pin file that names it, not to the cwd.
     pin_dir = run.project_dir if by_root else run.workspace.path_of(wanted.asked_by)
     return Repo(
@@ -197,13 +205,16 @@ def _after_landing(run: SyncRun, wanted: Wanted, outcome: RepoOutcome) -> None:
     path = run.workspace.path_of(wanted.name)
     try:
         if not run.options.dry_run:
+            if wanted.dep.ref and wanted.name in run.resolved:
+                record_resolved(path, wanted.dep.ref, run.resolved[wanted.name])
             _read_pins(run, wanted.name, path)
         elif outcome.action == "would clone":
             outcome.notes.append("its own pins are read once it is cloned")
         else:
             from xla_tasks.gitrepo import GitRepo
 
-            _read_pins_if_known(run, GitRepo(path, wanted.name), wanted.dep.rev)
+            rev = run.resolved.get(wanted.name, wanted.dep.rev)
+            _read_pins_if_known(run, GitRepo(path, wanted.name), rev)
     except XlaTasksError as err:
         outcome.error = str(err)
 
@@ -228,7 +239,8 @@ def _read_pins_as_they_are(run: SyncRun, wanted: Wanted) -> None:
     if is_repo_top(path):
         # unreadable: the deps behind it are not reached, as status shows them
         with contextlib.suppress(XlaTasksError):
-            _read_pins_if_known(run, GitRepo(path, wanted.name), wanted.dep.rev)
+            rev = run.resolved.get(wanted.name, wanted.dep.rev)
+            _read_pins_if_known(run, GitRepo(path, wanted.name), rev)
 
 
 def _known_deps(start: Path, options: TaskOptions) -> list[str]:

@@ -9,8 +9,9 @@ those bytes. Modules:
 - `starlark`: tokens, constants, calls of Bazel files; `bazel`: files read as one unit
 - formats: `constants` (starlark, workspace_hash), `blocks` (module_bazel, git_repository,
   http_archive), `torch` (torch_commit, torch_pin), `sha_file`, `gitlinks` (+ `gitindex`)
-- `find`: where pins are looked for; `agree`: grouping and agreement; `rewrite`: the
-  writer for a pin's format; `sites`: spans and the one splice
+- `find`: where pins are looked for, in the work tree (`DiskTree`) or in a commit
+  (`at_commit.CommitTree`, from git's objects); `agree`: grouping and agreement; `rewrite`:
+  the writer for a pin's format; `sites`: spans and the one splice
 - `urls`: matching pins to registry repos; `digest`: hex and SRI; `archive_hash`: the
   `.tar.gz` hash from a local clone
 """

@@ -5,7 +5,8 @@ Looked for: `MODULE.bazel` and `WORKSPACE` (or `WORKSPACE.bazel`) at the root,
 `.torch_pin`, `build_tools/llvm_version.txt`, `.github/ci_commit_pins/*.txt`, the
 submodules of `.gitmodules`, and the registry entry's `pin_files`. A project with none of
 them costs a handful of failed `open`s; a Bazel file is tokenized only when its text could
-hold a pin at all.
+hold a pin at all. The files come from a `PinTree`: the work tree on disk (`DiskTree`), or
+one of the project's commits (`at_commit.CommitTree`), read the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from xla_tasks.errors import ConfigError
 from xla_tasks.pins.native import blocks, constants, gitlinks, sha_file, torch
@@ -52,17 +54,66 @@ def find_native_pins(
     return pins
 
 
-def read_native_pins(project_dir: Path, extra_files: Sequence[str] = ()) -> list[Found]:
-    """Every pin and every bad pin, in a stable order; file-level errors are raised."""
-    reader = _Reader(project_dir)
+class PinTree(Protocol):
+    """Where the files are read from: the work tree on disk (`DiskTree`), or a commit."""
+
+    def read(self, rel: str) -> tuple[str, str] | None:
+        """(real project-relative posix path, text) of a file; None when there is none.
+
+        A link is followed inside the project (one leading out is a ConfigError); a file
+        over MAX_PIN_FILE_BYTES or not UTF-8 is a ConfigError too."""
+
+    def folders(self, rel: str) -> Iterable[str]:
+        """The names of the folders in folder `rel`, sorted."""
+
+    def files(self, rel: str, suffix: str) -> Iterable[str]:
+        """The names of the files in folder `rel` ending with `suffix`, sorted."""
+
+    def gitlinks(self, paths: list[str]) -> Mapping[str, str]:
+        """Submodule path -> the commit recorded for it (only paths that are gitlinks)."""
+
+
+class DiskTree:
+    """The project's work tree: files from disk, gitlinks from its index (no git process)."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+
+    def read(self, rel: str) -> tuple[str, str] | None:
+        text = read_pin_file(self.project_dir / rel)
+        if text is None:
+            return None
+        real = project_relative(self.project_dir, rel)
+        if real is None:
+            raise ConfigError(self.project_dir / rel, "is a link to outside the project")
+        return real, text
+
+    def folders(self, rel: str) -> Iterable[str]:
+        return _subfolders(self.project_dir / rel)
+
+    def files(self, rel: str, suffix: str) -> Iterable[str]:
+        return _subfiles(self.project_dir / rel, suffix)
+
+    def gitlinks(self, paths: list[str]) -> Mapping[str, str]:
+        return gitlinks.index_gitlinks(self.project_dir, paths)
+
+
+def read_native_pins(
+    project_dir: Path, extra_files: Sequence[str] = (), tree: PinTree | None = None
+) -> list[Found]:
+    """Every pin and every bad pin, in a stable order; file-level errors are raised.
+
+    `tree`: where the files are read (default: `project_dir` on disk)."""
+    files = tree if tree is not None else DiskTree(project_dir)
+    reader = _Reader(project_dir, files)
     for name in ROOT_BAZEL:
         reader.bazel(name)
-    for folder in _subfolders(project_dir / THIRD_PARTY):
+    for folder in files.folders(THIRD_PARTY):
         for name in BZL_NAMES:
             reader.bazel(f"{THIRD_PARTY}/{folder}/{name}")
     reader.torch()
     reader.sha_file(sha_file.LLVM_VERSION)
-    for name in _subfiles(project_dir / sha_file.CI_COMMIT_PINS, ".txt"):
+    for name in files.files(sha_file.CI_COMMIT_PINS, ".txt"):
         reader.sha_file(f"{sha_file.CI_COMMIT_PINS}/{name}")
     for extra in extra_files:
         reader.extra(extra)
@@ -73,24 +124,20 @@ def read_native_pins(project_dir: Path, extra_files: Sequence[str] = ()) -> list
 class _Reader:
     """Reads each file once (by its real path) and groups Bazel files into units."""
 
-    def __init__(self, project_dir: Path) -> None:
+    def __init__(self, project_dir: Path, tree: PinTree) -> None:
         self.project_dir = project_dir
+        self.tree = tree
         self.seen: set[str] = set()
         self.units: dict[str, list[BzlFile]] = {}
         self.found: list[Found] = []
 
     def read(self, rel: str) -> tuple[str, str] | None:
         """(real project-relative path, text) the first time a file is met; else None."""
-        text = read_pin_file(self.project_dir / rel)
-        if text is None:
+        got = self.tree.read(rel)
+        if got is None or got[0] in self.seen:
             return None
-        real = project_relative(self.project_dir, rel)
-        if real is None:
-            raise ConfigError(self.project_dir / rel, "is a link to outside the project")
-        if real in self.seen:
-            return None
-        self.seen.add(real)
-        return real, text
+        self.seen.add(got[0])
+        return got
 
     def bazel(self, rel: str) -> None:
         got = self.read(rel)
@@ -135,7 +182,7 @@ class _Reader:
     def submodules(self) -> None:
         got = self.read(gitlinks.GITMODULES)
         if got is not None:
-            self.found.extend(gitlinks.read(self.project_dir, got[1]))
+            self.found.extend(gitlinks.read(self.project_dir, got[1], self.tree.gitlinks))
 
     def _add(self, found: Site | Found | None) -> None:
         if isinstance(found, Site):

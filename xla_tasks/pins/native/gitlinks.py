@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from xla_tasks.engine.process import GIT_COMMAND, git_env
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native.gitindex import git_dir, read_gitlinks
+from xla_tasks.pins.native.gitindex import git_dir, memo_gitlinks
 from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.native.urls import normalize_repo_url
 
@@ -58,15 +58,19 @@ def parse_gitmodules(text: str) -> list[Submodule]:
     return out
 
 
-def read(project_dir: Path, gitmodules_text: str) -> list[NativePin]:
-    """One pin per submodule that `.gitmodules` declares and the index holds a gitlink for."""
+GitlinksOf = Callable[[list[str]], Mapping[str, str]]
+
+
+def read(
+    project_dir: Path, gitmodules_text: str, gitlinks_of: GitlinksOf | None = None
+) -> list[NativePin]:
+    """One pin per submodule that `.gitmodules` declares and that has a gitlink: in the
+    index (`index_gitlinks`), or wherever `gitlinks_of(paths)` reads them (a commit's tree)."""
     submodules = parse_gitmodules(gitmodules_text)
-    if not submodules or git_dir(project_dir) is None:
-        return []  # a copy of the files, not a checkout: no index, no gitlinks
-    read = read_gitlinks(project_dir)
-    links = (
-        read if read is not None else gitlinks_from_git(project_dir, [s.path for s in submodules])
-    )
+    if not submodules:
+        return []
+    paths = [s.path for s in submodules]
+    links = gitlinks_of(paths) if gitlinks_of else index_gitlinks(project_dir, paths)
     pins = []
     for sub in submodules:
         commit = links.get(sub.path)
@@ -84,6 +88,15 @@ def read(project_dir: Path, gitmodules_text: str) -> list[NativePin]:
             )
         )
     return pins
+
+
+def index_gitlinks(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
+    """The gitlinks the index holds, read in Python (no process; remembered until the index
+    changes), else by git."""
+    if git_dir(project_dir) is None:
+        return {}  # a copy of the files, not a checkout: no index, no gitlinks
+    read = memo_gitlinks(project_dir)
+    return read if read is not None else gitlinks_from_git(project_dir, paths)
 
 
 def gitlinks_from_git(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
