@@ -241,11 +241,24 @@ def torch_pin_added(world: NativeWorld, ws: Path) -> Path:
     return torch_xla
 
 
+def torch_xla_fixing_xla(world: NativeWorld, ws: Path) -> Path:
+    """...synced, then a fix committed on a branch of OpenXLA's xla."""
+    torch_xla = torch_xla_checked_out(world, ws)
+    _tool(torch_xla, "sync")
+    git(ws / "xla", "switch", "-q", "-c", "my-fix")
+    (ws / "xla" / "fix.cc").write_text("// the fix\n")
+    git(ws / "xla", "add", "fix.cc")
+    git(ws / "xla", "commit", "-q", "-m", "xla: the fix")
+    return torch_xla
+
+
 NATIVE_SCENARIOS: dict[str, Callable[[NativeWorld, Path], Path]] = {
     "native-jax": jax_checked_out,
     "native-jax-hacking": jax_hacking,
+    "native-jax-pin": jax_hacking,
     "native-torch-xla": torch_xla_checked_out,
     "native-torch-pin": torch_pin_added,
+    "native-torch-xla-pin": torch_xla_fixing_xla,
 }
 
 
