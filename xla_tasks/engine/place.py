@@ -115,7 +115,7 @@ def move_repo(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
     job.action = "checked out"
     if not present:
         job.phase("fetch")
-        fetch_into(job, repo.path, git_dir, fetch_source(repo))
+        fetch_into(job, repo.path, git_dir)
         job.action = "fetched"
     _save_orphan_head(job, git_dir, head)
     checkout_pin(job, repo.path, git_dir)
@@ -169,9 +169,11 @@ def _save_orphan_head(job: Job, git_dir: str, head: Head) -> None:
     job.notes.append(f"saved the previous HEAD {head.sha[:12]} on branch {branch}")
 
 
-def fetch_into(job: Job, path: str, git_dir: str, source: Tuple[str, str]) -> None:
-    """Fetch the pin into an existing clone: through the cache when there is one."""
+def fetch_into(job: Job, path: str, git_dir: str) -> None:
+    """Fetch the pin into an existing clone: through the cache when there is one, else
+    from upstream (the remote that points at it, if one does)."""
     if job.opts.cache and fetch_from_cache(job, path, git_dir):
         return
+    source, refs = fetch_source(job.repo)
     extra = ("--depth", str(job.opts.depth)) if is_shallow(git_dir) else ()
-    fetch_commit(job, path, git_dir, Fetch(source[0], source[1], job.repo.url, extra))
+    fetch_commit(job, path, git_dir, Fetch(source, refs, job.repo.url, extra))
