@@ -280,17 +280,12 @@ def _fetch_into_mirror(job: Job, where: str, rev: Optional[str], kind: str) -> s
         stored = _without_credentials(url)
         if stored != url and "=" not in url:
             config += ("-c", f"url.{url}.insteadOf={stored}")
-    how = Fetch(source, "refs/heads", url, extra, keep=True, config=config)
+    shallow = kind == "shallow"  # a server refusing that gets a full fetch by fetch_commit
+    how = Fetch(source, "refs/heads", url, extra, keep=True, config=config, full_if_refused=shallow)
     if rev is None:
         rev = _fetch_branch(job, where, how)
     elif not has_commit(where, where, rev):
-        try:
-            fetch_commit(job, where, where, how)
-        except SyncError as err:
-            if kind != "shallow" or "shallow" not in str(err).lower():
-                raise
-            job.notes.append("the server refused a shallow fetch: full history")
-            fetch_commit(job, where, where, how._replace(extra=()))
+        fetch_commit(job, where, where, how)
     if kind == "blobless" and read_ref(where, f"{_FILES_REFS}/{rev}") is None:
         _fetch_files(job, where, rev, how)
         write_ref(where, f"{_FILES_REFS}/{rev}", rev)

@@ -11,7 +11,7 @@ from typing import List, Tuple
 from xla_tasks.engine.cache import clone_from_cache
 from xla_tasks.engine.checkout import checkout_pin
 from xla_tasks.engine.disk import git_dir_of, has_commit, read_head
-from xla_tasks.engine.fetch import Fetch, fetch_commit, fetch_refspecs
+from xla_tasks.engine.fetch import Fetch, fetch_commit
 from xla_tasks.engine.filelock import UMASK, owned_temp_dir, release_dir, remove_dead_temps
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import EngineOptions, SyncError, redact
@@ -88,8 +88,9 @@ def _clone_into(job: Job, tmp: str) -> None:
     elif opts.history == "shallow" and repo.rev:
         git(["init", "-q"], tmp, "git init")
         git(["remote", "add", "origin", repo.url], tmp, "adding remote origin")
-        how = Fetch("origin", "refs/remotes/origin", repo.url, ("--depth", str(opts.depth)))
-        _shallow_or_full(job, tmp, how)
+        depth = ("--depth", str(opts.depth))
+        how = Fetch("origin", "refs/remotes/origin", repo.url, depth, full_if_refused=True)
+        fetch_commit(job, tmp, os.path.join(tmp, ".git"), how)
     else:
         _clone_from(job, repo.url, tmp, _history_args(opts))
     if repo.rev:
@@ -145,16 +146,3 @@ def _clone_once(job: Job, source: str, tmp: str, extra: Tuple[str, ...]) -> GitR
         os.mkdir(tmp, 0o777 & ~UMASK[0])
     args = ["clone", "--progress", *extra, *(["--no-checkout"] if job.repo.rev else [])]
     return run_network([*args, "--", source, tmp], None, job.watch(job.repo.url))
-
-
-def _shallow_or_full(job: Job, tmp: str, how: Fetch) -> None:
-    """A shallow fetch of the pin; a server that refuses shallow fetches gets a full one."""
-    git_dir = os.path.join(tmp, ".git")
-    rev = job.repo.rev or ""
-    res = fetch_refspecs(job, tmp, how, [rev])
-    if res.code == 0 and has_commit(tmp, git_dir, rev):
-        return
-    if res.code != 0 and "shallow" in res.err.lower():
-        job.notes.append("the server refused a shallow fetch: full history")
-        how = how._replace(extra=())
-    fetch_commit(job, tmp, git_dir, how)

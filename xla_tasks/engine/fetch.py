@@ -35,6 +35,7 @@ class Fetch(NamedTuple):
     extra: Tuple[str, ...] = ()  # --depth / --filter
     keep: bool = False  # store a commit fetched by id under refs/xla-tasks/keep (mirrors)
     config: Tuple[str, ...] = ()  # `-c` options for this fetch alone (reading a cache mirror)
+    full_if_refused: bool = False  # a server refusing a shallow fetch: again with full history
 
 
 def fetch_commit(job: Job, path: str, git_dir: str, how: Fetch) -> None:
@@ -43,10 +44,16 @@ def fetch_commit(job: Job, path: str, git_dir: str, how: Fetch) -> None:
     Servers speaking protocol v0 refuse ids that are not a ref tip ("Server does not allow
     request for unadvertised object"), so fall back to the branch, every branch, tags; a
     shallow clone whose pin lies deeper than the fetched tips is then deepened in full.
+    With `how.full_if_refused`, a server that refuses the shallow fetch by id is asked
+    again for full history, and so is every fetch after it.
     """
     rev = job.repo.rev or ""
     target = f"+{rev}:{KEEP_REFS}/{rev}" if how.keep else rev
     by_id = fetch_refspecs(job, path, how, [target])
+    if by_id.code != 0 and how.full_if_refused and "shallow" in by_id.err.lower():
+        job.notes.append("the server refused a shallow fetch: full history")
+        how = how._replace(extra=())
+        by_id = fetch_refspecs(job, path, how, [target])
     if by_id.code == 0 and has_commit(path, git_dir, rev):
         return
     refspecs = [f"+refs/heads/*:{how.refs}/*", f"+refs/tags/*:{TAG_REFS}/*"]
