@@ -317,8 +317,9 @@ def links_in_place(job: Job, links: Dict[str, str], walked: Set[str]) -> Optiona
     read by that walk (not excluded then); None when one is not."""
     counts = {"there": 0, "excluded": 0}
     for full, sha in links.items():
-        if any(_excluded(job, part) for part in _ancestors(full)):
-            counts["excluded"] += 0 if _excluded_parent(job, full) else 1
+        excluded = [_excluded(job, part) for part in _ancestors(full)]
+        if any(excluded):  # counted once: at the outermost excluded one, not those inside it
+            counts["excluded"] += 0 if any(excluded[:-1]) else 1
             continue
         sub_git = git_dir_of(os.path.join(job.repo.path, full))
         if full + "/" not in walked or sub_git is None or read_head(sub_git).sha != sha:
@@ -330,7 +331,3 @@ def links_in_place(job: Job, links: Dict[str, str], walked: Set[str]) -> Optiona
 def _ancestors(full: str) -> List[str]:
     parts = full.split("/")
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _excluded_parent(job: Job, full: str) -> bool:
-    return any(_excluded(job, part) for part in _ancestors(full)[:-1])
