@@ -4,11 +4,12 @@ and whether it is shallow. This is why a repo already on its pin costs no git pr
 """
 
 import bisect
+import json
 import os
 import threading
-from typing import List, NamedTuple, Optional, Set, Union
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
-from xla_tasks.engine.model import SHA_RE
+from xla_tasks.engine.model import SHA_RE, SUBMODULE_MEMO
 from xla_tasks.engine.process import run_git
 
 
@@ -98,6 +99,19 @@ def write_ref(git_dir: str, ref: str, sha: str) -> None:
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(sha + "\n")
     os.replace(tmp, path)
+
+
+def read_memo(git_dir: str) -> Tuple[Optional[str], Dict[str, str], Set[str]]:
+    """The submodule memo of the last complete walk (written by sync): the commit it was
+    at, its gitlinks and the superprojects whose submodules it read (nothing when there
+    is no readable memo)."""
+    try:
+        with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
+            memo = json.load(handle)
+        links = {str(full): str(sha) for full, sha in dict(memo["gitlinks"]).items()}
+        return memo.get("pin"), links, {str(prefix) for prefix in memo.get("walked", ())}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, {}, set()
 
 
 def has_object(git_dir: str, sha: str) -> Optional[bool]:

@@ -7,11 +7,11 @@ memo so that the next sync checks them without git.
 import functools
 import json
 import os
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set
 
 from xla_tasks.engine.batch import SubmoduleBatch
 from xla_tasks.engine.cache import mirror_holding, reading_from
-from xla_tasks.engine.disk import git_dir_of, has_commit, is_shallow, read_head
+from xla_tasks.engine.disk import git_dir_of, has_commit, is_shallow, read_head, read_memo
 from xla_tasks.engine.fetch import Fetch, fetch_commit
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import SUBMODULE_MEMO, Event, Repo, SyncError, absolute_url
@@ -287,18 +287,6 @@ def write_memo(job: Job) -> None:
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(memo, handle, sort_keys=True)
     os.replace(tmp, path)
-
-
-def read_memo(git_dir: str) -> Tuple[Optional[str], Dict[str, str], Set[str]]:
-    """The last complete walk: the commit it was at, its gitlinks and the superprojects
-    whose submodules it read (nothing when there is no readable memo)."""
-    try:
-        with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
-            memo = json.load(handle)
-        links = {str(full): str(sha) for full, sha in dict(memo["gitlinks"]).items()}
-        return memo.get("pin"), links, {str(prefix) for prefix in memo.get("walked", ())}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None, {}, set()
 
 
 def submodules_match_memo(job: Job, git_dir: str, commit: Optional[str]) -> bool:

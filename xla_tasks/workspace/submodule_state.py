@@ -10,13 +10,10 @@ superproject that sync skipped (`--exclude-submodule` on that run).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from xla_tasks.engine.disk import git_dir_of, read_head
-from xla_tasks.engine.model import SUBMODULE_MEMO
+from xla_tasks.engine.disk import git_dir_of, read_head, read_memo
 from xla_tasks.engine.pathregex import path_search
 
 
@@ -52,14 +49,8 @@ def _memo_links(top: Path, rev: str) -> dict[str, str] | None:
     git_dir = git_dir_of(str(top))
     if git_dir is None:
         return None
-    try:
-        with open(os.path.join(git_dir, SUBMODULE_MEMO), encoding="utf-8") as handle:
-            memo = json.load(handle)
-        if memo.get("pin") != rev:
-            return None
-        return {str(full): str(sha) for full, sha in dict(memo["gitlinks"]).items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    pin, links, _ = read_memo(git_dir)
+    return links if pin == rev else None
 
 
 def _children(sup: Path, prefix: str, memo: dict[str, str] | None) -> dict[str, str]:
