@@ -32,6 +32,11 @@ class Job:
         self.known: Tuple[Dict[str, str], Set[str]] = ({}, set())  # the last walk's memo
         self.lock = threading.Lock()
 
+    @property
+    def wants_submodules(self) -> bool:
+        """Its submodules are to be put in place: flagged, and not skipped for the run."""
+        return self.repo.submodules and self.opts.submodules
+
     def count(self, key: str, links: Optional[Dict[str, str]] = None) -> None:
         """Tally a submodule (from worker threads), recording the gitlinks walked."""
         with self.lock:

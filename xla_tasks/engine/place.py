@@ -53,7 +53,7 @@ def place_repo(job: Job) -> List[Unit]:
         if moved is None:
             return []
         keep = moved
-    if not (repo.submodules and job.opts.submodules) or job.opts.dry_run:
+    if not job.wants_submodules or job.opts.dry_run:
         return []
     return submodule_tasks(job, repo.path, "", keep, git_dir)
 
@@ -66,9 +66,16 @@ def _present(job: Job, git_dir: str) -> Optional[Tuple[str, ...]]:
     (a run that failed in them kept the clone): the user's submodules, or None when every
     one is in place."""
     job.action = PRESENT
-    if not (job.repo.submodules and job.opts.submodules) or job.opts.dry_run:
+    return _submodule_walk(job, git_dir, read_head(git_dir).sha)
+
+
+def _submodule_walk(job: Job, git_dir: str, commit: Optional[str]) -> Optional[Tuple[str, ...]]:
+    """For a clone left on `commit`: None when its submodules need no walk (none wanted, a
+    dry run, or the memo shows each on its commit), else the user's submodules (left as
+    they are by the walk)."""
+    if not job.wants_submodules or job.opts.dry_run:
         return None
-    if submodules_match_memo(job, git_dir, read_head(git_dir).sha):
+    if submodules_match_memo(job, git_dir, commit):
         return None
     return read_status(job.repo.path, submodule_edits=False).submodules
 
@@ -134,11 +141,7 @@ def _at_pin(job: Job, git_dir: str, head: Head) -> Optional[Tuple[str, ...]]:
     if job.opts.dry_run:
         return None
     write_ref(git_dir, PIN_REF, rev)
-    if not (job.repo.submodules and job.opts.submodules):
-        return None
-    if submodules_match_memo(job, git_dir, rev):
-        return None
-    return read_status(job.repo.path, submodule_edits=False).submodules
+    return _submodule_walk(job, git_dir, rev)
 
 
 def _plan(job: Job, git_dir: str, head: Head, present: bool) -> None:
@@ -146,7 +149,7 @@ def _plan(job: Job, git_dir: str, head: Head, present: bool) -> None:
     job.action = "would check out" if present else "would fetch and check out"
     if head.branch is None and head.sha and not _held_by_refs(job.repo.path, git_dir, head.sha):
         job.notes.append(f"would first save HEAD {head.sha[:12]} on a branch")
-    if job.repo.submodules and job.opts.submodules:
+    if job.wants_submodules:
         job.notes.append("then its submodules")
 
 

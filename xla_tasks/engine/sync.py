@@ -74,8 +74,7 @@ def _settled_on_disk(job: Job) -> bool:
     git_dir = git_dir_of(repo.path) if repo.rev and not job.opts.dry_run else None
     if git_dir is None or read_head(git_dir) != Head(repo.rev, None):
         return False
-    wants_subs = repo.submodules and job.opts.submodules
-    if wants_subs and not submodules_match_memo(job, git_dir, repo.rev):
+    if job.wants_submodules and not submodules_match_memo(job, git_dir, repo.rev):
         return False
     job.emit(Event(repo.name, "start", repo.path))
     job.old = repo.rev
