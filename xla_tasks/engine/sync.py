@@ -53,18 +53,19 @@ def sync_repos(
         _finish(todo[index])
 
     containers = [_containers(job, todo) for job in todo]
-    with emit:  # "still working" lines while the repos run
-        run_items(
-            len(todo),
-            lambda index: functools.partial(
-                _place_inside, todo[index], [todo[at] for at in containers[index]]
-            ),
-            opts.jobs,
-            where=lambda index: todo[index].repo.path,
-            waits_for=containers,
-            on_start=start,
-            on_finish=finish,
-        )
+    if todo:  # all settled on disk (a noop sync): no heartbeat thread to start and join
+        with emit:  # "still working" lines while the repos run
+            run_items(
+                len(todo),
+                lambda index: functools.partial(
+                    _place_inside, todo[index], [todo[at] for at in containers[index]]
+                ),
+                opts.jobs,
+                where=lambda index: todo[index].repo.path,
+                waits_for=containers,
+                on_start=start,
+                on_finish=finish,
+            )
     return [job.outcome() for job in jobs]
 
 
