@@ -4,6 +4,7 @@ and whether it is shallow. This is why a repo already on its pin costs no git pr
 """
 
 import bisect
+import contextlib
 import json
 import os
 import threading
@@ -95,10 +96,21 @@ def write_ref(git_dir: str, ref: str, sha: str) -> None:
         return
     path = os.path.join(common, ref)
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomically(path, sha + "\n")
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Old or new, never torn: written beside under a name of this process and thread (two
+    runs at once, `sync_deps.py` beside `xla-tasks sync`, never share it), then renamed."""
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(sha + "\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def read_memo(git_dir: str) -> Tuple[Optional[str], Dict[str, str], Set[str]]:

@@ -11,7 +11,14 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set
 
 from xla_tasks.engine.batch import SubmoduleBatch
 from xla_tasks.engine.cache import mirror_holding, reading_from
-from xla_tasks.engine.disk import git_dir_of, has_commit, is_shallow, read_head, read_memo
+from xla_tasks.engine.disk import (
+    git_dir_of,
+    has_commit,
+    is_shallow,
+    read_head,
+    read_memo,
+    write_atomically,
+)
 from xla_tasks.engine.fetch import Fetch, fetch_commit
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import SUBMODULE_MEMO, Event, Repo, SyncError, absolute_url
@@ -282,11 +289,7 @@ def write_memo(job: Job) -> None:
     if job.memo_dir is None or job.error is not None or job.kept_subs:
         return
     memo = {"pin": job.memo_commit, "gitlinks": job.gitlinks, "walked": sorted(job.walked)}
-    path = os.path.join(job.memo_dir, SUBMODULE_MEMO)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(memo, handle, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomically(os.path.join(job.memo_dir, SUBMODULE_MEMO), json.dumps(memo, sort_keys=True))
 
 
 def submodules_match_memo(job: Job, git_dir: str, commit: Optional[str]) -> bool:
