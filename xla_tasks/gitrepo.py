@@ -27,7 +27,7 @@ from xla_tasks.engine.disk import common_dir_of, git_dir_of, has_commit, is_repo
 from xla_tasks.engine.model import DEFAULT_STALL_TIMEOUT, SyncError, redact
 from xla_tasks.engine.process import Watch, first_error, run_network
 from xla_tasks.engine.process import run_git as engine_run_git
-from xla_tasks.engine.worktree import Status, parse_status
+from xla_tasks.engine.worktree import Status, parse_status, status_args
 from xla_tasks.errors import GitError, GitNotFoundError
 from xla_tasks.gitobjects import git_dir_at
 
@@ -110,9 +110,7 @@ class GitRepo:
 
     def state(self, untracked: bool = False) -> Status:
         """Branch, HEAD and the user's changes (moved submodules apart), from one `git status`."""
-        mode = "--untracked-files=normal" if untracked else "--untracked-files=no"
-        out = self.git("status", "--porcelain=v2", "--branch", "-z", mode, action="read status")
-        return parse_status(out)
+        return parse_status(self.git(*status_args(untracked), action="read status"))
 
     def rev_parse(self, rev: str) -> str | None:
         status, out = self.try_git(

@@ -44,10 +44,15 @@ def read_status(path: str, untracked: bool = False, submodule_edits: bool = True
     which git reads from their refs; edits inside them would cost a `git status` in each
     (15 processes for iree), so callers check those only where they matter.
     """
+    return parse_status(git(status_args(untracked, submodule_edits), path, "reading git status"))
+
+
+def status_args(untracked: bool = False, submodule_edits: bool = True) -> List[str]:
+    """The `git status` that `parse_status` reads: here, and in `GitRepo.state` (whose
+    runner names the repo in its errors)."""
     args = ["status", "--porcelain=v2", "--branch", "-z"]
     args.append("--untracked-files=normal" if untracked else "--untracked-files=no")
-    args += [] if submodule_edits else ["--ignore-submodules=dirty"]
-    return parse_status(git(args, path, "reading git status"))
+    return args + ([] if submodule_edits else ["--ignore-submodules=dirty"])
 
 
 def has_local_changes(path: str) -> bool:
