@@ -12,7 +12,7 @@ from xla_tasks.engine.cache import clone_from_cache
 from xla_tasks.engine.checkout import checkout_pin
 from xla_tasks.engine.disk import git_dir_of, has_commit, read_head
 from xla_tasks.engine.fetch import Fetch, fetch_commit
-from xla_tasks.engine.filelock import UMASK, owned_temp_dir, release_dir, remove_dead_temps
+from xla_tasks.engine.filelock import owned_temp_dir, release_dir, remove_dead_temps
 from xla_tasks.engine.job import Job
 from xla_tasks.engine.model import EngineOptions, SyncError, redact
 from xla_tasks.engine.nesting import (
@@ -138,11 +138,19 @@ _NO_BRANCH = re.compile(r"Remote branch .* not found")
 
 
 def _clone_once(job: Job, source: str, tmp: str, extra: Tuple[str, ...]) -> GitResult:
-    """One `git clone` into the empty folder `tmp` (emptied again after a failed try)."""
+    """One `git clone` into the empty folder `tmp`, emptied of what a failed try left.
+
+    Emptied, never replaced: the flock `owned_temp_dir` took is on this folder, and a new
+    one would be free for another run's `remove_dead_temps` to delete mid-clone.
+    """
     import shutil
 
-    if os.listdir(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.mkdir(tmp, 0o777 & ~UMASK[0])
+    for name in os.listdir(tmp):
+        path = os.path.join(tmp, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
     args = ["clone", "--progress", *extra, *(["--no-checkout"] if job.repo.rev else [])]
     return run_network([*args, "--", source, tmp], None, job.watch(job.repo.url))
