@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from native_project import DATA
+from native_project import DATA, JAX, PINNED, PYTORCH, STABLEHLO_ALL, TORCH_XLA, XLA
 from upstreams import git
 
 from xla_tasks.demo.upstreams import FileContent, commit, init_bare
@@ -39,77 +39,20 @@ GITHUB = {
 
 BRANCH = {"torch_xla": "master"}
 
-# project path -> (copy of the real file, the commit the real file pins, or None)
-JAX_FILES = {
-    "third_party/xla/revision.bzl": (
-        "jax.third_party.xla.revision.bzl",
-        "753e5e56a0e465dbf7ee166573122564d83a1746",
-    ),
-    "third_party/xla/workspace.bzl": ("jax.third_party.xla.workspace.bzl", None),
-    "MODULE.bazel": ("jax.MODULE.bazel", "753e5e56a0e465dbf7ee166573122564d83a1746"),
-}
-XLA_FILES = {
-    "third_party/llvm/workspace.bzl": (
-        "xla.third_party.llvm.workspace.bzl",
-        "0220c07a94012b9dce9250addac6a8ee1f674b21",
-    ),
-    "third_party/stablehlo/workspace.bzl": (
-        "xla.third_party.stablehlo.workspace.bzl",
-        "dfd577489d880bad4ec2f474ddfc961e91ef44a6",
-    ),
-    "third_party/shardy/workspace.bzl": (
-        "xla.third_party.shardy.workspace.bzl",
-        "90748c8ba796024601560a14983c2d511f2ef269",
-    ),
-    "third_party/triton/workspace.bzl": (
-        "xla.third_party.triton.workspace.bzl",
-        "72259b1cc3c543c361dcd185a6ff89662e8ed52f",
-    ),
-    "third_party/triton/intel_xpu/workspace.bzl": (
-        "xla.third_party.triton.intel_xpu.workspace.bzl",
-        None,
-    ),
-}
-STABLEHLO_FILES = {
-    "build_tools/llvm_version.txt": (
-        "stablehlo.build_tools.llvm_version.txt",
-        "6d1ace547c9f9ecf7df9ab87e2db74b5bd3f199d",
-    ),
-    "third_party/llvm/workspace.bzl": (
-        "stablehlo.third_party.llvm.workspace.bzl",
-        "6d1ace547c9f9ecf7df9ab87e2db74b5bd3f199d",
-    ),
-}
-TORCH_XLA_FILES = {
-    "WORKSPACE": ("torch_xla.WORKSPACE", "9a9aa0e11e4fcda8d6a9c3267dca6776ddbdb0ca"),
-    ".torch_commit": ("torch_xla.torch_commit", "21fec65781bebe867faf209f89bb687ffd236ca4"),
-}
-PYTORCH_FILES = {
-    ".github/ci_commit_pins/xla.txt": (
-        "pytorch.github.ci_commit_pins.xla.txt",
-        "b3342319e96a0becd139019620d8665605b78475",
-    ),
-    ".github/ci_commit_pins/vision.txt": (
-        "pytorch.github.ci_commit_pins.vision.txt",
-        "6aee5eddc8f9b397b45d076bd336c030518b7626",
-    ),
-}
 
-
-def real_file(name: str, real_commit: str | None, commit_here: str | None) -> str:
-    """A real pin file, its pinned commit replaced everywhere by a local one."""
+def real_file(name: str, commit_here: str | None) -> str:
+    """A real pin file, the commit it pins (PINNED) replaced everywhere by a local one."""
     text = (DATA / name).read_text(encoding="utf-8")
-    if real_commit is None or commit_here is None:
+    if commit_here is None:
         return text
+    real_commit = PINNED[name].commit
     assert real_commit in text, (name, real_commit)
     return text.replace(real_commit, commit_here)
 
 
-def real_files(
-    layout: Mapping[str, tuple[str, str | None]], commits: Mapping[str, str]
-) -> dict[str, FileContent]:
+def real_files(layout: Mapping[str, str], commits: Mapping[str, str]) -> dict[str, FileContent]:
     """The layout's files, each pinning `commits[path]` (files not named keep no pin change)."""
-    return {path: real_file(name, real, commits.get(path)) for path, (name, real) in layout.items()}
+    return {path: real_file(name, commits.get(path)) for path, name in layout.items()}
 
 
 class NativeWorld:
@@ -136,8 +79,8 @@ class NativeWorld:
             {
                 "README.md": "StableHLO\n",
                 **real_files(
-                    STABLEHLO_FILES,
-                    {path: self.llvm[0] for path in STABLEHLO_FILES},
+                    STABLEHLO_ALL,
+                    {path: self.llvm[0] for path in STABLEHLO_ALL},
                 ),
             },
             "stablehlo: pin llvm",
@@ -149,14 +92,12 @@ class NativeWorld:
             "third_party/triton/workspace.bzl": self.triton,
         }
         self.xla = [
-            self.commit(
-                "xla", {"README.md": "XLA\n", **real_files(XLA_FILES, xla_pins)}, "xla: start"
-            ),
+            self.commit("xla", {"README.md": "XLA\n", **real_files(XLA, xla_pins)}, "xla: start"),
             self.commit("xla", {"xla/service.cc": "int main() {}\n"}, "xla: service"),
         ]
         self.jax = self.commit(
             "jax",
-            {"README.md": "JAX\n", **real_files(JAX_FILES, self._jax_pins(self.xla[0]))},
+            {"README.md": "JAX\n", **real_files(JAX, self._jax_pins(self.xla[0]))},
             "jax: pin xla",
         )
         self.pytorch = [
@@ -165,7 +106,7 @@ class NativeWorld:
                 {
                     "README.md": "PyTorch\n",
                     **real_files(
-                        {k: v for k, v in PYTORCH_FILES.items() if "vision" in k},
+                        {k: v for k, v in PYTORCH.items() if "vision" in k},
                         {".github/ci_commit_pins/vision.txt": self.vision},
                     ),
                 },
@@ -177,7 +118,7 @@ class NativeWorld:
             {
                 "README.md": "PyTorch/XLA\n",
                 **real_files(
-                    TORCH_XLA_FILES, {"WORKSPACE": self.xla[1], ".torch_commit": self.pytorch[0]}
+                    TORCH_XLA, {"WORKSPACE": self.xla[1], ".torch_commit": self.pytorch[0]}
                 ),
             },
             "torch_xla: pin pytorch and xla",
@@ -186,7 +127,7 @@ class NativeWorld:
             self.commit(
                 "pytorch",
                 real_files(
-                    PYTORCH_FILES,
+                    PYTORCH,
                     {
                         ".github/ci_commit_pins/xla.txt": self.torch_xla,
                         ".github/ci_commit_pins/vision.txt": self.vision,
@@ -211,7 +152,7 @@ class NativeWorld:
 
     def pin_jax_to(self, xla: str, message: str = "jax: move xla") -> str:
         """A new jax commit pinning XLA at `xla` in both of its files."""
-        self.jax = self.commit("jax", real_files(JAX_FILES, self._jax_pins(xla)), message)
+        self.jax = self.commit("jax", real_files(JAX, self._jax_pins(xla)), message)
         return self.jax
 
     def create(self, name: str, url: str, files: Mapping[str, FileContent]) -> str:

@@ -15,7 +15,17 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from native_project import DATA, XLA_COMMIT, XLA_SHA256, XLA_SRI
+from native_project import (
+    DATA,
+    JAX,
+    TORCH_COMMIT,
+    TORCH_COMMIT_DATE,
+    TORCH_XLA_DATE,
+    TORCH_XLA_HASH,
+    XLA_COMMIT,
+    XLA_SHA256,
+    XLA_SRI,
+)
 from upstreams import git
 
 from xla_tasks.demo.upstreams import FileContent, commit, init_bare
@@ -32,10 +42,6 @@ GITHUB = {
     "iree": "https://github.com/iree-org/iree.git",
     "iree-llvm": "https://github.com/iree-org/llvm-project.git",  # IREE's submodule
 }
-TORCH_XLA_HASH = "9a9aa0e11e4fcda8d6a9c3267dca6776ddbdb0ca"  # xla_hash in torch_xla.WORKSPACE
-TORCH_XLA_DATE = "2025-10-01"
-TORCH_COMMIT = "21fec65781bebe867faf209f89bb687ffd236ca4"  # in torch_xla.torch_commit
-TORCH_COMMIT_DATE = "2025-09-29"
 
 
 def tar_gz_sha256(repo: Path, sha: str, name: str) -> str:
@@ -104,11 +110,7 @@ class NativeWorld:
 def jax_files(xla_sha: str, sha256: str) -> dict[str, str]:
     """JAX's three real files pinning XLA, at `xla_sha` with the .tar.gz hash `sha256`."""
     out = {}
-    for rel, name in (
-        ("third_party/xla/revision.bzl", "jax.third_party.xla.revision.bzl"),
-        ("third_party/xla/workspace.bzl", "jax.third_party.xla.workspace.bzl"),
-        ("MODULE.bazel", "jax.MODULE.bazel"),
-    ):
+    for rel, name in JAX.items():
         text = (DATA / name).read_text()
         text = text.replace(XLA_COMMIT, xla_sha).replace(XLA_SHA256, sha256)
         out[rel] = text.replace(XLA_SRI, sri(sha256))
