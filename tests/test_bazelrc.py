@@ -21,7 +21,7 @@ from xla_tasks.commands.bazelrc import BEGIN, END, HEADER
 
 @pytest.fixture
 def world(isolated_env: Path) -> NativeWorld:
-    return NativeWorld(isolated_env / "upstreams")
+    return NativeWorld.full(isolated_env / "upstreams")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from native_write_world import NativeWorld, jax_files, jax_world, sri, tar_gz_sha256
+from native_world import NativeWorld, jax_files, jax_world, pinned_jax_files, sri, tar_gz_sha256
 from upstreams import git
 
 from xla_tasks.demo.upstreams import pin_file_text
@@ -35,7 +35,7 @@ def test_check_passes_when_the_files_agree_and_the_hash_is_the_commits(jax, cli)
 
 def test_check_fails_when_the_two_files_pin_different_commits(jax, cli) -> None:
     world, shas, project, _ = jax
-    moved = jax_files(shas[1], tar_gz_sha256(world.bare("xla"), shas[1], "xla"))
+    moved = pinned_jax_files(world, shas[1])
     (project / "MODULE.bazel").write_text(moved["MODULE.bazel"])
 
     result = cli("pin", "--check", "--json", cwd=project)

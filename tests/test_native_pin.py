@@ -3,7 +3,7 @@
 Each test builds local upstreams whose pin files are copies of the real ones (JAX's
 revision.bzl and MODULE.bazel, PyTorch/XLA's WORKSPACE and .torch_commit, IREE's
 .gitmodules), on local commits, reached through `insteadOf` so the files keep their
-GitHub URLs (tests/native_write_world.py). A `.zip` is served by a real HTTP server.
+GitHub URLs (tests/native_world.py). A `.zip` is served by a real HTTP server.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, fixture_archive_server  # noqa: F401
-from native_write_world import (
+from native_world import (
     GITHUB,
     NativeWorld,
     committer_day,
     jax_files,
     jax_world,
+    pinned_jax_files,
     sri,
     tar_gz_sha256,
     torch_xla_files,
@@ -116,7 +117,7 @@ def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
 
     assert result.code == 0, result.err
     assert "xla: its files disagreed" in result.out
-    assert _texts(project) == jax_files(shas[1], tar_gz_sha256(world.bare("xla"), shas[1], "xla"))
+    assert _texts(project) == pinned_jax_files(world, shas[1])
 
 
 def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
@@ -167,7 +168,7 @@ def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax, cli) -> No
 @pytest.fixture
 def torch_xla(isolated_env: Path) -> tuple[NativeWorld, Path, dict[str, str]]:
     """pytorch, xla and torch_xla (at pytorch/xla) cloned; torch_xla pins both."""
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     xla = world.commit("xla", xla_tree(1), "xla: start")
     torch = world.commit("pytorch", {"README.md": "PyTorch\n"}, "pytorch: start")
     files = torch_xla_files(xla, "2026-01-01", torch, "2026-01-01")
@@ -219,7 +220,7 @@ def test_pin_leaves_torch_pin_as_it_is_and_says_it_still_overrides(torch_xla, cl
 def test_pin_stages_a_submodule_gitlink_in_the_index_without_committing(
     isolated_env: Path, cli
 ) -> None:
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     old = world.commit("iree-llvm", {"README.md": "LLVM\n"}, "llvm: start")
     gitmodules = (
         '[submodule "third_party/llvm-project"]\n'
@@ -291,7 +292,7 @@ WORKSPACE_BZL = "third_party/stablehlo/workspace.bzl"
 def test_pin_downloads_a_zip_hash_and_says_so(
     isolated_env: Path, archive_server: ArchiveServer, cli
 ) -> None:
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     project = _zip_project(world, archive_server, "serve", "ee" * 32)
     new = _commit_on(world.ws / "stablehlo", "stablehlo: fix", "2026-01-02")
     git(world.ws / "stablehlo", "push", "-q", "origin", "HEAD:main")  # the server has it
@@ -327,7 +328,7 @@ def test_a_zip_that_cannot_be_downloaded_in_bounds_is_one_line_and_nothing_is_wr
     setting: tuple[str, str] | None,
     reason: str,
 ) -> None:
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     project = _zip_project(world, archive_server, mode, "ee" * 32)
     _commit_on(world.ws / "stablehlo", "stablehlo: fix", "2026-01-02")
     if setting:

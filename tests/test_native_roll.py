@@ -1,6 +1,6 @@
 """`roll` on projects that keep their pins in their own files (contract 6.2, 5.6, 6.4).
 
-JAX's real revision.bzl and MODULE.bazel on local commits (tests/native_write_world.py): the
+JAX's real revision.bzl and MODULE.bazel on local commits (tests/native_world.py): the
 built-in schedule `heads`, schedules from the registry entry, the gated roll (bisecting a
 culprit to the commit before it, with that commit's hash) and its journal.
 """
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from native_write_world import GITHUB, NativeWorld, jax_files, jax_world, tar_gz_sha256, xla_tree
+from native_world import GITHUB, NativeWorld, jax_world, pinned_jax_files, xla_tree
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
@@ -23,11 +23,6 @@ XLA_OK = "test ! -e ../xla/BROKEN"
 
 def _texts(project: Path) -> dict[str, str]:
     return {rel: (project / rel).read_text() for rel in JAX_FILES}
-
-
-def _pinned(world: NativeWorld, sha: str) -> dict[str, str]:
-    """JAX's files pinning XLA at `sha` with its right hash."""
-    return jax_files(sha, tar_gz_sha256(world.bare("xla"), sha, "xla"))
 
 
 @pytest.fixture
@@ -42,7 +37,7 @@ def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli)
     result = cli("roll", "heads", cwd=project)
 
     assert result.code == 0, result.err
-    assert _texts(project) == _pinned(world, shas[2])
+    assert _texts(project) == pinned_jax_files(world, shas[2])
     lines = result.out.splitlines()
     assert lines[:6] == [
         "Roll heads: xla",
@@ -85,7 +80,7 @@ def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> N
     rolled = cli("roll", "nightly", cwd=project)
     assert rolled.code == 0, rolled.err
     assert "Roll nightly: xla" in rolled.out
-    assert _texts(project) == _pinned(world, shas[2])
+    assert _texts(project) == pinned_jax_files(world, shas[2])
 
 
 def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax, cli) -> None:
@@ -162,7 +157,7 @@ def test_gated_roll_bisects_and_pins_the_commit_before_the_culprit_with_its_hash
     [held] = result.json()["data"]["held_back"]
     assert held["first_bad"] == bad
     assert held["rolled_to"] == good
-    assert _texts(project) == _pinned(world, good)
+    assert _texts(project) == pinned_jax_files(world, good)
     assert head(xla) == good  # synced to what was written
     assert list((world.ws / ".xla-tasks" / "roll-journal").iterdir()) == []
     assert cli("pin", "--check", cwd=project).code == 0
@@ -192,7 +187,7 @@ def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> N
     before = _texts(project)
     paths = [project / "MODULE.bazel", project / REVISION]
     trial = TrialFiles(world.ws, project, paths)
-    moved = _pinned(world, shas[2])
+    moved = pinned_jax_files(world, shas[2])
     trial.write({path: moved[path.relative_to(project).as_posix()] for path in paths})
     git(xla, "checkout", "-q", shas[2])  # the try's sync; then SIGKILL
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from native_project import JAX, PYTORCH, STABLEHLO_ALL, TORCH_XLA, XLA, XLA_SHA256
-from native_world import NativeWorld, pytorch_layout, real_files, registry
+from native_world import NativeWorld, jax_files, pytorch_layout, real_files, registry
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
@@ -25,7 +25,7 @@ from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 @pytest.fixture
 def world(isolated_env: Path) -> NativeWorld:
-    return NativeWorld(isolated_env / "upstreams")
+    return NativeWorld.full(isolated_env / "upstreams")
 
 
 @pytest.fixture
@@ -286,7 +286,7 @@ def test_a_bad_value_is_one_line_naming_file_and_line_and_nothing_is_cloned(
 ) -> None:
     """Contract 6.4: a commit that is not 40 hex, a hash that is not 64 hex, a MODULE.bazel
     block with no recognisable commit."""
-    files = real_files(JAX, world._jax_pins(world.xla[0]))
+    files = jax_files(world.xla[0])
     text = str(files[file])
     assert old.format(sha=world.xla[0]) in text
     files[file] = text.replace(old.format(sha=world.xla[0]), new)
@@ -578,7 +578,7 @@ def test_torch_pin_wins_over_torch_commit_and_the_output_says_so(
     torch_xla = pytorch_layout(world, ws)
     (torch_xla / ".torch_pin").write_text(torch_pin)
     git(
-        world.path("pytorch"),
+        world.bare("pytorch"),
         "update-ref",
         f"refs/heads/{ref}" if "/" not in ref else ref,
         world.pytorch[1],
