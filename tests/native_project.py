@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data" / "native"
 
+REVISION = "third_party/xla/revision.bzl"  # JAX's XLA pin (with MODULE.bazel)
+
 # project path -> copy of the real file (see tests/data/native/README.md)
 JAX = {
-    "third_party/xla/revision.bzl": "jax.third_party.xla.revision.bzl",
+    REVISION: "jax.third_party.xla.revision.bzl",
     "third_party/xla/workspace.bzl": "jax.third_party.xla.workspace.bzl",
     "MODULE.bazel": "jax.MODULE.bazel",
 }
@@ -88,6 +90,11 @@ def make_project(
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(text.encode())
     return root
+
+
+def texts(project: Path, files: Iterable[str] = JAX) -> dict[str, str]:
+    """The project's files (JAX's three by default), byte for byte: no newline translation."""
+    return {rel: (project / rel).read_bytes().decode() for rel in files}
 
 
 def changed_lines(old: str, new: str) -> list[int]:

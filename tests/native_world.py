@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from native_project import DATA, JAX, PINNED, PYTORCH, STABLEHLO_ALL, TORCH_XLA, XLA
+from native_project import DATA, JAX, PINNED, PYTORCH, REVISION, STABLEHLO_ALL, TORCH_XLA, XLA
 from upstreams import git
 
 from xla_tasks.demo.upstreams import FileContent, commit, init_bare
@@ -45,7 +45,6 @@ GITHUB = {
 }
 
 BRANCH = {"torch_xla": "master"}
-REVISION = "third_party/xla/revision.bzl"
 
 
 def tar_gz_sha256(repo: Path, sha: str, name: str) -> str:

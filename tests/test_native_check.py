@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from native_project import REVISION
 from native_world import NativeWorld, jax_files, jax_world, pinned_jax_files, sri, tar_gz_sha256
 from upstreams import git
 
 from xla_tasks.demo.upstreams import pin_file_text
 from xla_tasks.pins.project import render_for
 from xla_tasks.pins.sync_deps_toml import load_pin_file
-
-REVISION = "third_party/xla/revision.bzl"
 
 
 @pytest.fixture

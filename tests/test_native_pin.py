@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, fixture_archive_server  # noqa: F401
+from native_project import REVISION, texts
 from native_world import (
     GITHUB,
     NativeWorld,
@@ -29,13 +30,6 @@ from native_world import (
 from upstreams import git
 
 from xla_tasks.demo.upstreams import Gitlink
-
-REVISION = "third_party/xla/revision.bzl"
-JAX_FILES = (REVISION, "third_party/xla/workspace.bzl", "MODULE.bazel")
-
-
-def _texts(project: Path, files: tuple[str, ...] = JAX_FILES) -> dict[str, str]:
-    return {rel: (project / rel).read_bytes().decode() for rel in files}
 
 
 def _commit_on(clone: Path, message: str, day: str) -> str:
@@ -63,7 +57,7 @@ def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_els
     assert result.code == 0, result.err
     assert f"xla: {shas[0][:12]} -> {shas[2][:12]} (2026-01-01 xla: change 3)" in result.out
     assert "1 pin(s) moved; wrote MODULE.bazel, third_party/xla/revision.bzl" in result.out
-    assert _texts(project) == jax_files(shas[2], want)
+    assert texts(project) == jax_files(shas[2], want)
     assert f'integrity = "{sri(want)}"' in (project / "MODULE.bazel").read_text()
     assert git(project, "status", "--porcelain").splitlines() == [
         "M MODULE.bazel",
@@ -73,13 +67,13 @@ def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_els
     assert check.code == 0, check.err
     again = cli("pin", cwd=project)
     assert "nothing changed" in again.out
-    assert _texts(project) == jax_files(shas[2], want)
+    assert texts(project) == jax_files(shas[2], want)
 
 
 def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, cli) -> None:
     _, shas, project, xla = jax
     git(xla, "checkout", "-q", shas[1])
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("pin", "--dry-run", "--json", cwd=project)
 
@@ -100,10 +94,10 @@ def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, c
             "files": ["MODULE.bazel", REVISION],
         }
     ]
-    assert _texts(project) == before
+    assert texts(project) == before
     text = cli("pin", "--dry-run", cwd=project)
     assert "would write MODULE.bazel, third_party/xla/revision.bzl" in text.out
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
@@ -117,12 +111,12 @@ def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
 
     assert result.code == 0, result.err
     assert "xla: its files disagreed" in result.out
-    assert _texts(project) == pinned_jax_files(world, shas[1])
+    assert texts(project) == pinned_jax_files(world, shas[1])
 
 
 def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
     world, shas, project, _ = jax
-    right = _texts(project)
+    right = texts(project)
     (project / REVISION).write_text(
         right[REVISION].replace(tar_gz_sha256(world.bare("xla"), shas[0], "xla"), "cd" * 32)
     )
@@ -131,13 +125,13 @@ def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
 
     assert result.code == 0, result.err
     assert "no pin moved; wrote third_party/xla/revision.bzl" in result.out
-    assert _texts(project) == right
+    assert texts(project) == right
 
 
 def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax, cli) -> None:
     world, _, project, _ = jax
     world.registry("jax", "xla", "stablehlo")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("pin", "--add", "stablehlo", cwd=project)
 
@@ -145,7 +139,7 @@ def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax, cli) -> 
     assert result.err.count("\n") == 1, result.err
     assert "third_party/stablehlo/workspace.bzl" in result.err
     assert "MODULE.bazel" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
     assert not (project / "sync_deps.toml").exists()
 
 
@@ -153,13 +147,13 @@ def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax, cli) -> No
     world, shas, project, xla = jax
     git(xla, "checkout", "-q", shas[1])
     (world.ws / "xla").rename(world.ws / "elsewhere")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("pin", cwd=project)
 
     assert result.code == 1
     assert "xla: not checked out at" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 # -- PyTorch/XLA: WORKSPACE's xla_hash with its date, .torch_commit, .torch_pin -------------
@@ -189,7 +183,7 @@ def test_pin_writes_the_committer_date_next_to_xla_hash_and_in_torch_commit(torc
 
     assert result.code == 0, result.err
     assert "wrote .torch_commit, WORKSPACE" in result.out
-    assert _texts(project, ("WORKSPACE", ".torch_commit")) == torch_xla_files(
+    assert texts(project, ("WORKSPACE", ".torch_commit")) == torch_xla_files(
         xla, "2026-03-04", torch, "2026-02-27"
     )
     assert (project / ".torch_commit").read_bytes() == f"# 2026-02-27\n{torch}".encode()

@@ -11,18 +11,13 @@ import os
 from pathlib import Path
 
 import pytest
+from native_project import REVISION, texts
 from native_world import GITHUB, NativeWorld, jax_world, pinned_jax_files, xla_tree
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
 
-REVISION = "third_party/xla/revision.bzl"
-JAX_FILES = (REVISION, "third_party/xla/workspace.bzl", "MODULE.bazel")
 XLA_OK = "test ! -e ../xla/BROKEN"
-
-
-def _texts(project: Path) -> dict[str, str]:
-    return {rel: (project / rel).read_text() for rel in JAX_FILES}
 
 
 @pytest.fixture
@@ -37,7 +32,7 @@ def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli)
     result = cli("roll", "heads", cwd=project)
 
     assert result.code == 0, result.err
-    assert _texts(project) == pinned_jax_files(world, shas[2])
+    assert texts(project) == pinned_jax_files(world, shas[2])
     lines = result.out.splitlines()
     assert lines[:6] == [
         "Roll heads: xla",
@@ -56,7 +51,7 @@ def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli)
 
 def test_roll_heads_dry_run_and_json_write_nothing(jax, cli) -> None:
     _, shas, project, _ = jax
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", "--dry-run", "--json", cwd=project)
 
@@ -65,7 +60,7 @@ def test_roll_heads_dry_run_and_json_write_nothing(jax, cli) -> None:
     assert (move["name"], move["old"], move["new"]) == ("xla", shas[0], shas[2])
     assert move["files"] == ["MODULE.bazel", REVISION]
     assert move["commits"] == 2
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> None:
@@ -80,7 +75,7 @@ def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> N
     rolled = cli("roll", "nightly", cwd=project)
     assert rolled.code == 0, rolled.err
     assert "Roll nightly: xla" in rolled.out
-    assert _texts(project) == pinned_jax_files(world, shas[2])
+    assert texts(project) == pinned_jax_files(world, shas[2])
 
 
 def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax, cli) -> None:
@@ -88,14 +83,14 @@ def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax, 
     world.registry(
         "jax", "xla", "stablehlo", extra={"jax": {"schedules": {"weekly": {"deps": ["stablehlo"]}}}}
     )
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "weekly", cwd=project)
 
     assert result.code == 1
     assert result.err.count("\n") == 1, result.err
     assert "xla-workspace.toml: repos.jax.schedules.weekly.deps: names stablehlo" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_nothing(
@@ -103,7 +98,7 @@ def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_no
 ) -> None:
     world, _, project, _ = jax
     (world.ws / "xla").rename(world.ws / "elsewhere")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", cwd=project)
 
@@ -113,7 +108,7 @@ def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_no
         f"xla-tasks: {project / 'MODULE.bazel'}:33: xla: the .tar.gz hash is computed from its "
         f"clone, and {world.ws / 'xla'} is not one"
     )
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 def test_heads_leaves_the_projects_submodules_alone(jax, cli) -> None:
@@ -157,7 +152,7 @@ def test_gated_roll_bisects_and_pins_the_commit_before_the_culprit_with_its_hash
     [held] = result.json()["data"]["held_back"]
     assert held["first_bad"] == bad
     assert held["rolled_to"] == good
-    assert _texts(project) == pinned_jax_files(world, good)
+    assert texts(project) == pinned_jax_files(world, good)
     assert head(xla) == good  # synced to what was written
     assert list((world.ws / ".xla-tasks" / "roll-journal").iterdir()) == []
     assert cli("pin", "--check", cwd=project).code == 0
@@ -168,13 +163,13 @@ def test_gated_roll_that_holds_everything_back_leaves_the_files_as_they_were(
 ) -> None:
     world, shas, project, xla = jax_world(isolated_env, xla_commits=1)
     _break_second_commit(world)
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", "--verify", XLA_OK, cwd=project)
 
     assert result.code == 0, result.err
     assert "roll heads: nothing rolled, every move was held back" in result.out
-    assert _texts(project) == before
+    assert texts(project) == before
     assert head(xla) == shas[0]
 
 
@@ -184,7 +179,7 @@ def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> N
     from xla_tasks.workspace.settings import TaskOptions
 
     world, shas, project, xla = jax
-    before = _texts(project)
+    before = texts(project)
     paths = [project / "MODULE.bazel", project / REVISION]
     trial = TrialFiles(world.ws, project, paths)
     moved = pinned_jax_files(world, shas[2])
@@ -196,7 +191,7 @@ def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> N
     assert notes == [
         "restored MODULE.bazel, revision.bzl as they were before a killed `roll --verify`"
     ]
-    assert _texts(project) == before
+    assert texts(project) == before
     assert head(xla) == shas[0]
     assert not journal_path(world.ws, project).exists()
 
@@ -273,7 +268,7 @@ def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_lin
     world.commit("xla", {"blob.bin": os.urandom(256 * 1024).hex()}, "xla: a big file")
     git_http_server.set("xla", stall_after_bytes=8192)  # ls-remote's answer fits, a pack not
     monkeypatch.setenv("INVOKE_XLA_TASKS_STALL_TIMEOUT", "1")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", cwd=project)
 
@@ -283,4 +278,4 @@ def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_lin
         f"xla-tasks: {project / 'MODULE.bazel'}:33: xla: the .tar.gz hash needs"
     )
     assert f"which {world.ws / 'xla'} lacks, and fetch from {GITHUB['xla']} failed" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
