@@ -20,7 +20,6 @@ from native_world import (
     NativeWorld,
     committer_day,
     jax_files,
-    jax_world,
     pinned_jax_files,
     sri,
     tar_gz_sha256,
@@ -41,14 +40,11 @@ def _commit_on(clone: Path, message: str, day: str) -> str:
     return git(clone, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-def jax(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
-    return jax_world(isolated_env, xla_commits=3)
-
-
-def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_else(jax, cli) -> None:
+def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_else(
+    jax_at_xla, cli
+) -> None:
     """Only the pin's bytes change: commit, hex hash, SRI integrity, strip_prefix, URL."""
-    world, shas, project, xla = jax
+    world, shas, project, xla = jax_at_xla
     git(xla, "checkout", "-q", shas[2])
     want = tar_gz_sha256(world.bare("xla"), shas[2], "xla")  # the shell pipeline's answer
 
@@ -70,8 +66,8 @@ def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_els
     assert texts(project) == jax_files(shas[2], want)
 
 
-def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, cli) -> None:
-    _, shas, project, xla = jax
+def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax_at_xla, cli) -> None:
+    _, shas, project, xla = jax_at_xla
     git(xla, "checkout", "-q", shas[1])
     before = texts(project)
 
@@ -100,9 +96,9 @@ def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, c
     assert texts(project) == before
 
 
-def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
+def test_pin_makes_files_that_disagree_agree(jax_at_xla, cli) -> None:
     """JAX's real failure: MODULE.bazel moved by hand, revision.bzl not (15 of 261 commits)."""
-    world, shas, project, xla = jax
+    world, shas, project, xla = jax_at_xla
     stale = jax_files(shas[1], "ab" * 32)["MODULE.bazel"]
     (project / "MODULE.bazel").write_text(stale)
     git(xla, "checkout", "-q", shas[1])
@@ -114,8 +110,8 @@ def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
     assert texts(project) == pinned_jax_files(world, shas[1])
 
 
-def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
-    world, shas, project, _ = jax
+def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax_at_xla, cli) -> None:
+    world, shas, project, _ = jax_at_xla
     right = texts(project)
     (project / REVISION).write_text(
         right[REVISION].replace(tar_gz_sha256(world.bare("xla"), shas[0], "xla"), "cd" * 32)
@@ -128,8 +124,8 @@ def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
     assert texts(project) == right
 
 
-def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     world.registry("jax", "xla", "stablehlo")
     before = texts(project)
 
@@ -143,8 +139,8 @@ def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax, cli) -> 
     assert not (project / "sync_deps.toml").exists()
 
 
-def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax, cli) -> None:
-    world, shas, project, xla = jax
+def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax_at_xla, cli) -> None:
+    world, shas, project, xla = jax_at_xla
     git(xla, "checkout", "-q", shas[1])
     (world.ws / "xla").rename(world.ws / "elsewhere")
     before = texts(project)

@@ -20,14 +20,8 @@ from xla_tasks.demo.upstreams import Gitlink
 XLA_OK = "test ! -e ../xla/BROKEN"
 
 
-@pytest.fixture
-def jax(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
-    """XLA upstream 3 commits ahead of the pin; the xla clone at the pin (as sync left it)."""
-    return jax_world(isolated_env, xla_commits=3)
-
-
-def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli) -> None:
-    world, shas, project, xla = jax
+def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax_at_xla, cli) -> None:
+    world, shas, project, xla = jax_at_xla
 
     result = cli("roll", "heads", cwd=project)
 
@@ -49,8 +43,8 @@ def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli)
     assert "nothing to change" in again.out
 
 
-def test_roll_heads_dry_run_and_json_write_nothing(jax, cli) -> None:
-    _, shas, project, _ = jax
+def test_roll_heads_dry_run_and_json_write_nothing(jax_at_xla, cli) -> None:
+    _, shas, project, _ = jax_at_xla
     before = texts(project)
 
     result = cli("roll", "heads", "--dry-run", "--json", cwd=project)
@@ -63,8 +57,8 @@ def test_roll_heads_dry_run_and_json_write_nothing(jax, cli) -> None:
     assert texts(project) == before
 
 
-def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> None:
-    world, shas, project, _ = jax
+def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax_at_xla, cli) -> None:
+    world, shas, project, _ = jax_at_xla
     world.registry("jax", "xla", extra={"jax": {"schedules": {"nightly": {"deps": ["xla"]}}}})
 
     listed = cli("roll", cwd=project)
@@ -78,8 +72,8 @@ def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> N
     assert texts(project) == pinned_jax_files(world, shas[2])
 
 
-def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     world.registry(
         "jax", "xla", "stablehlo", extra={"jax": {"schedules": {"weekly": {"deps": ["stablehlo"]}}}}
     )
@@ -94,9 +88,9 @@ def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax, 
 
 
 def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_nothing(
-    jax, cli
+    jax_at_xla, cli
 ) -> None:
-    world, _, project, _ = jax
+    world, _, project, _ = jax_at_xla
     (world.ws / "xla").rename(world.ws / "elsewhere")
     before = texts(project)
 
@@ -111,8 +105,8 @@ def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_no
     assert texts(project) == before
 
 
-def test_heads_leaves_the_projects_submodules_alone(jax, cli) -> None:
-    world, _shas, project, _ = jax
+def test_heads_leaves_the_projects_submodules_alone(jax_at_xla, cli) -> None:
+    world, _shas, project, _ = jax_at_xla
     old = world.commit("iree-llvm", {"README.md": "LLVM\n"}, "llvm: start")
     world.commit("iree-llvm", {"README.md": "LLVM 2\n"}, "llvm: next")
     (project / ".gitmodules").write_text(
@@ -173,12 +167,12 @@ def test_gated_roll_that_holds_everything_back_leaves_the_files_as_they_were(
     assert head(xla) == shas[0]
 
 
-def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> None:
+def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax_at_xla) -> None:
     """The journal restores the native pin files a try wrote (then syncs back)."""
     from xla_tasks.roll.journal import TrialFiles, journal_path, recover_gate
     from xla_tasks.workspace.settings import TaskOptions
 
-    world, shas, project, xla = jax
+    world, shas, project, xla = jax_at_xla
     before = texts(project)
     paths = [project / "MODULE.bazel", project / REVISION]
     trial = TrialFiles(world.ws, project, paths)
@@ -196,12 +190,12 @@ def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> N
     assert not journal_path(world.ws, project).exists()
 
 
-def test_a_journal_naming_a_file_that_holds_no_pin_is_ignored(jax) -> None:
+def test_a_journal_naming_a_file_that_holds_no_pin_is_ignored(jax_at_xla) -> None:
     """workspace.bzl only uses revision.bzl's constants: no gated roll writes it."""
     from xla_tasks.roll.journal import TrialFiles, recover_gate
     from xla_tasks.workspace.settings import TaskOptions
 
-    world, _, project, _ = jax
+    world, _, project, _ = jax_at_xla
     path = project / "third_party/xla/workspace.bzl"
     trial = TrialFiles(world.ws, project, [path])
     trial.write({path: "# planted\n"})
@@ -228,8 +222,8 @@ def _with_submodule(world: NativeWorld, project: Path) -> tuple[str, str]:
     return old, new
 
 
-def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     _, new = _with_submodule(world, project)
 
     result = cli("roll", "llvm", cwd=project)
@@ -239,8 +233,8 @@ def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax, cli) 
     assert git(project, "ls-files", "-s", "third_party/llvm").split()[1] == new
 
 
-def test_a_gated_roll_refuses_to_move_a_submodule(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_a_gated_roll_refuses_to_move_a_submodule(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     old, _ = _with_submodule(world, project)
 
     result = cli("roll", "llvm", "--verify", "true", cwd=project)
@@ -252,10 +246,10 @@ def test_a_gated_roll_refuses_to_move_a_submodule(jax, cli) -> None:
 
 
 def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_line(
-    jax, git_http_server, cli, monkeypatch: pytest.MonkeyPatch
+    jax_at_xla, git_http_server, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clone lacks the new commit and its fetch stalls: one line, nothing written."""
-    world, _, project, _ = jax
+    world, _, project, _ = jax_at_xla
     local = world.bare("xla").resolve().as_uri()
     git(world.root, "config", "--global", "--unset", f"url.{local}.insteadOf")
     git(
