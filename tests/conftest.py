@@ -97,6 +97,20 @@ def workspace(isolated_env: Path, upstreams: Upstreams) -> Path:
 
 
 @pytest.fixture
+def world(isolated_env: Path) -> NativeWorld:
+    """The real projects' nine upstreams pinning each other (`NativeWorld.full`)."""
+    return NativeWorld.full(isolated_env / "upstreams")
+
+
+@pytest.fixture
+def ws(isolated_env: Path) -> Path:
+    """The developer's empty workspace folder, where `world.ws` says (no registry)."""
+    root = isolated_env / "ws"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
 def jax_at_xla(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
     """JAX's real pin files pinning the first of XLA's three commits (hash right), both
     cloned in the workspace, xla at the pin (as a sync leaves it): the world, XLA's

@@ -23,18 +23,6 @@ from xla_tasks.demo.upstreams import Gitlink
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 
-@pytest.fixture
-def world(isolated_env: Path) -> NativeWorld:
-    return NativeWorld.full(isolated_env / "upstreams")
-
-
-@pytest.fixture
-def ws(isolated_env: Path) -> Path:
-    root = isolated_env / "ws"
-    root.mkdir()
-    return root
-
-
 def line_of(out: str, name: str) -> str:
     return next(line for line in out.splitlines() if line.startswith(f"{name}: "))
 
