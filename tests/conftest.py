@@ -64,6 +64,7 @@ from typing import Any  # noqa: E402
 
 from gitserver import FIXTURE_MARK, SERVER_MARK, git_http_server  # noqa: E402, F401  (the fixture, for every test)
 from native_world import NativeWorld, jax_world  # noqa: E402
+from syncing import clone_project  # noqa: E402
 from upstreams import Template, Upstreams  # noqa: E402
 
 from xla_tasks.demo.upstreams import registry_text  # noqa: E402
@@ -94,6 +95,17 @@ def workspace(isolated_env: Path, upstreams: Upstreams) -> Path:
     root.mkdir()
     (root / WORKSPACE_FILE).write_text(registry_text(upstreams.urls))
     return root
+
+
+@pytest.fixture
+def synced(workspace: Path, upstreams: Upstreams) -> Path:
+    """The demo's leaf project cloned in the workspace, its deps synced to their pins."""
+    from xla_tasks.commands.sync import sync
+    from xla_tasks.workspace.settings import TaskOptions
+
+    project = clone_project(upstreams, workspace)
+    assert sync(project, TaskOptions()).ok
+    return project
 
 
 @pytest.fixture
