@@ -8,7 +8,6 @@ them, and keep their real GitHub URLs: git's `url.<local>.insteadOf` sends those
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from native_project import JAX, PYTORCH, STABLEHLO_ALL, TORCH_XLA, XLA, XLA_SHA256
 from native_world import NativeWorld, jax_files, pytorch_layout, real_files, registry
+from syncing import git_processes
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
@@ -29,13 +29,6 @@ def line_of(out: str, name: str) -> str:
 
 def rows(result) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     return {row["name"]: row for row in result.json()["data"]["repos"]}
-
-
-def git_processes(trace: Path) -> list[list[str]]:
-    if not trace.exists():
-        return []
-    events = [json.loads(line) for line in trace.read_text().splitlines()]
-    return [event["argv"] for event in events if event.get("event") == "start"]
 
 
 # --- the presets know the real layouts --------------------------------------------------
