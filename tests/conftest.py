@@ -63,6 +63,8 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 from gitserver import FIXTURE_MARK, SERVER_MARK, git_http_server  # noqa: E402, F401  (the fixture, for every test)
+from native_world import NativeWorld, jax_world  # noqa: E402
+from syncing import clone_project  # noqa: E402
 from upstreams import Template, Upstreams  # noqa: E402
 
 from xla_tasks.demo.upstreams import registry_text  # noqa: E402
@@ -93,6 +95,39 @@ def workspace(isolated_env: Path, upstreams: Upstreams) -> Path:
     root.mkdir()
     (root / WORKSPACE_FILE).write_text(registry_text(upstreams.urls))
     return root
+
+
+@pytest.fixture
+def synced(workspace: Path, upstreams: Upstreams) -> Path:
+    """The demo's leaf project cloned in the workspace, its deps synced to their pins."""
+    from xla_tasks.commands.sync import sync
+    from xla_tasks.workspace.settings import TaskOptions
+
+    project = clone_project(upstreams, workspace)
+    assert sync(project, TaskOptions()).ok
+    return project
+
+
+@pytest.fixture
+def world(isolated_env: Path) -> NativeWorld:
+    """The real projects' nine upstreams pinning each other (`NativeWorld.full`)."""
+    return NativeWorld.full(isolated_env / "upstreams")
+
+
+@pytest.fixture
+def ws(isolated_env: Path) -> Path:
+    """The developer's empty workspace folder, where `world.ws` says (no registry)."""
+    root = isolated_env / "ws"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def jax_at_xla(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
+    """JAX's real pin files pinning the first of XLA's three commits (hash right), both
+    cloned in the workspace, xla at the pin (as a sync leaves it): the world, XLA's
+    commits, jax's clone and xla's (tests of native pin, pin --check and roll)."""
+    return jax_world(isolated_env, xla_commits=3)
 
 
 @dataclass

@@ -1,11 +1,13 @@
-"""Local upstreams shaped like the real OpenXLA and PyTorch/XLA repos, pinning each other in
-copies of their real pin files (tests/data/native), commits replaced by local ones.
+"""Local upstreams shaped like the real OpenXLA, PyTorch/XLA and IREE repos, pinning each
+other in copies of their real pin files (tests/data/native), on local commits: the real
+commits, and where the files hold them the archive hashes and dates, replaced by local ones.
 
 Every repo keeps its real GitHub URL: the files name `https://github.com/openxla/xla/...`,
 the presets and registries too, and git's `url.<local>.insteadOf` (in the test's global
-config) sends each of them to a bare repo here. So what is tested is what a user runs.
+config) sends each of them to a bare repo here, made and routed on its first commit. So
+what is tested is what a user runs.
 
-Who pins whom (as in the real projects):
+Who pins whom in `NativeWorld.full` (as in the real projects):
 - jax -> xla: `third_party/xla/revision.bzl` (+ `workspace.bzl`) and `MODULE.bazel`;
 - xla -> llvm-project, stablehlo, shardy, triton: `third_party/*/workspace.bzl`;
 - stablehlo -> llvm-project: `build_tools/llvm_version.txt` and `third_party/llvm/workspace.bzl`;
@@ -15,14 +17,17 @@ Who pins whom (as in the real projects):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from native_project import DATA
+from native_project import DATA, JAX, PINNED, PYTORCH, REVISION, STABLEHLO_ALL, TORCH_XLA, XLA
 from upstreams import git
 
 from xla_tasks.demo.upstreams import FileContent, commit, init_bare
+from xla_tasks.tomlfile import dump_toml
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
 
 GITHUB = {
@@ -35,200 +40,252 @@ GITHUB = {
     "pytorch": "https://github.com/pytorch/pytorch.git",
     "vision": "https://github.com/pytorch/vision.git",
     "torch_xla": "https://github.com/pytorch/xla.git",
+    "iree": "https://github.com/iree-org/iree.git",
+    "iree-llvm": "https://github.com/iree-org/llvm-project.git",  # IREE's submodule
 }
 
 BRANCH = {"torch_xla": "master"}
 
-# project path -> (copy of the real file, the commit the real file pins, or None)
-JAX_FILES = {
-    "third_party/xla/revision.bzl": (
-        "jax.third_party.xla.revision.bzl",
-        "753e5e56a0e465dbf7ee166573122564d83a1746",
-    ),
-    "third_party/xla/workspace.bzl": ("jax.third_party.xla.workspace.bzl", None),
-    "MODULE.bazel": ("jax.MODULE.bazel", "753e5e56a0e465dbf7ee166573122564d83a1746"),
-}
-XLA_FILES = {
-    "third_party/llvm/workspace.bzl": (
-        "xla.third_party.llvm.workspace.bzl",
-        "0220c07a94012b9dce9250addac6a8ee1f674b21",
-    ),
-    "third_party/stablehlo/workspace.bzl": (
-        "xla.third_party.stablehlo.workspace.bzl",
-        "dfd577489d880bad4ec2f474ddfc961e91ef44a6",
-    ),
-    "third_party/shardy/workspace.bzl": (
-        "xla.third_party.shardy.workspace.bzl",
-        "90748c8ba796024601560a14983c2d511f2ef269",
-    ),
-    "third_party/triton/workspace.bzl": (
-        "xla.third_party.triton.workspace.bzl",
-        "72259b1cc3c543c361dcd185a6ff89662e8ed52f",
-    ),
-    "third_party/triton/intel_xpu/workspace.bzl": (
-        "xla.third_party.triton.intel_xpu.workspace.bzl",
-        None,
-    ),
-}
-STABLEHLO_FILES = {
-    "build_tools/llvm_version.txt": (
-        "stablehlo.build_tools.llvm_version.txt",
-        "6d1ace547c9f9ecf7df9ab87e2db74b5bd3f199d",
-    ),
-    "third_party/llvm/workspace.bzl": (
-        "stablehlo.third_party.llvm.workspace.bzl",
-        "6d1ace547c9f9ecf7df9ab87e2db74b5bd3f199d",
-    ),
-}
-TORCH_XLA_FILES = {
-    "WORKSPACE": ("torch_xla.WORKSPACE", "9a9aa0e11e4fcda8d6a9c3267dca6776ddbdb0ca"),
-    ".torch_commit": ("torch_xla.torch_commit", "21fec65781bebe867faf209f89bb687ffd236ca4"),
-}
-PYTORCH_FILES = {
-    ".github/ci_commit_pins/xla.txt": (
-        "pytorch.github.ci_commit_pins.xla.txt",
-        "b3342319e96a0becd139019620d8665605b78475",
-    ),
-    ".github/ci_commit_pins/vision.txt": (
-        "pytorch.github.ci_commit_pins.vision.txt",
-        "6aee5eddc8f9b397b45d076bd336c030518b7626",
-    ),
-}
+
+def tar_gz_sha256(repo: Path, sha: str, name: str) -> str:
+    """GitHub's /archive/<sha>.tar.gz hash, by the shell pipeline the contract names."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", f"--prefix={name}-{sha}/", sha],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+    ).stdout
+    gzipped = subprocess.run(["gzip", "-cn"], input=archive, capture_output=True, check=True)
+    return hashlib.sha256(gzipped.stdout).hexdigest()
 
 
-def real_file(name: str, real_commit: str | None, commit_here: str | None) -> str:
-    """A real pin file, its pinned commit replaced everywhere by a local one."""
+def sri(hex_digest: str) -> str:
+    return "sha256-" + base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def committer_day(repo: Path, sha: str) -> str:
+    return git(repo, "log", "-1", "--format=%cs", sha)
+
+
+def real_file(
+    name: str, commit_here: str | None = None, sha256: str | None = None, date: str | None = None
+) -> str:
+    """A real pin file, what it pins (PINNED) replaced everywhere by local values: the
+    commit, the commit's date and the archive's hash (hex and SRI), each if given."""
     text = (DATA / name).read_text(encoding="utf-8")
-    if real_commit is None or commit_here is None:
-        return text
-    assert real_commit in text, (name, real_commit)
-    return text.replace(real_commit, commit_here)
+    real = PINNED.get(name)
+    for old, new in ((real and real.commit, commit_here), (real and real.date, date)):
+        if new is not None:
+            assert old, name
+            assert old in text, (name, old)
+            text = text.replace(old, new)
+    if sha256 is not None:
+        old = real and real.sha256
+        assert old, name
+        assert old in text or sri(old) in text, (name, old)
+        text = text.replace(old, sha256).replace(sri(old), sri(sha256))
+    return text
 
 
 def real_files(
-    layout: Mapping[str, tuple[str, str | None]], commits: Mapping[str, str]
-) -> dict[str, FileContent]:
-    """The layout's files, each pinning `commits[path]` (files not named keep no pin change)."""
-    return {path: real_file(name, real, commits.get(path)) for path, (name, real) in layout.items()}
+    layout: Mapping[str, str],
+    commits: Mapping[str, str],
+    sha256s: Mapping[str, str] | None = None,
+    dates: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The layout's files, each pinning `commits[path]` (with `sha256s[path]`, `dates[path]`);
+    the files not named keep what they pin."""
+    return {
+        path: real_file(name, commits.get(path), (sha256s or {}).get(path), (dates or {}).get(path))
+        for path, name in layout.items()
+    }
+
+
+def jax_files(xla_sha: str, sha256: str | None = None) -> dict[str, str]:
+    """JAX's three real files pinning XLA at `xla_sha` (with the .tar.gz hash `sha256`)."""
+    pins = {REVISION: xla_sha, "MODULE.bazel": xla_sha}
+    return real_files(JAX, pins, {path: sha256 for path in pins} if sha256 else None)
+
+
+def torch_xla_files(xla_sha: str, xla_date: str, torch_sha: str, torch_date: str) -> dict[str, str]:
+    """PyTorch/XLA's WORKSPACE (xla_hash and its date) and .torch_commit, on local commits."""
+    return real_files(
+        TORCH_XLA,
+        {"WORKSPACE": xla_sha, ".torch_commit": torch_sha},
+        dates={"WORKSPACE": xla_date, ".torch_commit": torch_date},
+    )
 
 
 class NativeWorld:
-    """Bare upstreams for every repo of GITHUB, with their history, reached by GitHub URL."""
+    """Bare upstreams under `root`, each made and routed (its GitHub URL sent to it) on its
+    first commit; the developer's workspace at `ws`, beside `root`."""
+
+    # the commits of `full`'s upstreams, oldest first where a list
+    llvm: list[str]
+    shardy: str
+    triton: str
+    vision: str
+    stablehlo: str
+    xla: list[str]
+    jax: str
+    pytorch: list[str]
+    torch_xla: str
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.urls: dict[str, str] = {}
+        self.ws = root.parent / "ws"
         self.github = dict(GITHUB)
-        for name, url in GITHUB.items():
-            self.urls[name] = init_bare(self.path(name))
-            git(root, "config", "--global", f"url.{self.urls[name]}.insteadOf", url)
-        # pytorch/xla's branch is master (the pytorch-xla preset says so)
-        git(self.path("torch_xla"), "symbolic-ref", "HEAD", "refs/heads/master")
-        self.llvm = [
-            self.commit("llvm-project", {"README.md": "LLVM\n"}, "llvm: start"),
-            self.commit("llvm-project", {"mlir/README.md": "MLIR\n"}, "llvm: mlir"),
+        self.made: set[str] = set()
+
+    @classmethod
+    def full(cls, root: Path) -> NativeWorld:
+        """Nine upstreams pinning each other as the real projects do (see the module's
+        docstring), their commits kept as attributes (`world.xla[0]`, ...)."""
+        world = cls(root)
+        world.llvm = [
+            world.commit("llvm-project", {"README.md": "LLVM\n"}, "llvm: start"),
+            world.commit("llvm-project", {"mlir/README.md": "MLIR\n"}, "llvm: mlir"),
         ]
-        self.shardy = self.commit("shardy", {"README.md": "Shardy\n"}, "shardy: start")
-        self.triton = self.commit("triton", {"README.md": "Triton\n"}, "triton: start")
-        self.vision = self.commit("vision", {"README.md": "vision\n"}, "vision: start")
-        self.stablehlo = self.commit(
+        world.shardy = world.commit("shardy", {"README.md": "Shardy\n"}, "shardy: start")
+        world.triton = world.commit("triton", {"README.md": "Triton\n"}, "triton: start")
+        world.vision = world.commit("vision", {"README.md": "vision\n"}, "vision: start")
+        world.stablehlo = world.commit(
             "stablehlo",
             {
                 "README.md": "StableHLO\n",
-                **real_files(
-                    STABLEHLO_FILES,
-                    {path: self.llvm[0] for path in STABLEHLO_FILES},
-                ),
+                **real_files(STABLEHLO_ALL, {path: world.llvm[0] for path in STABLEHLO_ALL}),
             },
             "stablehlo: pin llvm",
         )
         xla_pins = {
-            "third_party/llvm/workspace.bzl": self.llvm[1],
-            "third_party/stablehlo/workspace.bzl": self.stablehlo,
-            "third_party/shardy/workspace.bzl": self.shardy,
-            "third_party/triton/workspace.bzl": self.triton,
+            "third_party/llvm/workspace.bzl": world.llvm[1],
+            "third_party/stablehlo/workspace.bzl": world.stablehlo,
+            "third_party/shardy/workspace.bzl": world.shardy,
+            "third_party/triton/workspace.bzl": world.triton,
         }
-        self.xla = [
-            self.commit(
-                "xla", {"README.md": "XLA\n", **real_files(XLA_FILES, xla_pins)}, "xla: start"
-            ),
-            self.commit("xla", {"xla/service.cc": "int main() {}\n"}, "xla: service"),
+        world.xla = [
+            world.commit("xla", {"README.md": "XLA\n", **real_files(XLA, xla_pins)}, "xla: start"),
+            world.commit("xla", {"xla/service.cc": "int main() {}\n"}, "xla: service"),
         ]
-        self.jax = self.commit(
-            "jax",
-            {"README.md": "JAX\n", **real_files(JAX_FILES, self._jax_pins(self.xla[0]))},
-            "jax: pin xla",
+        world.jax = world.commit(
+            "jax", {"README.md": "JAX\n", **jax_files(world.xla[0])}, "jax: pin xla"
         )
-        self.pytorch = [
-            self.commit(
+        world.pytorch = [
+            world.commit(
                 "pytorch",
                 {
                     "README.md": "PyTorch\n",
                     **real_files(
-                        {k: v for k, v in PYTORCH_FILES.items() if "vision" in k},
-                        {".github/ci_commit_pins/vision.txt": self.vision},
+                        {k: v for k, v in PYTORCH.items() if "vision" in k},
+                        {".github/ci_commit_pins/vision.txt": world.vision},
                     ),
                 },
                 "pytorch: pin vision",
             )
         ]
-        self.torch_xla = self.commit(
+        world.torch_xla = world.commit(
             "torch_xla",
             {
                 "README.md": "PyTorch/XLA\n",
                 **real_files(
-                    TORCH_XLA_FILES, {"WORKSPACE": self.xla[1], ".torch_commit": self.pytorch[0]}
+                    TORCH_XLA, {"WORKSPACE": world.xla[1], ".torch_commit": world.pytorch[0]}
                 ),
             },
             "torch_xla: pin pytorch and xla",
         )
-        self.pytorch.append(
-            self.commit(
+        world.pytorch.append(
+            world.commit(
                 "pytorch",
                 real_files(
-                    PYTORCH_FILES,
+                    PYTORCH,
                     {
-                        ".github/ci_commit_pins/xla.txt": self.torch_xla,
-                        ".github/ci_commit_pins/vision.txt": self.vision,
+                        ".github/ci_commit_pins/xla.txt": world.torch_xla,
+                        ".github/ci_commit_pins/vision.txt": world.vision,
                     },
                 ),
                 "pytorch: pin xla",
             )
         )
+        return world
 
-    @staticmethod
-    def _jax_pins(xla: str) -> dict[str, str]:
-        return {"third_party/xla/revision.bzl": xla, "MODULE.bazel": xla}
-
-    def path(self, name: str) -> Path:
+    def bare(self, name: str) -> Path:
         return self.root / f"{name}.git"
 
-    def commit(self, name: str, files: Mapping[str, FileContent], message: str) -> str:
-        return commit(self.path(name), files, message, branch=BRANCH.get(name, "main"))
-
-    def head(self, name: str) -> str:
-        return git(self.path(name), "rev-parse", f"refs/heads/{BRANCH.get(name, 'main')}")
-
-    def pin_jax_to(self, xla: str, message: str = "jax: move xla") -> str:
-        """A new jax commit pinning XLA at `xla` in both of its files."""
-        self.jax = self.commit("jax", real_files(JAX_FILES, self._jax_pins(xla)), message)
-        return self.jax
+    def commit(self, name: str, files: Mapping[str, FileContent], message: str = "") -> str:
+        """A commit on the branch of upstream `name` (made, and routed to, on first use)."""
+        branch = BRANCH.get(name, "main")
+        if name not in self.made:
+            local = init_bare(self.bare(name))
+            if branch != "main":  # pytorch/xla's is master (the pytorch-xla preset says so)
+                git(self.bare(name), "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+            git(self.bare(name), "config", "--global", f"url.{local}.insteadOf", self.github[name])
+            self.made.add(name)
+        return commit(self.bare(name), files, message or f"{name}: change", branch=branch)
 
     def create(self, name: str, url: str, files: Mapping[str, FileContent]) -> str:
         """One more upstream, reached by `url`; returns its first commit."""
         self.github[name] = url
-        self.urls[name] = init_bare(self.path(name))
-        git(self.root, "config", "--global", f"url.{self.urls[name]}.insteadOf", url)
         return self.commit(name, files, f"{name}: start")
 
-    def clone(self, name: str, where: Path) -> Path:
-        """The developer's clone of `name`, from its GitHub URL (sent here by insteadOf)."""
-        subprocess.run(
-            ["git", "clone", "--quiet", self.github[name], str(where)],
-            check=True,
-            capture_output=True,
-        )
+    def head(self, name: str) -> str:
+        return git(self.bare(name), "rev-parse", f"refs/heads/{BRANCH.get(name, 'main')}")
+
+    def pin_jax_to(self, xla: str, message: str = "jax: move xla") -> str:
+        """A new jax commit pinning XLA at `xla` in both of its files."""
+        self.jax = self.commit("jax", jax_files(xla), message)
+        return self.jax
+
+    def registry(
+        self, *names: str, extra: Mapping[str, Mapping[str, object]] | None = None
+    ) -> None:
+        """ws's xla-workspace.toml naming these repos by their GitHub URLs (`extra`: more
+        keys); torch_xla on its branch, where PyTorch/XLA wants it."""
+        repos: dict[str, dict[str, object]] = {}
+        for name in names:
+            repos[name] = {"url": self.github[name]}
+            if name == "torch_xla":
+                repos[name].update(branch=BRANCH[name], path="pytorch/xla")
+            repos[name].update((extra or {}).get(name, {}))
+        self.ws.mkdir(parents=True, exist_ok=True)
+        (self.ws / WORKSPACE_FILE).write_text(dump_toml({"schema": 1, "repos": repos}))
+
+    def clone(self, name: str, where: Path | None = None, at: str | None = None) -> Path:
+        """The developer's clone of `name` from its GitHub URL (sent here by insteadOf), at
+        `where` (else where the registry puts it in ws), detached at `at` if given."""
+        if where is None:
+            where = self.ws / ("pytorch/xla" if name == "torch_xla" else name)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        git(where.parent, "clone", "--quiet", self.github[name], str(where))
+        if at:
+            git(where, "checkout", "--quiet", "--detach", at)
         return where
+
+
+def pinned_jax_files(world: NativeWorld, xla_sha: str) -> dict[str, str]:
+    """JAX's files pinning XLA at `xla_sha` with that commit's right .tar.gz hash."""
+    return jax_files(xla_sha, tar_gz_sha256(world.bare("xla"), xla_sha, "xla"))
+
+
+def xla_tree(version: int) -> dict[str, FileContent]:
+    """A few files of an XLA-like tree, different for each version."""
+    return {
+        "README.md": "XLA\n",
+        "xla/BUILD": f"# v{version}\n",
+        "xla/service/gpu/fusion.cc": f"int fusion_v{version}() {{ return {version}; }}\n",
+    }
+
+
+def jax_world(root: Path, xla_commits: int = 3) -> tuple[NativeWorld, list[str], Path, Path]:
+    """Upstreams under `root/upstreams`: XLA with `xla_commits` commits, JAX pinning the
+    first (hash right); the registry naming both and both cloned in `root/ws`, the xla clone
+    at the first commit. Returns the world, XLA's commits, jax's and xla's clones."""
+    world = NativeWorld(root / "upstreams")
+    shas = [world.commit("xla", xla_tree(n), f"xla: change {n}") for n in range(1, xla_commits + 1)]
+    world.commit("jax", {"README.md": "JAX\n", **pinned_jax_files(world, shas[0])})
+    world.registry("jax", "xla")
+    jax = world.clone("jax")
+    xla = world.clone("xla", at=shas[0])
+    return world, shas, jax, xla
 
 
 LLVM_ENTRY = (
@@ -249,6 +306,5 @@ def registry(ws: Path, preset: str = "openxla", llvm: bool = False, extra: str =
 def pytorch_layout(world: NativeWorld, ws: Path) -> Path:
     """`init --preset pytorch-xla`, then torch_xla cloned where PyTorch/XLA wants it."""
     registry(ws, "pytorch-xla")
-    world.clone("pytorch", ws / "pytorch")
-    git(ws / "pytorch", "checkout", "-q", "--detach", world.pytorch[0])
+    world.clone("pytorch", ws / "pytorch", at=world.pytorch[0])
     return world.clone("torch_xla", ws / "pytorch" / "xla")

@@ -1,7 +1,9 @@
-"""Helpers for sync and status scenarios: a cloned leaf project, pin edits, upstream history."""
+"""Helpers for sync and status scenarios: a cloned leaf project, pin edits, upstream history,
+the git processes a run started."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from upstreams import Upstreams, git
@@ -58,6 +60,15 @@ def pinned_project(root: Path, pins: dict[str, tuple[str, str, bool]]) -> Path:
     git(project, "add", "sync_deps.toml", "sync_deps.py")
     git(project, "commit", "-q", "-m", "pins")
     return project
+
+
+def git_processes(trace: Path) -> list[list[str]]:
+    """The argv of every git process git's trace2 (GIT_TRACE2_EVENT=trace) saw start,
+    children included; none if no git ran."""
+    if not trace.exists():
+        return []
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    return [event["argv"] for event in events if event.get("event") == "start"]
 
 
 def nested_world(upstreams: Upstreams) -> dict[str, str]:

@@ -20,18 +20,6 @@ from xla_tasks.commands.bazelrc import BEGIN, END, HEADER
 
 
 @pytest.fixture
-def world(isolated_env: Path) -> NativeWorld:
-    return NativeWorld(isolated_env / "upstreams")
-
-
-@pytest.fixture
-def ws(isolated_env: Path) -> Path:
-    root = isolated_env / "ws"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
 def jax(world: NativeWorld, ws: Path, cli) -> Path:
     """JAX beside a synced XLA, with no xla-workspace.toml."""
     project = world.clone("jax", ws / "jax")

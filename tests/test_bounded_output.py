@@ -10,22 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from syncing import PROJECT, clone_project
-from upstreams import Upstreams
-
-from xla_tasks.commands.sync import sync
-from xla_tasks.workspace.settings import TaskOptions
+from syncing import PROJECT
 
 MB = 1024 * 1024
 BIG = 40 * MB  # per repo, 4 repos: 160 MB of output
-
-
-@pytest.fixture
-def synced(workspace: Path, upstreams: Upstreams) -> Path:
-    project = clone_project(upstreams, workspace)
-    assert sync(project, TaskOptions()).ok
-    return project
 
 
 def _peak_rss_mb(argv: list[str], cwd: Path, out: Path) -> tuple[int, float]:

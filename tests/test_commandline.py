@@ -9,24 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from syncing import clone_project
 from upstreams import Upstreams, git, head
-
-from xla_tasks.commands.sync import sync
-from xla_tasks.workspace.settings import TaskOptions
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **env}
     )
-
-
-@pytest.fixture
-def synced(workspace: Path, upstreams: Upstreams) -> Path:
-    project = clone_project(upstreams, workspace)
-    assert sync(project, TaskOptions()).ok
-    return project
 
 
 # -- the standalone program is ours ---------------------------------------------------------

@@ -8,7 +8,6 @@ processes ran (git's own trace2 accounting).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import stat
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from syncing import nested_world, pinned_project
+from syncing import git_processes, nested_world, pinned_project
 from upstreams import Upstreams, git, head
 
 from xla_tasks.demo.upstreams import pin_file_text
@@ -41,18 +40,6 @@ def nested(upstreams: Upstreams, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return _project(tmp_path / "ws", pins), shas
 
 
-def _git_processes(trace: Path) -> list[list[str]]:
-    """The argv of every git process git's trace2 saw start (children included)."""
-    if not trace.exists():
-        return []
-    argvs = []
-    for line in trace.read_text().splitlines():
-        event = json.loads(line)
-        if event.get("event") == "start":
-            argvs.append(event["argv"])
-    return argvs
-
-
 # --- fast paths ------------------------------------------------------------------------
 
 
@@ -68,7 +55,7 @@ def test_noop_sync_starts_no_git_process(nested, cli, monkeypatch, tmp_path: Pat
     assert again.code == 0, again.err
     assert "top: already at pin" in again.out
     assert "submodules: 0 updated, 3 already there" in again.out
-    assert _git_processes(trace) == []
+    assert git_processes(trace) == []
 
 
 def test_noop_run_of_the_script_starts_no_git_process(nested, tmp_path: Path) -> None:
@@ -88,7 +75,7 @@ def test_noop_run_of_the_script_starts_no_git_process(nested, tmp_path: Path) ->
 
     assert again.returncode == 0, again.stderr
     assert "top: already at pin" in again.stdout
-    assert [argv for argv in _git_processes(trace) if argv[1:2] != ["version"]] == []
+    assert [argv for argv in git_processes(trace) if argv[1:2] != ["version"]] == []
 
 
 # --- submodules ------------------------------------------------------------------------

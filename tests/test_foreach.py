@@ -12,21 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from syncing import PROJECT, clone_project, history
+from syncing import PROJECT, history
 from upstreams import Upstreams, git
 
-from xla_tasks.commands.sync import sync
-from xla_tasks.workspace.settings import TaskOptions
-
 SHOW_ENV = 'echo "$XLA_TASKS_REPO_NAME|$XLA_TASKS_REPO_PATH|$XLA_TASKS_REPO_PIN|$(pwd)"'
-
-
-@pytest.fixture
-def synced(workspace: Path, upstreams: Upstreams) -> Path:
-    project = clone_project(upstreams, workspace)
-    assert sync(project, TaskOptions()).ok
-    return project
 
 
 def test_foreach_runs_in_each_present_repo_in_status_order_with_its_env(

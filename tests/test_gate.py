@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 from simple_index import fixture_index_server, fixture_simple_index  # noqa: F401
-from upstreams import Upstreams, git, head
+from upstreams import Upstreams, head
 
 from xla_tasks.pins.sync_deps_toml import PIN_FILE, load_pin_file
 
@@ -27,15 +27,9 @@ XLA_OK = "test ! -e ../xla/BROKEN"
 
 
 @pytest.fixture
-def project(workspace: Path, upstreams: Upstreams) -> Path:
+def project(synced: Path) -> Path:
     """The leaf project cloned in the workspace and synced, as a CI job has it."""
-    git(workspace, "clone", "-q", upstreams.url("openxla-pjrt-plugin"), "openxla-pjrt-plugin")
-    project = workspace / "openxla-pjrt-plugin"
-    from xla_tasks.commands.sync import sync
-    from xla_tasks.workspace.settings import TaskOptions
-
-    assert sync(project, TaskOptions()).ok
-    return project
+    return synced
 
 
 def _schedule(project: Path, **schedule: object) -> None:

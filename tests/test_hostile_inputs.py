@@ -12,22 +12,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from syncing import clone_project, demo_pins, pinned_project
+from syncing import demo_pins, pinned_project
 from test_gate import _schedule
 from upstreams import Upstreams, git, head
 
-from xla_tasks.commands.sync import sync
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
 from xla_tasks.workspace.registry import WORKSPACE_FILE
 from xla_tasks.workspace.settings import TaskOptions
 
 
 @pytest.fixture
-def project(workspace: Path, upstreams: Upstreams) -> Path:
-    """The leaf project, cloned and synced as a CI job has it (test_gate's start)."""
-    project = clone_project(upstreams, workspace)
-    assert sync(project, TaskOptions()).ok
-    return project
+def project(synced: Path) -> Path:
+    """The leaf project cloned in the workspace and synced, as a CI job has it."""
+    return synced
 
 
 @pytest.fixture

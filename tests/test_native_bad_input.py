@@ -46,7 +46,7 @@ def test_an_integrity_that_is_not_the_sri_of_a_sha256(tmp_path: Path) -> None:
 
 
 def test_a_module_bazel_override_without_a_recognisable_commit(tmp_path: Path) -> None:
-    project = jax_with(tmp_path, "MODULE.bazel", "753e5e56a0e465dbf7ee166573122564d83a1746", "main")
+    project = jax_with(tmp_path, "MODULE.bazel", XLA_COMMIT, "main")
     message = error_of(project)
     assert "MODULE.bazel:31: " in message  # the line of `archive_override(`
     assert "archive_override of 'xla' has no recognisable commit" in message

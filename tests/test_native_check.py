@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from native_write_world import NativeWorld, jax_files, jax_world, sri, tar_gz_sha256
+from native_project import REVISION
+from native_world import jax_files, pinned_jax_files, sri, tar_gz_sha256
 from upstreams import git
 
 from xla_tasks.demo.upstreams import pin_file_text
 from xla_tasks.pins.project import render_for
 from xla_tasks.pins.sync_deps_toml import load_pin_file
 
-REVISION = "third_party/xla/revision.bzl"
 
-
-@pytest.fixture
-def jax(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
-    return jax_world(isolated_env, xla_commits=2)
-
-
-def test_check_passes_when_the_files_agree_and_the_hash_is_the_commits(jax, cli) -> None:
-    _, shas, project, _ = jax
+def test_check_passes_when_the_files_agree_and_the_hash_is_the_commits(jax_at_xla, cli) -> None:
+    _, shas, project, _ = jax_at_xla
 
     result = cli("pin", "--check", cwd=project)
 
@@ -33,9 +24,9 @@ def test_check_passes_when_the_files_agree_and_the_hash_is_the_commits(jax, cli)
     )
 
 
-def test_check_fails_when_the_two_files_pin_different_commits(jax, cli) -> None:
-    world, shas, project, _ = jax
-    moved = jax_files(shas[1], tar_gz_sha256(world.bare("xla"), shas[1], "xla"))
+def test_check_fails_when_the_two_files_pin_different_commits(jax_at_xla, cli) -> None:
+    world, shas, project, _ = jax_at_xla
+    moved = pinned_jax_files(world, shas[1])
     (project / "MODULE.bazel").write_text(moved["MODULE.bazel"])
 
     result = cli("pin", "--check", "--json", cwd=project)
@@ -54,8 +45,8 @@ def test_check_fails_when_the_two_files_pin_different_commits(jax, cli) -> None:
     assert text.err.splitlines()[-1] == "xla-tasks pin: check failed: 1 problem(s), listed above"
 
 
-def test_check_fails_when_the_hex_hash_and_the_sri_integrity_disagree(jax, cli) -> None:
-    _, _, project, _ = jax
+def test_check_fails_when_the_hex_hash_and_the_sri_integrity_disagree(jax_at_xla, cli) -> None:
+    _, _, project, _ = jax_at_xla
     module = (project / "MODULE.bazel").read_text()
     wrong = sri("ab" * 32)
     start = module.index('integrity = "', module.index('module_name = "xla"')) + len(
@@ -71,8 +62,8 @@ def test_check_fails_when_the_hex_hash_and_the_sri_integrity_disagree(jax, cli) 
     assert any("with hash" in p and wrong in p for p in problems), problems
 
 
-def test_check_fails_when_a_tar_gz_hash_is_not_the_commits(jax, cli) -> None:
-    world, shas, project, _ = jax
+def test_check_fails_when_a_tar_gz_hash_is_not_the_commits(jax_at_xla, cli) -> None:
+    world, shas, project, _ = jax_at_xla
     right = tar_gz_sha256(world.bare("xla"), shas[0], "xla")
     for rel in (REVISION, "MODULE.bazel"):
         text = (project / rel).read_text()
@@ -90,8 +81,8 @@ def test_check_fails_when_a_tar_gz_hash_is_not_the_commits(jax, cli) -> None:
     assert f"which is {sri(right)}" in problems[0]
 
 
-def test_check_does_not_check_a_hash_the_clone_cannot_build_and_says_so(jax, cli) -> None:
-    _world, _shas, project, xla = jax
+def test_check_does_not_check_a_hash_the_clone_cannot_build_and_says_so(jax_at_xla, cli) -> None:
+    _world, _shas, project, xla = jax_at_xla
     moved = jax_files("f" * 40, "ab" * 32)
     for rel in (REVISION, "MODULE.bazel"):
         (project / rel).write_text(moved[rel])
@@ -103,9 +94,9 @@ def test_check_does_not_check_a_hash_the_clone_cannot_build_and_says_so(jax, cli
 
 
 def test_check_of_a_project_with_sync_deps_toml_also_checks_its_native_files_agree(
-    jax, cli
+    jax_at_xla, cli
 ) -> None:
-    _world, shas, project, _ = jax
+    _world, shas, project, _ = jax_at_xla
     toml = pin_file_text({"xla": (shas[0], "https://github.com/openxla/xla.git", False)})
     (project / "sync_deps.toml").write_text(toml)
     (project / "sync_deps.py").write_text(render_for(load_pin_file(project / "sync_deps.toml")))

@@ -3,7 +3,7 @@
 Each test builds local upstreams whose pin files are copies of the real ones (JAX's
 revision.bzl and MODULE.bazel, PyTorch/XLA's WORKSPACE and .torch_commit, IREE's
 .gitmodules), on local commits, reached through `insteadOf` so the files keep their
-GitHub URLs (tests/native_write_world.py). A `.zip` is served by a real HTTP server.
+GitHub URLs (tests/native_world.py). A `.zip` is served by a real HTTP server.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 from archive_server import ArchiveServer, fixture_archive_server  # noqa: F401
-from native_write_world import (
+from native_project import REVISION, texts
+from native_world import (
     GITHUB,
     NativeWorld,
     committer_day,
     jax_files,
-    jax_world,
+    pinned_jax_files,
     sri,
     tar_gz_sha256,
     torch_xla_files,
@@ -28,13 +29,6 @@ from native_write_world import (
 from upstreams import git
 
 from xla_tasks.demo.upstreams import Gitlink
-
-REVISION = "third_party/xla/revision.bzl"
-JAX_FILES = (REVISION, "third_party/xla/workspace.bzl", "MODULE.bazel")
-
-
-def _texts(project: Path, files: tuple[str, ...] = JAX_FILES) -> dict[str, str]:
-    return {rel: (project / rel).read_bytes().decode() for rel in files}
 
 
 def _commit_on(clone: Path, message: str, day: str) -> str:
@@ -46,14 +40,11 @@ def _commit_on(clone: Path, message: str, day: str) -> str:
     return git(clone, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-def jax(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
-    return jax_world(isolated_env, xla_commits=3)
-
-
-def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_else(jax, cli) -> None:
+def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_else(
+    jax_at_xla, cli
+) -> None:
     """Only the pin's bytes change: commit, hex hash, SRI integrity, strip_prefix, URL."""
-    world, shas, project, xla = jax
+    world, shas, project, xla = jax_at_xla
     git(xla, "checkout", "-q", shas[2])
     want = tar_gz_sha256(world.bare("xla"), shas[2], "xla")  # the shell pipeline's answer
 
@@ -62,7 +53,7 @@ def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_els
     assert result.code == 0, result.err
     assert f"xla: {shas[0][:12]} -> {shas[2][:12]} (2026-01-01 xla: change 3)" in result.out
     assert "1 pin(s) moved; wrote MODULE.bazel, third_party/xla/revision.bzl" in result.out
-    assert _texts(project) == jax_files(shas[2], want)
+    assert texts(project) == jax_files(shas[2], want)
     assert f'integrity = "{sri(want)}"' in (project / "MODULE.bazel").read_text()
     assert git(project, "status", "--porcelain").splitlines() == [
         "M MODULE.bazel",
@@ -72,13 +63,13 @@ def test_pin_writes_xlas_head_into_revision_bzl_and_module_bazel_and_nothing_els
     assert check.code == 0, check.err
     again = cli("pin", cwd=project)
     assert "nothing changed" in again.out
-    assert _texts(project) == jax_files(shas[2], want)
+    assert texts(project) == jax_files(shas[2], want)
 
 
-def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, cli) -> None:
-    _, shas, project, xla = jax
+def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax_at_xla, cli) -> None:
+    _, shas, project, xla = jax_at_xla
     git(xla, "checkout", "-q", shas[1])
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("pin", "--dry-run", "--json", cwd=project)
 
@@ -99,15 +90,15 @@ def test_pin_dry_run_and_json_say_what_would_be_written_and_write_nothing(jax, c
             "files": ["MODULE.bazel", REVISION],
         }
     ]
-    assert _texts(project) == before
+    assert texts(project) == before
     text = cli("pin", "--dry-run", cwd=project)
     assert "would write MODULE.bazel, third_party/xla/revision.bzl" in text.out
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
-def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
+def test_pin_makes_files_that_disagree_agree(jax_at_xla, cli) -> None:
     """JAX's real failure: MODULE.bazel moved by hand, revision.bzl not (15 of 261 commits)."""
-    world, shas, project, xla = jax
+    world, shas, project, xla = jax_at_xla
     stale = jax_files(shas[1], "ab" * 32)["MODULE.bazel"]
     (project / "MODULE.bazel").write_text(stale)
     git(xla, "checkout", "-q", shas[1])
@@ -116,12 +107,12 @@ def test_pin_makes_files_that_disagree_agree(jax, cli) -> None:
 
     assert result.code == 0, result.err
     assert "xla: its files disagreed" in result.out
-    assert _texts(project) == jax_files(shas[1], tar_gz_sha256(world.bare("xla"), shas[1], "xla"))
+    assert texts(project) == pinned_jax_files(world, shas[1])
 
 
-def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
-    world, shas, project, _ = jax
-    right = _texts(project)
+def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax_at_xla, cli) -> None:
+    world, shas, project, _ = jax_at_xla
+    right = texts(project)
     (project / REVISION).write_text(
         right[REVISION].replace(tar_gz_sha256(world.bare("xla"), shas[0], "xla"), "cd" * 32)
     )
@@ -130,13 +121,13 @@ def test_pin_fixes_a_wrong_hash_when_the_commit_did_not_move(jax, cli) -> None:
 
     assert result.code == 0, result.err
     assert "no pin moved; wrote third_party/xla/revision.bzl" in result.out
-    assert _texts(project) == right
+    assert texts(project) == right
 
 
-def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     world.registry("jax", "xla", "stablehlo")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("pin", "--add", "stablehlo", cwd=project)
 
@@ -144,21 +135,21 @@ def test_pin_add_on_a_native_project_says_which_file_takes_the_pin(jax, cli) -> 
     assert result.err.count("\n") == 1, result.err
     assert "third_party/stablehlo/workspace.bzl" in result.err
     assert "MODULE.bazel" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
     assert not (project / "sync_deps.toml").exists()
 
 
-def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax, cli) -> None:
-    world, shas, project, xla = jax
+def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax_at_xla, cli) -> None:
+    world, shas, project, xla = jax_at_xla
     git(xla, "checkout", "-q", shas[1])
     (world.ws / "xla").rename(world.ws / "elsewhere")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("pin", cwd=project)
 
     assert result.code == 1
     assert "xla: not checked out at" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 # -- PyTorch/XLA: WORKSPACE's xla_hash with its date, .torch_commit, .torch_pin -------------
@@ -167,7 +158,7 @@ def test_pin_with_the_dep_not_cloned_names_it_and_writes_nothing(jax, cli) -> No
 @pytest.fixture
 def torch_xla(isolated_env: Path) -> tuple[NativeWorld, Path, dict[str, str]]:
     """pytorch, xla and torch_xla (at pytorch/xla) cloned; torch_xla pins both."""
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     xla = world.commit("xla", xla_tree(1), "xla: start")
     torch = world.commit("pytorch", {"README.md": "PyTorch\n"}, "pytorch: start")
     files = torch_xla_files(xla, "2026-01-01", torch, "2026-01-01")
@@ -188,7 +179,7 @@ def test_pin_writes_the_committer_date_next_to_xla_hash_and_in_torch_commit(torc
 
     assert result.code == 0, result.err
     assert "wrote .torch_commit, WORKSPACE" in result.out
-    assert _texts(project, ("WORKSPACE", ".torch_commit")) == torch_xla_files(
+    assert texts(project, ("WORKSPACE", ".torch_commit")) == torch_xla_files(
         xla, "2026-03-04", torch, "2026-02-27"
     )
     assert (project / ".torch_commit").read_bytes() == f"# 2026-02-27\n{torch}".encode()
@@ -219,7 +210,7 @@ def test_pin_leaves_torch_pin_as_it_is_and_says_it_still_overrides(torch_xla, cl
 def test_pin_stages_a_submodule_gitlink_in_the_index_without_committing(
     isolated_env: Path, cli
 ) -> None:
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     old = world.commit("iree-llvm", {"README.md": "LLVM\n"}, "llvm: start")
     gitmodules = (
         '[submodule "third_party/llvm-project"]\n'
@@ -291,7 +282,7 @@ WORKSPACE_BZL = "third_party/stablehlo/workspace.bzl"
 def test_pin_downloads_a_zip_hash_and_says_so(
     isolated_env: Path, archive_server: ArchiveServer, cli
 ) -> None:
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     project = _zip_project(world, archive_server, "serve", "ee" * 32)
     new = _commit_on(world.ws / "stablehlo", "stablehlo: fix", "2026-01-02")
     git(world.ws / "stablehlo", "push", "-q", "origin", "HEAD:main")  # the server has it
@@ -327,7 +318,7 @@ def test_a_zip_that_cannot_be_downloaded_in_bounds_is_one_line_and_nothing_is_wr
     setting: tuple[str, str] | None,
     reason: str,
 ) -> None:
-    world = NativeWorld(isolated_env)
+    world = NativeWorld(isolated_env / "upstreams")
     project = _zip_project(world, archive_server, mode, "ee" * 32)
     _commit_on(world.ws / "stablehlo", "stablehlo: fix", "2026-01-02")
     if setting:

@@ -1,6 +1,6 @@
 """`roll` on projects that keep their pins in their own files (contract 6.2, 5.6, 6.4).
 
-JAX's real revision.bzl and MODULE.bazel on local commits (tests/native_write_world.py): the
+JAX's real revision.bzl and MODULE.bazel on local commits (tests/native_world.py): the
 built-in schedule `heads`, schedules from the registry entry, the gated roll (bisecting a
 culprit to the commit before it, with that commit's hash) and its journal.
 """
@@ -11,38 +11,22 @@ import os
 from pathlib import Path
 
 import pytest
-from native_write_world import GITHUB, NativeWorld, jax_files, jax_world, tar_gz_sha256, xla_tree
+from native_project import REVISION, texts
+from native_world import GITHUB, NativeWorld, jax_world, pinned_jax_files, xla_tree
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
 
-REVISION = "third_party/xla/revision.bzl"
-JAX_FILES = (REVISION, "third_party/xla/workspace.bzl", "MODULE.bazel")
 XLA_OK = "test ! -e ../xla/BROKEN"
 
 
-def _texts(project: Path) -> dict[str, str]:
-    return {rel: (project / rel).read_text() for rel in JAX_FILES}
-
-
-def _pinned(world: NativeWorld, sha: str) -> dict[str, str]:
-    """JAX's files pinning XLA at `sha` with its right hash."""
-    return jax_files(sha, tar_gz_sha256(world.bare("xla"), sha, "xla"))
-
-
-@pytest.fixture
-def jax(isolated_env: Path) -> tuple[NativeWorld, list[str], Path, Path]:
-    """XLA upstream 3 commits ahead of the pin; the xla clone at the pin (as sync left it)."""
-    return jax_world(isolated_env, xla_commits=3)
-
-
-def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli) -> None:
-    world, shas, project, xla = jax
+def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax_at_xla, cli) -> None:
+    world, shas, project, xla = jax_at_xla
 
     result = cli("roll", "heads", cwd=project)
 
     assert result.code == 0, result.err
-    assert _texts(project) == _pinned(world, shas[2])
+    assert texts(project) == pinned_jax_files(world, shas[2])
     lines = result.out.splitlines()
     assert lines[:6] == [
         "Roll heads: xla",
@@ -59,9 +43,9 @@ def test_roll_heads_moves_jaxs_xla_pin_in_both_files_with_the_new_hash(jax, cli)
     assert "nothing to change" in again.out
 
 
-def test_roll_heads_dry_run_and_json_write_nothing(jax, cli) -> None:
-    _, shas, project, _ = jax
-    before = _texts(project)
+def test_roll_heads_dry_run_and_json_write_nothing(jax_at_xla, cli) -> None:
+    _, shas, project, _ = jax_at_xla
+    before = texts(project)
 
     result = cli("roll", "heads", "--dry-run", "--json", cwd=project)
 
@@ -70,11 +54,11 @@ def test_roll_heads_dry_run_and_json_write_nothing(jax, cli) -> None:
     assert (move["name"], move["old"], move["new"]) == ("xla", shas[0], shas[2])
     assert move["files"] == ["MODULE.bazel", REVISION]
     assert move["commits"] == 2
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
-def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> None:
-    world, shas, project, _ = jax
+def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax_at_xla, cli) -> None:
+    world, shas, project, _ = jax_at_xla
     world.registry("jax", "xla", extra={"jax": {"schedules": {"nightly": {"deps": ["xla"]}}}})
 
     listed = cli("roll", cwd=project)
@@ -85,30 +69,30 @@ def test_roll_alone_lists_heads_and_the_registry_entrys_schedules(jax, cli) -> N
     rolled = cli("roll", "nightly", cwd=project)
     assert rolled.code == 0, rolled.err
     assert "Roll nightly: xla" in rolled.out
-    assert _texts(project) == _pinned(world, shas[2])
+    assert texts(project) == pinned_jax_files(world, shas[2])
 
 
-def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_a_registry_schedule_naming_a_dep_the_files_do_not_pin_is_one_line(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     world.registry(
         "jax", "xla", "stablehlo", extra={"jax": {"schedules": {"weekly": {"deps": ["stablehlo"]}}}}
     )
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "weekly", cwd=project)
 
     assert result.code == 1
     assert result.err.count("\n") == 1, result.err
     assert "xla-workspace.toml: repos.jax.schedules.weekly.deps: names stablehlo" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
 def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_nothing(
-    jax, cli
+    jax_at_xla, cli
 ) -> None:
-    world, _, project, _ = jax
+    world, _, project, _ = jax_at_xla
     (world.ws / "xla").rename(world.ws / "elsewhere")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", cwd=project)
 
@@ -118,11 +102,11 @@ def test_roll_heads_without_the_deps_clone_names_the_file_and_line_and_writes_no
         f"xla-tasks: {project / 'MODULE.bazel'}:33: xla: the .tar.gz hash is computed from its "
         f"clone, and {world.ws / 'xla'} is not one"
     )
-    assert _texts(project) == before
+    assert texts(project) == before
 
 
-def test_heads_leaves_the_projects_submodules_alone(jax, cli) -> None:
-    world, _shas, project, _ = jax
+def test_heads_leaves_the_projects_submodules_alone(jax_at_xla, cli) -> None:
+    world, _shas, project, _ = jax_at_xla
     old = world.commit("iree-llvm", {"README.md": "LLVM\n"}, "llvm: start")
     world.commit("iree-llvm", {"README.md": "LLVM 2\n"}, "llvm: next")
     (project / ".gitmodules").write_text(
@@ -162,7 +146,7 @@ def test_gated_roll_bisects_and_pins_the_commit_before_the_culprit_with_its_hash
     [held] = result.json()["data"]["held_back"]
     assert held["first_bad"] == bad
     assert held["rolled_to"] == good
-    assert _texts(project) == _pinned(world, good)
+    assert texts(project) == pinned_jax_files(world, good)
     assert head(xla) == good  # synced to what was written
     assert list((world.ws / ".xla-tasks" / "roll-journal").iterdir()) == []
     assert cli("pin", "--check", cwd=project).code == 0
@@ -173,26 +157,26 @@ def test_gated_roll_that_holds_everything_back_leaves_the_files_as_they_were(
 ) -> None:
     world, shas, project, xla = jax_world(isolated_env, xla_commits=1)
     _break_second_commit(world)
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", "--verify", XLA_OK, cwd=project)
 
     assert result.code == 0, result.err
     assert "roll heads: nothing rolled, every move was held back" in result.out
-    assert _texts(project) == before
+    assert texts(project) == before
     assert head(xla) == shas[0]
 
 
-def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> None:
+def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax_at_xla) -> None:
     """The journal restores the native pin files a try wrote (then syncs back)."""
     from xla_tasks.roll.journal import TrialFiles, journal_path, recover_gate
     from xla_tasks.workspace.settings import TaskOptions
 
-    world, shas, project, xla = jax
-    before = _texts(project)
+    world, shas, project, xla = jax_at_xla
+    before = texts(project)
     paths = [project / "MODULE.bazel", project / REVISION]
     trial = TrialFiles(world.ws, project, paths)
-    moved = _pinned(world, shas[2])
+    moved = pinned_jax_files(world, shas[2])
     trial.write({path: moved[path.relative_to(project).as_posix()] for path in paths})
     git(xla, "checkout", "-q", shas[2])  # the try's sync; then SIGKILL
 
@@ -201,17 +185,17 @@ def test_a_killed_gated_roll_of_native_pins_is_undone_by_the_next_roll(jax) -> N
     assert notes == [
         "restored MODULE.bazel, revision.bzl as they were before a killed `roll --verify`"
     ]
-    assert _texts(project) == before
+    assert texts(project) == before
     assert head(xla) == shas[0]
     assert not journal_path(world.ws, project).exists()
 
 
-def test_a_journal_naming_a_file_that_holds_no_pin_is_ignored(jax) -> None:
+def test_a_journal_naming_a_file_that_holds_no_pin_is_ignored(jax_at_xla) -> None:
     """workspace.bzl only uses revision.bzl's constants: no gated roll writes it."""
     from xla_tasks.roll.journal import TrialFiles, recover_gate
     from xla_tasks.workspace.settings import TaskOptions
 
-    world, _, project, _ = jax
+    world, _, project, _ = jax_at_xla
     path = project / "third_party/xla/workspace.bzl"
     trial = TrialFiles(world.ws, project, [path])
     trial.write({path: "# planted\n"})
@@ -238,8 +222,8 @@ def _with_submodule(world: NativeWorld, project: Path) -> tuple[str, str]:
     return old, new
 
 
-def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     _, new = _with_submodule(world, project)
 
     result = cli("roll", "llvm", cwd=project)
@@ -249,8 +233,8 @@ def test_a_registry_schedule_rolls_a_submodule_by_staging_its_gitlink(jax, cli) 
     assert git(project, "ls-files", "-s", "third_party/llvm").split()[1] == new
 
 
-def test_a_gated_roll_refuses_to_move_a_submodule(jax, cli) -> None:
-    world, _, project, _ = jax
+def test_a_gated_roll_refuses_to_move_a_submodule(jax_at_xla, cli) -> None:
+    world, _, project, _ = jax_at_xla
     old, _ = _with_submodule(world, project)
 
     result = cli("roll", "llvm", "--verify", "true", cwd=project)
@@ -262,10 +246,10 @@ def test_a_gated_roll_refuses_to_move_a_submodule(jax, cli) -> None:
 
 
 def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_line(
-    jax, git_http_server, cli, monkeypatch: pytest.MonkeyPatch
+    jax_at_xla, git_http_server, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clone lacks the new commit and its fetch stalls: one line, nothing written."""
-    world, _, project, _ = jax
+    world, _, project, _ = jax_at_xla
     local = world.bare("xla").resolve().as_uri()
     git(world.root, "config", "--global", "--unset", f"url.{local}.insteadOf")
     git(
@@ -278,7 +262,7 @@ def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_lin
     world.commit("xla", {"blob.bin": os.urandom(256 * 1024).hex()}, "xla: a big file")
     git_http_server.set("xla", stall_after_bytes=8192)  # ls-remote's answer fits, a pack not
     monkeypatch.setenv("INVOKE_XLA_TASKS_STALL_TIMEOUT", "1")
-    before = _texts(project)
+    before = texts(project)
 
     result = cli("roll", "heads", cwd=project)
 
@@ -288,4 +272,4 @@ def test_roll_heads_whose_clone_cannot_get_the_new_commit_names_the_file_and_lin
         f"xla-tasks: {project / 'MODULE.bazel'}:33: xla: the .tar.gz hash needs"
     )
     assert f"which {world.ws / 'xla'} lacks, and fetch from {GITHUB['xla']} failed" in result.err
-    assert _texts(project) == before
+    assert texts(project) == before

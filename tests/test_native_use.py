@@ -8,40 +8,19 @@ them, and keep their real GitHub URLs: git's `url.<local>.insteadOf` sends those
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from native_world import (
-    JAX_FILES,
-    PYTORCH_FILES,
-    STABLEHLO_FILES,
-    TORCH_XLA_FILES,
-    XLA_FILES,
-    NativeWorld,
-    pytorch_layout,
-    real_files,
-    registry,
-)
+from native_project import JAX, PYTORCH, STABLEHLO_ALL, TORCH_XLA, XLA, XLA_SHA256
+from native_world import NativeWorld, jax_files, pytorch_layout, real_files, registry
+from syncing import git_processes
 from upstreams import git, head
 
 from xla_tasks.demo.upstreams import Gitlink
 from xla_tasks.workspace.registry import WORKSPACE_FILE, preset_text
-
-
-@pytest.fixture
-def world(isolated_env: Path) -> NativeWorld:
-    return NativeWorld(isolated_env / "upstreams")
-
-
-@pytest.fixture
-def ws(isolated_env: Path) -> Path:
-    root = isolated_env / "ws"
-    root.mkdir()
-    return root
 
 
 def line_of(out: str, name: str) -> str:
@@ -52,26 +31,19 @@ def rows(result) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     return {row["name"]: row for row in result.json()["data"]["repos"]}
 
 
-def git_processes(trace: Path) -> list[list[str]]:
-    if not trace.exists():
-        return []
-    events = [json.loads(line) for line in trace.read_text().splitlines()]
-    return [event["argv"] for event in events if event.get("event") == "start"]
-
-
 # --- the presets know the real layouts --------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("layout", "project", "deps", "llvm"),
     [
-        (JAX_FILES, "jax", {"xla"}, False),
-        (XLA_FILES, "xla", {"stablehlo", "shardy", "triton"}, False),
-        (XLA_FILES, "xla", {"stablehlo", "shardy", "triton", "llvm-project"}, True),
-        (STABLEHLO_FILES, "stablehlo", set(), False),
-        (STABLEHLO_FILES, "stablehlo", {"llvm-project"}, True),
-        (TORCH_XLA_FILES, "torch_xla", {"xla", "pytorch"}, False),
-        (PYTORCH_FILES, "pytorch", {"torch_xla", "vision"}, False),
+        (JAX, "jax", {"xla"}, False),
+        (XLA, "xla", {"stablehlo", "shardy", "triton"}, False),
+        (XLA, "xla", {"stablehlo", "shardy", "triton", "llvm-project"}, True),
+        (STABLEHLO_ALL, "stablehlo", set(), False),
+        (STABLEHLO_ALL, "stablehlo", {"llvm-project"}, True),
+        (TORCH_XLA, "torch_xla", {"xla", "pytorch"}, False),
+        (PYTORCH, "pytorch", {"torch_xla", "vision"}, False),
     ],
 )
 def test_the_presets_name_the_repos_the_real_files_pin(
@@ -170,7 +142,7 @@ def test_a_deps_native_pins_are_read_at_its_pinned_commit_not_at_its_head(
     assert cli("sync", cwd=jax).code == 0
     newer_hlo = world.commit("stablehlo", {"x.mlir": "// new\n"}, "stablehlo: newer")
     moved = world.commit(
-        "xla", real_files(XLA_FILES, {"third_party/stablehlo/workspace.bzl": newer_hlo}), "bump"
+        "xla", real_files(XLA, {"third_party/stablehlo/workspace.bzl": newer_hlo}), "bump"
     )
     git(ws / "xla", "fetch", "-q", "origin")
     git(ws / "xla", "checkout", "-q", "--detach", moved)
@@ -195,7 +167,7 @@ def test_a_bad_pin_at_a_deps_pinned_commit_is_named_at_that_commit(
 ) -> None:
     """The XLA commit JAX pins holds a stablehlo pin that is no commit (XLA once pinned
     Triton by tag); the XLA checked out is another commit, whose files are fine."""
-    tagged = real_files(XLA_FILES, {"third_party/stablehlo/workspace.bzl": "cl580208989"})
+    tagged = real_files(XLA, {"third_party/stablehlo/workspace.bzl": "cl580208989"})
     broken = world.commit(
         "xla",
         {"third_party/stablehlo/workspace.bzl": tagged["third_party/stablehlo/workspace.bzl"]},
@@ -251,8 +223,8 @@ def test_two_files_that_disagree_are_one_error_naming_both_and_nothing_is_cloned
 ) -> None:
     """JAX's revision.bzl and MODULE.bazel pin XLA at different commits (15 of 261 real
     JAX commits did): an error naming both files and both values; nothing cloned."""
-    files = real_files(JAX_FILES, {"third_party/xla/revision.bzl": world.xla[1]})
-    files["MODULE.bazel"] = real_files(JAX_FILES, {"MODULE.bazel": world.xla[0]})["MODULE.bazel"]
+    files = real_files(JAX, {"third_party/xla/revision.bzl": world.xla[1]})
+    files["MODULE.bazel"] = real_files(JAX, {"MODULE.bazel": world.xla[0]})["MODULE.bazel"]
     world.commit("jax", files, "jax: half a bump")
     jax = world.clone("jax", ws / "jax")
 
@@ -265,9 +237,6 @@ def test_two_files_that_disagree_are_one_error_naming_both_and_nothing_is_cloned
         "(make them agree; `xla-tasks pin` writes both)"
     )
     assert sorted(p.name for p in ws.iterdir()) == ["jax"]
-
-
-XLA_SHA256 = "36fd883a02fbdabd8c105cf28a973374208a72b17d3849bee9572670d8dd2809"
 
 
 @pytest.mark.parametrize(
@@ -298,7 +267,7 @@ def test_a_bad_value_is_one_line_naming_file_and_line_and_nothing_is_cloned(
 ) -> None:
     """Contract 6.4: a commit that is not 40 hex, a hash that is not 64 hex, a MODULE.bazel
     block with no recognisable commit."""
-    files = real_files(JAX_FILES, world._jax_pins(world.xla[0]))
+    files = jax_files(world.xla[0])
     text = str(files[file])
     assert old.format(sha=world.xla[0]) in text
     files[file] = text.replace(old.format(sha=world.xla[0]), new)
@@ -355,7 +324,7 @@ def test_stablehlos_llvm_files_that_disagree_stop_the_sync(
     world: NativeWorld, ws: Path, cli
 ) -> None:
     registry(ws, llvm=True)
-    files = real_files(STABLEHLO_FILES, {"build_tools/llvm_version.txt": world.llvm[1]})
+    files = real_files(STABLEHLO_ALL, {"build_tools/llvm_version.txt": world.llvm[1]})
     world.commit(
         "stablehlo",
         {"build_tools/llvm_version.txt": files["build_tools/llvm_version.txt"]},
@@ -436,9 +405,7 @@ def test_a_registry_entrys_pin_files_name_another_layout(world: NativeWorld, ws:
     """rocm-jax keeps JAX's XLA pin under jax_rocm_plugin/third_party/xla/."""
     files = {
         f"jax_rocm_plugin/{path}": text
-        for path, text in real_files(
-            JAX_FILES, {"third_party/xla/revision.bzl": world.xla[1]}
-        ).items()
+        for path, text in real_files(JAX, {"third_party/xla/revision.bzl": world.xla[1]}).items()
         if path.startswith("third_party/")
     }
     world.create("rocm-jax", "https://github.com/ROCm/rocm-jax.git", files)
@@ -592,7 +559,7 @@ def test_torch_pin_wins_over_torch_commit_and_the_output_says_so(
     torch_xla = pytorch_layout(world, ws)
     (torch_xla / ".torch_pin").write_text(torch_pin)
     git(
-        world.path("pytorch"),
+        world.bare("pytorch"),
         "update-ref",
         f"refs/heads/{ref}" if "/" not in ref else ref,
         world.pytorch[1],
@@ -657,11 +624,9 @@ def test_a_noop_sync_with_native_pins_starts_no_git_process(
             "\turl = https://github.com/iree-org/llvm-project.git\n",
             "third_party/llvm-project": Gitlink(fork),
             "third_party/xla/revision.bzl": real_files(
-                JAX_FILES, {"third_party/xla/revision.bzl": world.xla[0]}
+                JAX, {"third_party/xla/revision.bzl": world.xla[0]}
             )["third_party/xla/revision.bzl"],
-            "third_party/xla/workspace.bzl": real_files(JAX_FILES, {})[
-                "third_party/xla/workspace.bzl"
-            ],
+            "third_party/xla/workspace.bzl": real_files(JAX, {})["third_party/xla/workspace.bzl"],
         },
     )
     iree = world.clone("iree", ws / "iree")

@@ -74,7 +74,7 @@ def test_readme_block_is_what_the_tool_prints(
     ws = isolated_env / "openxla"
     ws.mkdir()
     if scenario in NATIVE_SCENARIOS:  # the real projects' own pin files (tests/native_world.py)
-        world = NativeWorld(isolated_env / "upstreams")
+        world = NativeWorld.full(isolated_env / "upstreams")
         cwd, root = NATIVE_SCENARIOS[scenario](world, ws), world.root
     else:
         upstreams = GithubUpstreams(isolated_env / "upstreams")
@@ -236,7 +236,7 @@ def torch_pin_added(world: NativeWorld, ws: Path) -> Path:
     """...synced, then `.torch_pin` names pytorch's pull request 5."""
     torch_xla = torch_xla_checked_out(world, ws)
     _tool(torch_xla, "sync")
-    git(world.path("pytorch"), "update-ref", "refs/pull/5/head", world.pytorch[1])
+    git(world.bare("pytorch"), "update-ref", "refs/pull/5/head", world.pytorch[1])
     (torch_xla / ".torch_pin").write_text("#5\n")
     return torch_xla
 

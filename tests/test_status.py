@@ -5,20 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from syncing import PROJECT, clone_project, history, repin
 from upstreams import Upstreams, git, head
 
 from xla_tasks.commands.sync import sync
 from xla_tasks.demo.upstreams import pin_file_text
 from xla_tasks.workspace.settings import TaskOptions
-
-
-@pytest.fixture
-def synced(workspace: Path, upstreams: Upstreams) -> Path:
-    project = clone_project(upstreams, workspace)
-    assert sync(project, TaskOptions()).ok
-    return project
 
 
 def rows(result) -> dict[str, dict]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from syncing import clone_project, demo_pins, repin, write_pins
 from upstreams import Upstreams, git
 
@@ -16,13 +15,6 @@ from xla_tasks.engine.model import SUBMODULE_MEMO
 from xla_tasks.workspace.settings import TaskOptions
 
 SUB = "third_party/stablehlo"
-
-
-@pytest.fixture
-def synced(workspace: Path, upstreams: Upstreams) -> Path:
-    project = clone_project(upstreams, workspace)
-    assert sync(project, TaskOptions()).ok
-    return project
 
 
 def _errors(err: str) -> list[str]:
