@@ -39,7 +39,7 @@ from xla_tasks.ui.results import CommandResult, RepoOutcome
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.project import find_project_dir, project_name
 from xla_tasks.workspace.registry import Workspace, start_pinning_hint, workspace_for_project
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +190,7 @@ def _pin(
         targets,
         lambda target: _record(target, require_upstream, warnings),
         lambda target: target.dep.name,
-        options.jobs or workspace.jobs or default_jobs(),
+        options.jobs_for(workspace.jobs),
     )
     result.warnings.extend(warnings[name] for name in sorted(warnings))
     failed = [outcome for outcome in outcomes if outcome.failed]
@@ -233,7 +233,7 @@ def _pin_native(
         for name, dep in sorted(pins.deps.items())
     ]
     warnings: dict[str, str] = {}
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    jobs = options.jobs_for(workspace.jobs)
     outcomes = run_each(
         targets,
         lambda target: _record(target, require_upstream, warnings),

@@ -37,7 +37,7 @@ from xla_tasks.workspace.registry import (
     open_workspace,
     pytorch_layout_note,
 )
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 UPSTREAM = "upstream"
 ORIGIN = "origin"
@@ -231,7 +231,7 @@ def _update_all(
             plan.outcome.error = str(err)
         return plan.outcome
 
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    jobs = options.jobs_for(workspace.jobs)
     run_each(plans, update, lambda p: p.name, jobs, on_done=finished)
     return outcomes
 

@@ -18,7 +18,7 @@ from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.graph import Wanted, walk_pins
 from xla_tasks.workspace.project import last_resolved, project_name, read_pins_at
 from xla_tasks.workspace.registry import Workspace, find_workspace, workspace_for_project
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def listing_of(
 ) -> Listing:
     """`list_repos` once the workspace is known; `root_pins`: the project's pins when the
     caller has already read them (`sync NAMES`), so they are not read a second time."""
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    jobs = options.jobs_for(workspace.jobs)
     listing = Listing(workspace, project_dir, [], jobs, strict)
     listing.rows = _rows(listing, root_pins)
     return listing

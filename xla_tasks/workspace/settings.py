@@ -59,6 +59,10 @@ class TaskOptions:
 
         return self.stall_timeout or workspace_setting or DEFAULT_STALL_TIMEOUT
 
+    def jobs_for(self, workspace_setting: int | None = None) -> int:
+        """How many repos at once: flag/config, else the workspace's, else `default_jobs`."""
+        return self.jobs or workspace_setting or default_jobs()
+
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
 
