@@ -178,7 +178,7 @@ def _put_in_place(run: GateRun, moves: Mapping[str, str]) -> CommandResult:
     """Write the files for `moves` and sync the deps to them."""
     run.current = None
     run.files.write(_texts_for(run, moves))
-    synced = sync(run.project_dir, run.options)
+    synced = sync(run.project_dir, run.options, workspace=run.workspace)
     run.current = dict(moves)
     return synced
 

@@ -210,9 +210,9 @@ def schedule_names(project_dir: Path) -> list[str]:
     return sorted(pins.schedules)
 
 
-def no_schedule_given(project_dir: Path) -> UsageError:
+def no_schedule_given(project_dir: Path, workspace: Workspace) -> UsageError:
     """`roll` without a SCHEDULE: the one line names the ones there are."""
-    pins, source = project_pins(project_dir, workspace_for_project(project_dir), strict=False)
+    pins, source = project_pins(project_dir, workspace, strict=False)
     return UsageError(
         f"roll needs a SCHEDULE of {source.label or source.path}", f"known: {source.known(pins)}"
     )

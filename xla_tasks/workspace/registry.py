@@ -332,10 +332,15 @@ def preset_text(preset: str) -> str:
     return data.read_text(encoding="utf-8")
 
 
-def workspace_for_project(project_dir: Path) -> Workspace:
+def workspace_for_project(project_dir: Path, loaded: Workspace | None = None) -> Workspace:
     """The workspace around a project (`find_workspace`), else an implicit one rooted at the
     project's parent: `sync` works without xla-workspace.toml (contract 3), deps then go
-    beside the project, and the presets' repos stand in for a registry (contract 6.1)."""
+    beside the project, and the presets' repos stand in for a registry (contract 6.1).
+
+    `loaded`: a registry the caller has already read, taken as it is when it is the one
+    that rule finds (not read a second time)."""
+    if loaded and loaded.file and find_workspace_root(project_dir) == loaded.root:
+        return loaded
     found = find_workspace(project_dir)
     if found is not None:
         return found

@@ -63,14 +63,17 @@ def sync_project(
     *,
     on_event: EventCallback | None = None,
     origins: Mapping[str, str] | None = None,
+    workspace: Workspace | None = None,
 ) -> CommandResult:
     """Put every dep of the project around `start` on its pin; per-repo failures are listed.
 
     `origins`: name -> the URL a dep cloned here gets as its origin, when not the pinned
-    URL (`checkout --sync` clones from `push_url`, as checkout does).
+    URL (`checkout --sync` clones from `push_url`, as checkout does). `workspace`: the
+    registry the caller has read (checkout, a gated roll's tries), used when it is the
+    project's (`workspace_for_project`).
     """
     project_dir = find_project_dir(start)
-    workspace = workspace_for_project(project_dir)
+    workspace = workspace_for_project(project_dir, workspace)
     root = project_name(workspace, project_dir)
     root_pins, script_warnings = read_root_pins(  # refuses a rewritten script
         project_dir, repos=workspace.catalog(), project=root
