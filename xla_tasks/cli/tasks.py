@@ -423,11 +423,11 @@ def foreach(
 
     from xla_tasks.commands.foreach import Block
     from xla_tasks.commands.foreach import foreach as run_foreach
-    from xla_tasks.ui.report import block_text
+    from xla_tasks.ui.report import block_heading
 
     def show(block: Block) -> None:
         """The `== NAME (PATH) ==` line, then the output streamed from its file."""
-        sys.stdout.write(block_text(block.name, block.path, ""))
+        sys.stdout.write(block_heading(block.name, block.path))
         for piece in block.text():
             sys.stdout.write(piece)
         sys.stdout.flush()
