@@ -21,14 +21,13 @@ from typing import Any
 
 from invoke import Argument, Exit, ParseError, Program
 
+from xla_tasks import __version__
 from xla_tasks.cli import usage
 from xla_tasks.cli.config import check_file_settings, settings_error
 from xla_tasks.cli.tasks import ns
 from xla_tasks.cli.words import walk
 from xla_tasks.ui import exits as endings
 from xla_tasks.workspace.registry import find_workspace_root
-
-VERSION = "0.1.0"
 
 
 class XlaTasksProgram(Program):
@@ -136,8 +135,8 @@ class XlaTasksProgram(Program):
         eaten = [str(a.value) for a in positional if str(a.value).startswith("-")]
         if eaten:  # invoke fed an unknown flag to a positional
             return self._unknown_flag(task, eaten[0].partition("=")[0])
-        if word is not None and task is not None and self._quote_hint(task, word[1]):
-            return self._quote_hint(task, word[1]) or text
+        if word is not None and task is not None and (hint := self._quote_hint(task, word[1])):
+            return hint
         if word is not None and word[1].startswith("-") and word[1] != "-":
             return self._unknown_flag(task, word[1].partition("=")[0])
         if word is not None and task is None:
@@ -405,7 +404,7 @@ _DEFAULT_EXTRA_WORD = (
 
 program = XlaTasksProgram(
     namespace=ns,
-    version=VERSION,
+    version=__version__,
     name="xla-tasks",
     binary="xla-tasks",
     binary_names=["xla-tasks"],

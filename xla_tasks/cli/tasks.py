@@ -29,6 +29,8 @@ EXCL_SUB_HELP = "skip submodules whose NAME:PATH matches (repeatable)"
 HISTORY_HELP = "for new clones: full (default), blobless or shallow"
 CACHE_HELP = "shared mirror cache, one mirror per URL (also XLA_TASKS_CACHE)"
 NAMES_HELP = "NAME[,NAME...]: only these repos (default: all)"
+# A second bare word after NAMES (`sync xla jax`): the names go in one word, comma-joined.
+NAMES_EXTRA_WORD = "{task} takes one NAMES word: write several names as `{task} {given},{extra}`"
 
 
 class XlaTask(Task[Any]):
@@ -162,7 +164,7 @@ def init(ctx: Any, preset: str = "", json_: bool = False) -> None:
 
 @xla_task(
     positional=["names"],
-    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
+    extra_word=NAMES_EXTRA_WORD,
     iterable=["exclude_dep", "exclude_submodule"],
     help={
         "names": "NAME[,NAME...]: registered repos to clone",
@@ -220,7 +222,7 @@ def checkout(
 
 @xla_task(
     optional_positional="names",
-    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
+    extra_word=NAMES_EXTRA_WORD,
     iterable=["exclude_dep", "exclude_submodule"],
     help={
         "names": NAMES_HELP,
@@ -339,7 +341,7 @@ def roll(
 
 @xla_task(
     optional_positional="names",
-    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
+    extra_word=NAMES_EXTRA_WORD,
     shorts={"base": "b", "all_": "a"},
     help={
         "names": "NAME[,NAME...]: only these repos (of those -b or -a select, if given)",
@@ -375,7 +377,7 @@ def update_repos(
 
 @xla_task(
     optional_positional="names",
-    extra_word="{task} takes one NAMES word: write several names as `{task} {given},{extra}`",
+    extra_word=NAMES_EXTRA_WORD,
     help={
         "names": NAMES_HELP,
         "check": "exit 1 naming each pinned dep that is missing, off its pin or dirty (for CI)",
@@ -421,11 +423,11 @@ def foreach(
 
     from xla_tasks.commands.foreach import Block
     from xla_tasks.commands.foreach import foreach as run_foreach
-    from xla_tasks.ui.report import block_text
+    from xla_tasks.ui.report import block_heading
 
     def show(block: Block) -> None:
         """The `== NAME (PATH) ==` line, then the output streamed from its file."""
-        sys.stdout.write(block_text(block.name, block.path, ""))
+        sys.stdout.write(block_heading(block.name, block.path))
         for piece in block.text():
             sys.stdout.write(piece)
         sys.stdout.flush()

@@ -194,7 +194,13 @@ def _sync_named(
         if spec.clone_url(read_only) != spec.url
     }
     for name in names:
-        synced = sync(workspace.path_of(name), options, on_event=walk.on_event, origins=origins)
+        synced = sync(
+            workspace.path_of(name),
+            options,
+            on_event=walk.on_event,
+            origins=origins,
+            workspace=workspace,
+        )
         walk.result.messages.extend(synced.messages)
         walk.result.warnings.extend(synced.warnings)
         for outcome in synced.outcomes:

@@ -39,7 +39,7 @@ from xla_tasks.ui.results import CommandResult, RepoOutcome
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.project import find_project_dir, project_name
 from xla_tasks.workspace.registry import Workspace, start_pinning_hint, workspace_for_project
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,18 +185,9 @@ def _pin(
     if migrated:
         pins = _drop_self(result, workspace, project_dir, pins)
     targets = _targets(project_dir, workspace, pins, add)
-    warnings: dict[str, str] = {}
-    outcomes = run_each(
-        targets,
-        lambda target: _record(target, require_upstream, warnings),
-        lambda target: target.dep.name,
-        options.jobs or workspace.jobs or default_jobs(),
-    )
-    result.warnings.extend(warnings[name] for name in sorted(warnings))
-    failed = [outcome for outcome in outcomes if outcome.failed]
-    if failed:
-        result.outcomes = failed
-        result.messages.append(f"nothing written: {PIN_FILE} and {SCRIPT_FILE} left as they were")
+    jobs = options.jobs_for(workspace.jobs)
+    outcomes = _read_heads(result, targets, require_upstream, jobs, f"{PIN_FILE} and {SCRIPT_FILE}")
+    if outcomes is None:
         return result
     new_pins = _with_heads(pins, targets, outcomes)
     if migrated:
@@ -232,20 +223,10 @@ def _pin_native(
         )
         for name, dep in sorted(pins.deps.items())
     ]
-    warnings: dict[str, str] = {}
-    jobs = options.jobs or workspace.jobs or default_jobs()
-    outcomes = run_each(
-        targets,
-        lambda target: _record(target, require_upstream, warnings),
-        lambda target: target.dep.name,
-        jobs,
-    )
-    result.warnings.extend(warnings[name] for name in sorted(warnings))
     files = sorted({pin.file for sites in pins.sites.values() for pin in written_sites(sites)})
-    failed = [outcome for outcome in outcomes if outcome.failed]
-    if failed:
-        result.outcomes = failed
-        result.messages.append(f"nothing written: {', '.join(files)} left as they were")
+    jobs = options.jobs_for(workspace.jobs)
+    outcomes = _read_heads(result, targets, require_upstream, jobs, ", ".join(files))
+    if outcomes is None:
         return result
     resolver = NativeValues(project_dir, workspace, pins, options, fetch=False)
     heads = {outcome.name: outcome.new or "" for outcome in outcomes}
@@ -451,6 +432,27 @@ def _fetch_hint(workspace: Workspace, name: str) -> str:
     if workspace.file is not None and name in workspace.repos:
         return f"xla-tasks checkout {name}"
     return "xla-tasks sync"
+
+
+def _read_heads(
+    result: CommandResult, targets: list[_Target], require_upstream: bool, jobs: int, files: str
+) -> list[RepoOutcome] | None:
+    """Every target's HEAD, in parallel (`_record`), its warnings in name order on `result`;
+    None when one failed: then `result` lists the failures and says `files` were left."""
+    warnings: dict[str, str] = {}
+    outcomes = run_each(
+        targets,
+        lambda target: _record(target, require_upstream, warnings),
+        lambda target: target.dep.name,
+        jobs,
+    )
+    result.warnings.extend(warnings[name] for name in sorted(warnings))
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    if failed:
+        result.outcomes = failed
+        result.messages.append(f"nothing written: {files} left as they were")
+        return None
+    return outcomes
 
 
 def _record(target: _Target, require_upstream: bool, warnings: dict[str, str]) -> RepoOutcome:

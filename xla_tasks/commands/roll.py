@@ -32,7 +32,7 @@ def roll(
     project_dir = find_project_dir(start)
     workspace = workspace_for_project(project_dir)
     if not schedule:  # `xla-tasks roll` alone: name the schedules, before any lock or recovery
-        raise no_schedule_given(project_dir)
+        raise no_schedule_given(project_dir, workspace)
     with workspace_lock(workspace.root, "roll", options.lock_timeout, dry_run=options.dry_run):
         recovered = [] if options.dry_run else recover_gate(workspace.root, project_dir, options)
         result, plan, verify = plan_roll(

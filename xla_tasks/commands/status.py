@@ -8,6 +8,7 @@ as `sync`). Each repo costs one `git status --porcelain=v2`, run in parallel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,9 @@ def _check(
             "run it inside the project's checkout (the repo with sync_deps.toml)",
         )
     deps = [r for r in repos if (r["pin"] or r["pin_ref"]) and not r["project"]]
-    problems = [*pin_errors, *(line for r in deps for line in problem_lines(r))]
-    bad = [r["name"] for r in deps if problem_lines(r)]
+    per_dep = [(r["name"], problem_lines(r)) for r in deps]
+    problems = [*pin_errors, *(line for _, lines in per_dep for line in lines)]
+    bad = [name for name, lines in per_dep if lines]
     result.data["problems"] = problems
     if not problems:
         result.messages.append(
@@ -146,8 +148,7 @@ def problem_lines(repo: dict[str, Any]) -> list[str]:
         head = str(repo["head"] or "no commit")[:12]
         lines.append(f"{name}: NOT at pin: HEAD {head}, pin {pin} {where}")
     if repo["dirty"]:
-        shown = ", ".join(repo["changed"][:3]) + (" ..." if repo["dirty"] > 3 else "")
-        lines.append(f"{name}: dirty: {repo['dirty']} file(s): {shown} {where}")
+        lines.append(f"{name}: {_dirty_note(repo['changed'])} {where}")
     lines.extend(f"{name}: {problem} {where}" for problem in repo["submodule_problems"])
     return lines
 
@@ -210,9 +211,14 @@ def _inspect(
         outcome.notes.extend(info["submodule_problems"])
     outcome.notes.extend(pinned_by)
     if state.changed:
-        shown = ", ".join(state.changed[:3]) + (" ..." if len(state.changed) > 3 else "")
-        outcome.notes.append(f"dirty: {len(state.changed)} file(s): {shown}")
+        outcome.notes.append(_dirty_note(state.changed))
     return outcome
+
+
+def _dirty_note(changed: Sequence[str]) -> str:
+    """`dirty: N file(s): a, b, c ...`: the count and the first three changed files."""
+    shown = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
+    return f"dirty: {len(changed)} file(s): {shown}"
 
 
 def _against_pin(row: Row, branch: str | None, head: str | None, info: dict[str, Any]) -> str:

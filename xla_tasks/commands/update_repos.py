@@ -17,7 +17,6 @@ touched file) and without any failure that could strand the user on another bran
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from xla_tasks.errors import DirtyRepoError, GitError, UsageError, XlaTasksError
 from xla_tasks.fsutil import foreign_owner
 from xla_tasks.gitrepo import GitRepo, is_repo_top, redact
 from xla_tasks.parallel import run_each
+from xla_tasks.pins.native.urls import normalize_repo_url
 from xla_tasks.ui.events import events_to, in_order
 from xla_tasks.ui.results import CommandResult, RepoOutcome
 from xla_tasks.workspace.graph import dependency_order, dependents_closure
@@ -37,7 +37,7 @@ from xla_tasks.workspace.registry import (
     open_workspace,
     pytorch_layout_note,
 )
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 UPSTREAM = "upstream"
 ORIGIN = "origin"
@@ -93,11 +93,11 @@ def update_repos(
         raise UsageError("-b/--base and -a/--all exclude each other", "give one of them")
     workspace = open_workspace(start, layout_ok=True)
     if options.only and not (base or every):  # the named repos, wherever you stand
-        names = _only_named(workspace, [], options, chosen=False)
+        names = _only_named(workspace, None, options)
     else:
         names = select_repos(workspace, start, base=base, every=every)
-    if options.only and (base or every):
-        names = _only_named(workspace, names, options, chosen=True)
+        if options.only:
+            names = _only_named(workspace, names, options)
     result = CommandResult(
         command="update-repos",
         data={"selected": names, "dry_run": options.dry_run, "push": push},
@@ -131,12 +131,12 @@ def select_repos(
 
 
 def _only_named(
-    workspace: Workspace, selected: list[str], options: TaskOptions, chosen: bool
+    workspace: Workspace, selected: list[str] | None, options: TaskOptions
 ) -> list[str]:
-    """The NAMES filter: of the repos -b or -a select, only those; without them, the named
-    registered repos themselves (wherever you stand), dependencies first."""
+    """The NAMES filter: of the repos -b or -a select, only those; without them (None),
+    the named registered repos themselves (wherever you stand), dependencies first."""
     options.check_only(workspace.repos, "in the registry")
-    if not chosen:
+    if selected is None:
         return [name for name in dependency_order(workspace) if options.selects(name)]
     outside = [name for name in options.only if name not in selected]
     if outside:
@@ -231,7 +231,7 @@ def _update_all(
             plan.outcome.error = str(err)
         return plan.outcome
 
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    jobs = options.jobs_for(workspace.jobs)
     run_each(plans, update, lambda p: p.name, jobs, on_done=finished)
     return outcomes
 
@@ -400,19 +400,15 @@ def _is_at_or_below(path: Path, root: Path) -> bool:
     return path == root or path.is_relative_to(root)
 
 
-def _repo_key(url: str) -> str:
-    """`git@github.com:a/b.git`, `https://github.com/a/b` -> `github.com/a/b`."""
-    text = re.sub(r"\.git$", "", url.strip().rstrip("/"))
-    text = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", text)
-    text = re.sub(r"^[^@/]+@", "", text)
-    if re.match(r"^[^/]+:[^/]", text):
-        text = text.replace(":", "/", 1)
-    return text.lower()
-
-
 def _same_repo(url: str, spec: RepoSpec) -> bool:
-    wanted = {_repo_key(spec.url)} | ({_repo_key(spec.push_url)} if spec.push_url else set())
+    """Whether `url` names the registry's repo (or its fork), however spelled: scheme,
+    user, `.git`, a trailing `/` and case do not matter."""
+    wanted = {_repo_key(other) for other in (spec.url, spec.push_url) if other}
     return _repo_key(url) in wanted
+
+
+def _repo_key(url: str) -> str:
+    return normalize_repo_url(url).lower()
 
 
 def _user_name(uid: int) -> str | None:

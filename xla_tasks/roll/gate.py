@@ -3,10 +3,11 @@
 A try puts a set of moves in the work tree (requirements, both pin files), syncs the deps
 to them in-process (`roll` holds the workspace lock throughout and lends it to that sync:
 `lock.lock_lent_to_nested`) and runs CMD with `sh -c` in the project directory.
-`gatesearch` decides which sets to try; this module makes each try real, logs it, and
+`roll.search` decides which sets to try; this module makes each try real, logs it, and
 settles the end state: the set found is written and synced, or, on Ctrl-C, SIGTERM or a
-crash, the old files are put back and the deps re-synced to them (`finally`). A SIGKILL
-is undone by the next `roll` (`gate_files`' journal).
+crash, the old files are put back and the deps re-synced to them (`finally`; SIGTERM
+arrives as `ui.exits.Terminated`, a KeyboardInterrupt, from the handlers every task
+installs, and so ends with exit 143). A SIGKILL is undone by the next `roll` (`roll.journal`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,15 +115,14 @@ def gated_roll(run: GateRun, result: CommandResult) -> CommandResult:
     settled = False
     with lock_lent_to_nested(run.workspace.root):  # roll holds it; each try's sync runs inside
         try:
-            with _terminate_as_interrupt():
-                search = find_passing_set(
-                    _items(run.plan),
-                    lambda moves: _try(run, moves),
-                    max_tries=run.gate.max_tries,
-                    steps=(lambda name: _steps(run, name)) if run.gate.bisect else None,
-                )
-                _settle(run, {} if search.base_broken else search.kept, result)
-                settled = True
+            search = find_passing_set(
+                _items(run.plan),
+                lambda moves: _try(run, moves),
+                max_tries=run.gate.max_tries,
+                steps=(lambda name: _steps(run, name)) if run.gate.bisect else None,
+            )
+            _settle(run, {} if search.base_broken else search.kept, result)
+            settled = True
         finally:
             if not settled:
                 _settle(run, {}, CommandResult(command="roll"))  # old files, deps re-synced
@@ -181,7 +178,7 @@ def _put_in_place(run: GateRun, moves: Mapping[str, str]) -> CommandResult:
     """Write the files for `moves` and sync the deps to them."""
     run.current = None
     run.files.write(_texts_for(run, moves))
-    synced = sync(run.project_dir, run.options)
+    synced = sync(run.project_dir, run.options, workspace=run.workspace)
     run.current = dict(moves)
     return synced
 
@@ -308,23 +305,6 @@ def _prune_logs(base: Path, keep: int) -> None:
             continue
     for _, _, entry in sorted(runs, reverse=True)[keep:]:
         shutil.rmtree(entry, ignore_errors=True)
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C, so the `finally` restores the files."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- the report ---------------------------------------------------------------------------

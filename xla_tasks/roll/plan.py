@@ -39,7 +39,7 @@ from xla_tasks.roll.requirements import set_requirement_version
 from xla_tasks.ui.results import CommandResult, RepoOutcome
 from xla_tasks.workspace.project import project_name
 from xla_tasks.workspace.registry import Workspace, start_pinning_hint, workspace_for_project
-from xla_tasks.workspace.settings import GateOptions, TaskOptions, default_jobs
+from xla_tasks.workspace.settings import GateOptions, TaskOptions
 
 HEADS = "heads"  # the built-in schedule of a project without sync_deps.toml (contract 6.2)
 
@@ -115,7 +115,7 @@ def plan_roll(
     chosen = _schedule(pins, schedule, source)
     verify = gate.command_for(chosen.verify, schedule)
     requirement_texts = _read_requirements(project_dir, chosen, source)
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    jobs = options.jobs_for(workspace.jobs)
     result = CommandResult(command="roll")
     head_of = functools.partial(_head_of, stall=options.stall_seconds(workspace.stall_timeout))
     heads = run_each([pins.deps[name] for name in chosen.deps], head_of, lambda dep: dep.name, jobs)
@@ -210,9 +210,9 @@ def schedule_names(project_dir: Path) -> list[str]:
     return sorted(pins.schedules)
 
 
-def no_schedule_given(project_dir: Path) -> UsageError:
+def no_schedule_given(project_dir: Path, workspace: Workspace) -> UsageError:
     """`roll` without a SCHEDULE: the one line names the ones there are."""
-    pins, source = project_pins(project_dir, workspace_for_project(project_dir), strict=False)
+    pins, source = project_pins(project_dir, workspace, strict=False)
     return UsageError(
         f"roll needs a SCHEDULE of {source.label or source.path}", f"known: {source.known(pins)}"
     )

@@ -42,11 +42,9 @@ def failure_lines(result: CommandResult) -> list[str]:
     return lines
 
 
-def block_text(name: str, path: str, output: str) -> str:
-    """One repo's captured output under its `== NAME (PATH) ==` line (foreach), ending in \\n."""
-    if output and not output.endswith("\n"):
-        output += "\n"
-    return f"== {name} ({path}) ==\n{output}"
+def block_heading(name: str, path: str) -> str:
+    """The `== NAME (PATH) ==` line over one repo's output in foreach (streamed after it)."""
+    return f"== {name} ({path}) ==\n"
 
 
 def print_result(

@@ -12,13 +12,13 @@ from xla_tasks.engine.disk import is_repo_top
 from xla_tasks.errors import XlaTasksError
 from xla_tasks.gitrepo import GitRepo, toplevel
 from xla_tasks.parallel import run_each
-from xla_tasks.pins.model import Pins
+from xla_tasks.pins.model import Dep, Pins
 from xla_tasks.pins.project import read_root_pins
 from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.graph import Wanted, walk_pins
 from xla_tasks.workspace.project import last_resolved, project_name, read_pins_at
 from xla_tasks.workspace.registry import Workspace, find_workspace, workspace_for_project
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +73,29 @@ def list_repos(start: Path, options: TaskOptions, *, strict: bool = False) -> Li
             f"{start} is neither in a workspace nor in a project checkout",
             "run status inside a workspace, under xla-workspace.toml, or a git repository",
         )
-    jobs = options.jobs or workspace.jobs or default_jobs()
+    return listing_of(workspace, project_dir, options, strict=strict)
+
+
+def listing_of(
+    workspace: Workspace,
+    project_dir: Path | None,
+    options: TaskOptions,
+    *,
+    strict: bool = False,
+    root_pins: Pins | None = None,
+) -> Listing:
+    """`list_repos` once the workspace is known; `root_pins`: the project's pins when the
+    caller has already read them (`sync NAMES`), so they are not read a second time."""
+    jobs = options.jobs_for(workspace.jobs)
     listing = Listing(workspace, project_dir, [], jobs, strict)
-    listing.rows = _rows(listing)
+    listing.rows = _rows(listing, root_pins)
     return listing
+
+
+def row_pin(workspace: Workspace, dep: Dep) -> str | None:
+    """The commit a row shows as the dep's pin: a ref's is what it named at the last sync
+    (None before any)."""
+    return last_resolved(workspace.path_of(dep.name), dep.ref) if dep.ref else dep.rev
 
 
 def selected_rows(listing: Listing, options: TaskOptions) -> list[Row]:
@@ -85,8 +104,9 @@ def selected_rows(listing: Listing, options: TaskOptions) -> list[Row]:
     return [row for row in listing.rows if options.selects(row.name)]
 
 
-def _rows(listing: Listing) -> list[Row]:
-    """The project first, then registered repos, then deps only pin files know, in walk order."""
+def _rows(listing: Listing, root_pins: Pins | None) -> list[Row]:
+    """The project first, then registered repos, then deps only pin files know, in walk order.
+    `root_pins`: the project's pins when the caller has read them, else read here."""
     workspace, project_dir = listing.workspace, listing.project_dir
     pinned: dict[str, Wanted] = {}
     rows: list[Row] = []
@@ -94,7 +114,7 @@ def _rows(listing: Listing) -> list[Row]:
     if project_dir is not None:
         root = project_name(workspace, project_dir)
         rows.append(Row(root, project_dir, registered=root in workspace.repos, project=True))
-        pinned = _pinned_deps(listing, root, project_dir)
+        pinned = _pinned_deps(listing, root, project_dir, root_pins)
     for name in workspace.repos:
         if name != root:
             rows.append(_row(workspace, name, pinned.get(name)))
@@ -105,15 +125,11 @@ def _rows(listing: Listing) -> list[Row]:
 
 
 def _row(workspace: Workspace, name: str, wanted: Wanted | None) -> Row:
-    ref = wanted.dep.ref if wanted else None
-    pin = wanted.dep.rev if wanted else None
-    if ref is not None:
-        pin = last_resolved(workspace.path_of(name), ref)
     return Row(
         name,
         workspace.path_of(name),
-        pin=pin,
-        ref=ref,
+        pin=row_pin(workspace, wanted.dep) if wanted else None,
+        ref=wanted.dep.ref if wanted else None,
         pinned_by=_pinned_by(wanted) if wanted else None,
         transitive=bool(wanted and wanted.level > 1),
         native=bool(wanted and wanted.dep.pinned_in),
@@ -129,21 +145,24 @@ def _pinned_by(wanted: Wanted) -> str:
     return f"{wanted.asked_by}: {', '.join(files)}" if files else wanted.asked_by
 
 
-def _pinned_deps(listing: Listing, root: str, project_dir: Path) -> dict[str, Wanted]:
+def _pinned_deps(
+    listing: Listing, root: str, project_dir: Path, root_pins: Pins | None
+) -> dict[str, Wanted]:
     """The transitive pins, read without network; unreadable pin files are `pin_errors`.
 
     When `strict`, a project script that another tool rewrote with other pins is one too
     (`sync` refuses it); otherwise it is a warning, and the TOML's pins are listed.
     """
     workspace = listing.workspace
-    try:
-        root_pins, script_warnings = read_root_pins(
-            project_dir, strict=listing.strict, repos=workspace.catalog(), project=root
-        )
-    except XlaTasksError as err:
-        listing.pin_errors.append(str(err))
-        return {}
-    listing.warnings.extend(script_warnings)
+    if root_pins is None:
+        try:
+            root_pins, script_warnings = read_root_pins(
+                project_dir, strict=listing.strict, repos=workspace.catalog(), project=root
+            )
+        except XlaTasksError as err:
+            listing.pin_errors.append(str(err))
+            return {}
+        listing.warnings.extend(script_warnings)
     if root_pins is None:
         return {}
     listing.left_alone = root_pins.left_alone

@@ -19,7 +19,7 @@ from xla_tasks.engine.model import (
 from xla_tasks.engine.sync import sync_repos
 from xla_tasks.ui.results import RepoOutcome
 from xla_tasks.workspace.registry import Workspace
-from xla_tasks.workspace.settings import TaskOptions, default_jobs
+from xla_tasks.workspace.settings import TaskOptions
 
 
 def engine_options(
@@ -28,7 +28,7 @@ def engine_options(
     """Flags and invoke config first, then the workspace's [settings], then defaults."""
     cache = options.cache or workspace.cache
     return EngineOptions(
-        jobs=options.jobs or workspace.jobs or default_jobs(),
+        jobs=options.jobs_for(workspace.jobs),
         history=options.history or workspace.history or "full",
         cache=str(cache) if cache else None,
         stall_timeout=options.stall_seconds(workspace.stall_timeout),

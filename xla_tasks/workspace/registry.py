@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from xla_tasks import validate
+from xla_tasks.engine.model import HISTORY_MODES
 from xla_tasks.errors import ConfigError, UsageError
 from xla_tasks.pins.model import Schedule
 from xla_tasks.pins.sync_deps_toml import read_schedule
@@ -154,14 +155,13 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
     if jobs is not None and jobs < 1:
         raise doc.error("settings.jobs", f"must be a positive integer, got {jobs}")
     history = field_of(doc, "settings", settings, "history", str, default=None)
-    if history is not None and history not in ("full", "blobless", "shallow"):
-        raise doc.error("settings.history", f"expects full, blobless or shallow, got {history!r}")
+    if history is not None and history not in HISTORY_MODES:
+        modes = f"{', '.join(HISTORY_MODES[:-1])} or {HISTORY_MODES[-1]}"
+        raise doc.error("settings.history", f"expects {modes}, got {history!r}")
     cache = field_of(doc, "settings", settings, "cache", str, default=None)
     stall = _seconds_setting(doc, settings, "stall_timeout")
     cache_lock = _seconds_setting(doc, settings, "cache_lock_timeout")
-    beat = field_of(doc, "settings", settings, "heartbeat", (int, float), default=None)
-    if beat is not None and (isinstance(beat, bool) or not 0 <= beat < float("inf")):
-        raise doc.error("settings.heartbeat", f"must be seconds >= 0 (0: none), got {beat!r}")
+    beat = _seconds_setting(doc, settings, "heartbeat", zero_is_off=True)
     repos_table = table_of(doc, "repos", doc.data.get("repos", {}))
     repos: dict[str, RepoSpec] = {}
     for name, raw in repos_table.items():
@@ -209,7 +209,7 @@ def _parse_workspace(doc: TomlDoc, root: Path) -> Workspace:
         cache=(root / Path(cache).expanduser()) if cache else None,
         stall_timeout=stall,
         cache_lock_timeout=cache_lock,
-        heartbeat=float(beat) if beat is not None else None,
+        heartbeat=beat,
     )
 
 
@@ -237,11 +237,18 @@ def _placed(root: Path) -> Callable[[object], str]:
     return lambda value: validate.fits_under(root, validate.relative_path(value))
 
 
-def _seconds_setting(doc: TomlDoc, settings: dict[str, Any], key: str) -> float | None:
+def _seconds_setting(
+    doc: TomlDoc, settings: dict[str, Any], key: str, *, zero_is_off: bool = False
+) -> float | None:
+    """`settings.KEY`: seconds > 0; with `zero_is_off`, a finite number >= 0 (0: none)."""
     value = field_of(doc, "settings", settings, key, (int, float), default=None)
-    if value is not None and (isinstance(value, bool) or value <= 0):
-        raise doc.error(f"settings.{key}", f"must be seconds > 0, got {value!r}")
-    return float(value) if value is not None else None
+    if value is None:
+        return None
+    bad = not 0 <= value < float("inf") if zero_is_off else value <= 0
+    if isinstance(value, bool) or bad:
+        expects = "seconds >= 0 (0: none)" if zero_is_off else "seconds > 0"
+        raise doc.error(f"settings.{key}", f"must be {expects}, got {value!r}")
+    return float(value)
 
 
 def _check_references(doc, repos: dict[str, RepoSpec]) -> None:  # type: ignore[no-untyped-def]
@@ -332,10 +339,15 @@ def preset_text(preset: str) -> str:
     return data.read_text(encoding="utf-8")
 
 
-def workspace_for_project(project_dir: Path) -> Workspace:
+def workspace_for_project(project_dir: Path, loaded: Workspace | None = None) -> Workspace:
     """The workspace around a project (`find_workspace`), else an implicit one rooted at the
     project's parent: `sync` works without xla-workspace.toml (contract 3), deps then go
-    beside the project, and the presets' repos stand in for a registry (contract 6.1)."""
+    beside the project, and the presets' repos stand in for a registry (contract 6.1).
+
+    `loaded`: a registry the caller has already read, taken as it is when it is the one
+    that rule finds (not read a second time)."""
+    if loaded and loaded.file and find_workspace_root(project_dir) == loaded.root:
+        return loaded
     found = find_workspace(project_dir)
     if found is not None:
         return found

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xla_tasks import validate
+from xla_tasks.engine.model import HISTORY_MODES
 from xla_tasks.errors import UsageError
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -22,7 +23,6 @@ DEFAULT_LOG_LIMIT = 10  # commit subjects per dep in a roll message (contract 5.
 # A `.zip` archive downloaded to hash it (a native pin, contract 6.2) stops past this size.
 # XLA's is ~30 MiB and LLVM's ~250 MiB; `xla_tasks.archive_max_mb` raises or lowers it.
 DEFAULT_ARCHIVE_MAX_MB = 1024
-HISTORY_MODES = ("full", "blobless", "shallow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,10 @@ class TaskOptions:
         from xla_tasks.engine.model import DEFAULT_STALL_TIMEOUT
 
         return self.stall_timeout or workspace_setting or DEFAULT_STALL_TIMEOUT
+
+    def jobs_for(self, workspace_setting: int | None = None) -> int:
+        """How many repos at once: flag/config, else the workspace's, else `default_jobs`."""
+        return self.jobs or workspace_setting or default_jobs()
 
     def excludes_dep(self, name: str) -> bool:
         return any(pattern.search(name) for pattern in self.exclude_deps)
@@ -149,14 +153,21 @@ def _jobs(flag: str | None, configured: object) -> int | None:
 
 
 def _lock_timeout(value: object) -> float:
+    """`xla_tasks.lock_timeout`: 0 fails at once on a busy workspace; unset: the default."""
+    seconds = _config_seconds(value, "lock_timeout")
+    return DEFAULT_LOCK_TIMEOUT if seconds is None else seconds
+
+
+def _config_seconds(value: object, key: str) -> float | None:
+    """`xla_tasks.KEY` as seconds >= 0 (infinity allowed: wait forever); unset: None."""
     if value in (None, ""):
-        return DEFAULT_LOCK_TIMEOUT
+        return None
     try:
         seconds = float(str(value))
     except ValueError:
-        raise setting_error("lock_timeout", value, "seconds") from None
+        raise setting_error(key, value, "seconds") from None
     if not seconds >= 0:
-        raise setting_error("lock_timeout", value, "seconds >= 0")
+        raise setting_error(key, value, "seconds >= 0")
     return seconds
 
 
@@ -209,14 +220,7 @@ def _cache(flag: str, configured: object) -> Path | None:
 
 def _optional_seconds(section: Mapping[str, Any], key: str) -> float | None:
     """A number of seconds from invoke config; 0 or unset: None (the workspace's, else ours)."""
-    value = section.get(key, 0.0)
-    try:
-        seconds = float(str(value or 0))
-    except ValueError:
-        raise setting_error(key, value, "seconds") from None
-    if not seconds >= 0:
-        raise setting_error(key, value, "seconds >= 0")
-    return seconds or None
+    return _config_seconds(section.get(key) or "", key) or None
 
 
 def _archive_max_mb(value: object) -> int:

@@ -11,7 +11,7 @@ holds is saved on a branch first, and nothing is ever reset or cleaned.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +26,7 @@ from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
 from xla_tasks.ui.results import CommandResult, RepoOutcome
 from xla_tasks.workspace.graph import Wanted, walk_pins
-from xla_tasks.workspace.listing import list_repos
+from xla_tasks.workspace.listing import listing_of, row_pin
 from xla_tasks.workspace.lock import workspace_lock
 from xla_tasks.workspace.placement import engine_options, place_repos
 from xla_tasks.workspace.project import (
@@ -63,14 +63,17 @@ def sync_project(
     *,
     on_event: EventCallback | None = None,
     origins: Mapping[str, str] | None = None,
+    workspace: Workspace | None = None,
 ) -> CommandResult:
     """Put every dep of the project around `start` on its pin; per-repo failures are listed.
 
     `origins`: name -> the URL a dep cloned here gets as its origin, when not the pinned
-    URL (`checkout --sync` clones from `push_url`, as checkout does).
+    URL (`checkout --sync` clones from `push_url`, as checkout does). `workspace`: the
+    registry the caller has read (checkout, a gated roll's tries), used when it is the
+    project's (`workspace_for_project`).
     """
     project_dir = find_project_dir(start)
-    workspace = workspace_for_project(project_dir)
+    workspace = workspace_for_project(project_dir, workspace)
     root = project_name(workspace, project_dir)
     root_pins, script_warnings = read_root_pins(  # refuses a rewritten script
         project_dir, repos=workspace.catalog(), project=root
@@ -81,8 +84,9 @@ def sync_project(
             "naming a registered repo: nothing to sync",
             f"run sync in a project checkout, or {start_pinning_hint(project_dir)}",
         )
-    if options.only:
-        options.check_only(_known_deps(start, options), f"among the deps {root} pins")
+    if options.only and not _all_pinned_by_root(workspace, root, root_pins, options.only):
+        known = _known_deps(workspace, project_dir, root_pins, options)
+        options.check_only(known, f"among the deps {root} pins")
     run = SyncRun(
         project_dir=project_dir,
         root=root,
@@ -243,6 +247,18 @@ def _read_pins_as_they_are(run: SyncRun, wanted: Wanted) -> None:
             _read_pins_if_known(run, GitRepo(path, wanted.name), rev)
 
 
-def _known_deps(start: Path, options: TaskOptions) -> list[str]:
+def _all_pinned_by_root(
+    workspace: Workspace, root: str, root_pins: Pins, names: Sequence[str]
+) -> bool:
+    """Whether every name is a dep the project pins itself, as status lists it (with a
+    pin): known without walking the deps' own pins."""
+    deps = root_pins.deps
+    return all(name != root and name in deps and row_pin(workspace, deps[name]) for name in names)
+
+
+def _known_deps(
+    workspace: Workspace, project_dir: Path, root_pins: Pins, options: TaskOptions
+) -> list[str]:
     """The deps a NAMES filter may name: those status lists as pinned (no network)."""
-    return [row.name for row in list_repos(start, options).rows if row.pin and not row.project]
+    listing = listing_of(workspace, project_dir, options, strict=True, root_pins=root_pins)
+    return [row.name for row in listing.rows if row.pin and not row.project]
