@@ -495,6 +495,7 @@ def test_checkout_clones_a_branch_through_the_cache(
     ("where", "value", "message"),
     [
         ("settings", "0", "settings.cache_lock_timeout: must be seconds > 0, got 0"),
+        ("settings", "nan", "settings.cache_lock_timeout: must be seconds > 0, got nan"),
         ("settings", '"soon"', "settings.cache_lock_timeout"),
         ("env", "soon", "INVOKE_XLA_TASKS_CACHE_LOCK_TIMEOUT='soon'"),
         ("env", "-1", "xla_tasks.cache_lock_timeout expects seconds >= 0, got -1"),

@@ -244,7 +244,7 @@ def _seconds_setting(
     value = field_of(doc, "settings", settings, key, (int, float), default=None)
     if value is None:
         return None
-    bad = not 0 <= value < float("inf") if zero_is_off else value <= 0
+    bad = not 0 <= value < float("inf") if zero_is_off else not value > 0  # nan too
     if isinstance(value, bool) or bad:
         expects = "seconds >= 0 (0: none)" if zero_is_off else "seconds > 0"
         raise doc.error(f"settings.{key}", f"must be {expects}, got {value!r}")
