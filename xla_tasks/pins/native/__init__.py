@@ -21,7 +21,7 @@ from __future__ import annotations
 from xla_tasks.pins.native.agree import check_agreement, group_pins
 from xla_tasks.pins.native.archive_hash import ArchiveHashError, archive_sha256
 from xla_tasks.pins.native.digest import hex_of_sri, sri_of
-from xla_tasks.pins.native.files import MAX_PIN_FILE_BYTES, read_pin_file
+from xla_tasks.pins.native.files import read_pin_file
 from xla_tasks.pins.native.find import find_native_pins, read_native_pins
 from xla_tasks.pins.native.gitindex import read_gitlinks, read_index
 from xla_tasks.pins.native.model import FORMATS, BadPin, NativePin, PinUpdate
@@ -30,7 +30,6 @@ from xla_tasks.pins.native.urls import normalize_repo_url
 
 __all__ = [
     "FORMATS",
-    "MAX_PIN_FILE_BYTES",
     "ArchiveHashError",
     "BadPin",
     "NativePin",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from xla_tasks.errors import ConfigError
 from xla_tasks.gitobjects import ObjectReader, TooLarge
-from xla_tasks.pins.native.files import MAX_PIN_FILE_BYTES, decode_pin_text
+from xla_tasks.pins.native.files import decode_pin_text
+from xla_tasks.tomlfile import MAX_FILE_BYTES
 
 _LINK_MODE = 0o120000
 _MAX_LINKS = 8  # links followed in a row, as a bound against a loop
@@ -54,7 +55,7 @@ class CommitTree:
             if not stat.S_ISREG(mode):
                 return None  # a folder or a gitlink
             try:
-                data = self.objects.blob(sha, f"{real} at {self.commit[:12]}", MAX_PIN_FILE_BYTES)
+                data = self.objects.blob(sha, f"{real} at {self.commit[:12]}", MAX_FILE_BYTES)
             except TooLarge as err:
                 raise ConfigError(
                     self.where(real), f"is {err.size} bytes; a pin file may hold 4 MiB at most"

@@ -1,0 +1,107 @@
+"""The pin readers' bounds: a FIFO or a huge file named like a pin file, pins read at a
+commit with the disk's limits, the git dir found once, start-up without the native readers.
+
+Commands that could hang run in a child process with a timeout: a hang fails the test
+instead of stopping the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from native_write_world import jax_world
+from syncing import clone_project
+from upstreams import Upstreams
+
+from xla_tasks.pins.project import save_pin_files
+from xla_tasks.pins.sync_deps_toml import load_pin_file
+from xla_tasks.tomlfile import MAX_FILE_BYTES
+
+HANG = 20  # seconds: far above any run here, below the per-test timeout
+
+
+def xla_tasks(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`xla-tasks ARGS` in a child process that may not block (raises TimeoutExpired)."""
+    return subprocess.run(
+        [sys.executable, "-m", "xla_tasks", *args],
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=False,
+    )
+
+
+# -- a FIFO or an oversized file named like a pin file ------------------------------------
+
+
+def test_a_fifo_named_like_a_native_pin_file_is_passed_over(isolated_env: Path) -> None:
+    """A FIFO `WORKSPACE` and `.github/ci_commit_pins/xla.txt` in JAX: never opened for a
+    read that would wait for a writer; the real pin files are checked as before."""
+    _, _, jax, _ = jax_world(isolated_env, xla_commits=1)
+    os.mkfifo(jax / "WORKSPACE")
+    (jax / ".github" / "ci_commit_pins").mkdir(parents=True)
+    os.mkfifo(jax / ".github" / "ci_commit_pins" / "xla.txt")
+
+    checked = xla_tasks("pin", "--check", cwd=jax)
+    shown = xla_tasks("status", cwd=jax)
+
+    assert checked.returncode == 0, checked.stderr
+    assert "native pins agree: 1 dep(s) in MODULE.bazel, third_party/xla/revision.bzl" in (
+        checked.stdout
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Traceback" not in shown.stderr
+
+
+@pytest.fixture
+def project(workspace: Path, upstreams: Upstreams) -> Path:
+    """The demo project cloned into a workspace, its sync_deps.py rendered beside the TOML."""
+    project = clone_project(upstreams, workspace)
+    save_pin_files(project, load_pin_file(project / "sync_deps.toml"))
+    return project
+
+
+def test_a_fifo_sync_deps_py_beside_the_toml_is_missing_not_a_hang(project: Path) -> None:
+    script = project / "sync_deps.py"
+    script.unlink()
+    os.mkfifo(script)
+
+    checked = xla_tasks("pin", "--check", cwd=project)
+    shown = xla_tasks("status", "--json", cwd=project)
+
+    assert checked.returncode == 1
+    missing = f"{script} is missing (run `xla-tasks pin --from-toml` to generate it)"
+    assert checked.stderr.strip().splitlines()[-1].endswith(missing)
+    assert shown.returncode == 0, shown.stderr
+    assert "Traceback" not in shown.stderr
+
+
+def test_a_sync_deps_py_over_4_mib_is_not_parsed_and_sync_refuses_it(project: Path) -> None:
+    """Its rendering with 4 MiB of comments after it: too large to read as data, so it may
+    hide other pins; sync refuses, status warns, pin --check fails, none reads past 4 MiB."""
+    script = project / "sync_deps.py"
+    padding = "# " + "x" * MAX_FILE_BYTES + "\n"
+    script.write_text(script.read_text() + padding)
+
+    synced = xla_tasks("sync", cwd=project)
+    shown = xla_tasks("status", cwd=project)
+    checked = xla_tasks("pin", "--check", cwd=project)
+
+    unreadable = (
+        f"{script} was rewritten by another tool and cannot be read as data "
+        "(larger than 4 MiB, too large for a pin file or registry)"
+    )
+    assert synced.returncode == 1
+    assert unreadable in synced.stderr
+    assert not any((project.parent / name).exists() for name in ("iree", "jax", "xla"))
+    assert shown.returncode == 0, shown.stderr
+    assert f"warning: {unreadable}" in shown.stderr
+    assert checked.returncode == 1
+    assert unreadable in checked.stderr
