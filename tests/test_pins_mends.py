@@ -105,3 +105,19 @@ def test_a_sync_deps_py_over_4_mib_is_not_parsed_and_sync_refuses_it(project: Pa
     assert f"warning: {unreadable}" in shown.stderr
     assert checked.returncode == 1
     assert unreadable in checked.stderr
+
+
+def test_a_sync_deps_py_that_is_not_utf8_is_stale_not_a_traceback(project: Path) -> None:
+    """Our rendering with a stray byte appended: the TOML's pins are used, with a warning
+    (before, parsing the undecodable text raised UnicodeEncodeError)."""
+    script = project / "sync_deps.py"
+    script.write_bytes(script.read_bytes() + b"# \xff\n")
+
+    shown = xla_tasks("status", cwd=project)
+    checked = xla_tasks("pin", "--check", cwd=project)
+
+    assert shown.returncode == 0, shown.stderr
+    assert f"warning: {script} is stale: not the rendering of" in shown.stderr
+    assert checked.returncode == 1
+    assert "Traceback" not in shown.stderr + checked.stderr
+    assert f"{script} is stale" in checked.stderr

@@ -32,6 +32,7 @@ from xla_tasks.pins.sync_deps_toml import PIN_FILE, dump_pins, load_pin_file
 from xla_tasks.tomlfile import (
     FileTooLarge,
     NotRegularFile,
+    decode_text,
     read_bounded,
     read_limited_text,
     too_large_error,
@@ -157,8 +158,9 @@ def script_drift(project_dir: Path, pins: Pins) -> ScriptDrift | None:
     if text is None or text == render_for(pins):
         return None
     ours = is_generated_script(text)
-    try:
-        script_pins = legacy_pins_from_text(text, script)
+    try:  # undecodable bytes (kept for the comparison above) make it unreadable as data
+        strict = decode_text(script, text.encode("utf-8", errors="surrogateescape"))
+        script_pins = legacy_pins_from_text(strict, script)
     except ConfigError as err:
         return ScriptDrift(rewritten=not ours, unreadable=err.message)
     differing = tuple(_differing(script_pins, pins))
