@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from xla_tasks.engine.disk import git_dir_of
 from xla_tasks.engine.process import GIT_COMMAND, git_env
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native.gitindex import git_dir, memo_gitlinks
+from xla_tasks.pins.native.gitindex import memo_gitlinks
 from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.native.urls import normalize_repo_url
 
@@ -93,9 +94,10 @@ def read(
 def index_gitlinks(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
     """The gitlinks the index holds, read in Python (no process; remembered until the index
     changes), else by git."""
-    if git_dir(project_dir) is None:
+    git_dir = git_dir_of(str(project_dir))
+    if git_dir is None:
         return {}  # a copy of the files, not a checkout: no index, no gitlinks
-    read = memo_gitlinks(project_dir)
+    read = memo_gitlinks(git_dir)
     return read if read is not None else gitlinks_from_git(project_dir, paths)
 
 
