@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from native_write_world import jax_world
-from syncing import clone_project
-from upstreams import Upstreams
+from syncing import clone_project, repin
+from upstreams import Upstreams, git, head
 
+from xla_tasks.commands.sync import sync
 from xla_tasks.pins.project import save_pin_files
 from xla_tasks.pins.sync_deps_toml import load_pin_file
 from xla_tasks.tomlfile import MAX_FILE_BYTES
+from xla_tasks.workspace.settings import TaskOptions
 
 HANG = 20  # seconds: far above any run here, below the per-test timeout
 
@@ -121,3 +123,49 @@ def test_a_sync_deps_py_that_is_not_utf8_is_stale_not_a_traceback(project: Path)
     assert checked.returncode == 1
     assert "Traceback" not in shown.stderr + checked.stderr
     assert f"{script} is stale" in checked.stderr
+
+
+# -- a dep's pin file read at its pinned commit: the disk's limits ------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("over 4 MiB", "larger than 4 MiB, too large for a pin file or registry"),
+        ("not UTF-8", "cannot read: 'utf-8' codec can't decode byte 0xff in position "),
+    ],
+)
+def test_a_dep_pin_file_at_its_pinned_commit_is_refused_as_on_disk(
+    workspace: Path, upstreams: Upstreams, cli, kind: str, reason: str
+) -> None:
+    """jax's sync_deps.toml at the commit the project pins is too large, or not UTF-8: read
+    from git's objects (jax checked out elsewhere) it is refused with the reason the same
+    file gets on disk, named `FILE@<sha12>` (before: the blob was read whole, its bad bytes
+    replaced, and the text parsed)."""
+    project = clone_project(upstreams, workspace)
+    valid = "schema = 1\n"
+    data = (
+        (valid + "# " + "x" * MAX_FILE_BYTES + "\n").encode()
+        if kind == "over 4 MiB"
+        else (valid.encode() + b"# \xff\n")
+    )
+    scratch = workspace.parent / "scratch"
+    git(workspace.parent, "clone", "-q", upstreams.url("jax"), str(scratch))
+    (scratch / "sync_deps.toml").write_bytes(data)
+    git(scratch, "add", "sync_deps.toml")
+    git(scratch, "commit", "-q", "-m", f"jax: a pin file {kind}")
+    git(scratch, "push", "-q", "origin", "HEAD:main")
+    odd = head(scratch)
+    repin(project, upstreams, jax=odd)
+    sync(project, TaskOptions())
+    pin_file = workspace / "jax" / "sync_deps.toml"
+
+    git(workspace / "jax", "checkout", "-q", "--detach", f"{odd}~1")
+    at_commit = cli("status", "--check", cwd=project)
+    git(workspace / "jax", "checkout", "-q", "--detach", odd)
+    on_disk = cli("status", "--check", cwd=project)
+
+    assert at_commit.code == 1
+    assert f"jax: {pin_file}@{odd[:12]}: {reason}" in at_commit.err
+    assert on_disk.code == 1
+    assert f"jax: {pin_file}: {reason}" in on_disk.err

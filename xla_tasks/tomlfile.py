@@ -150,11 +150,16 @@ def too_large_error(path: Path) -> ConfigError:
 
 
 def decode_text(path: Path, data: bytes) -> str:
-    """UTF-8, strictly: ConfigError naming `path` (on disk, or `path@commit`) otherwise."""
+    """UTF-8, strictly: ConfigError naming `path` otherwise."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(path, f"cannot read: {err}") from None
+        raise not_text_error(path, err) from None
+
+
+def not_text_error(path: Path, err: UnicodeDecodeError) -> ConfigError:
+    """A file we parse is not UTF-8 (`path`: on disk, or `path@commit` when read from one)."""
+    return ConfigError(path, f"cannot read: {err}")
 
 
 def read_toml(path: Path) -> TomlDoc:

@@ -28,7 +28,7 @@ from xla_tasks.pins.sync_deps_script import (
     SCRIPT_FILE,
     render_sync_deps_script,
 )
-from xla_tasks.pins.sync_deps_toml import PIN_FILE, dump_pins, load_pin_file
+from xla_tasks.pins.sync_deps_toml import PIN_FILE, dump_pins, load_pin_file, parse_pin_file
 from xla_tasks.tomlfile import (
     FileTooLarge,
     NotRegularFile,
@@ -281,17 +281,31 @@ def read_project_pins(
         return load_pin_file(path)
     script = project_dir / SCRIPT_FILE
     if script.is_file():
-        text = read_limited_text(script)
-        if is_generated_script(text):
-            raise missing_pin_file_error(project_dir)
-        from xla_tasks.pins.legacy_script import legacy_pins_from_text
-
-        return legacy_pins_from_text(text, script)
+        return pins_from_texts(project_dir, None, read_limited_text(script))
     if repos is None:
         return None
     entry = repos.get(project) if project else None
     extra = entry.pin_files if entry is not None else ()
     return read_native_deps(project_dir, repos, project=project, extra_files=extra, agree=agree)
+
+
+def pins_from_texts(
+    project_dir: Path, toml: str | None, script: str | None, at: str = ""
+) -> Pins | None:
+    """A project's own pins from the texts of its `sync_deps.toml` and `sync_deps.py` (None
+    where it has no such file), as `read_project_pins` takes them. `at` is where the texts
+    come from when not the work tree (`@<sha12>`): errors name `FILE@<sha12>:LINE`.
+    """
+    toml_path = Path(f"{project_dir / PIN_FILE}{at}")
+    if toml is not None:
+        return parse_pin_file(toml, toml_path)
+    if script is None:
+        return None
+    if is_generated_script(script):
+        raise missing_pin_file_error(toml_path)
+    from xla_tasks.pins.legacy_script import legacy_pins_from_text
+
+    return legacy_pins_from_text(script, Path(f"{project_dir / SCRIPT_FILE}{at}"))
 
 
 def is_legacy_project(project_dir: Path) -> bool:
@@ -308,9 +322,9 @@ def is_generated_script(text: str) -> bool:
     return any(line.rstrip("\r") == HEADER for line in text.split("\n", 3)[:3])
 
 
-def missing_pin_file_error(project_dir: Path) -> ConfigError:
+def missing_pin_file_error(toml_path: Path) -> ConfigError:
     return ConfigError(
-        project_dir / PIN_FILE,
+        toml_path,
         f"file not found, but {SCRIPT_FILE} beside it was generated from it",
         hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`), or rebuild its deps from "
         f"{SCRIPT_FILE} with `xla-tasks pin --from-script` (schedules are not in the script)",

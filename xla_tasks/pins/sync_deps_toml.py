@@ -19,7 +19,8 @@ from xla_tasks.tomlfile import (
     check_keys,
     dump_toml,
     field_of,
-    read_toml,
+    parse_toml,
+    read_limited_text,
     schema_of,
     table_of,
 )
@@ -32,7 +33,12 @@ _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}
 
 def load_pin_file(path: Path) -> Pins:
     """Read and validate a `sync_deps.toml`; errors name file, key and line."""
-    doc = read_toml(path)
+    return parse_pin_file(read_limited_text(path), path)
+
+
+def parse_pin_file(text: str, path: Path) -> Pins:
+    """`load_pin_file` of a text read elsewhere (from a commit); `path` names it in errors."""
+    doc = parse_toml(text, path)
     check_keys(doc, "", doc.data, {"schema", "deps", "schedules"})
     schema_of(doc)
     deps: dict[str, Dep] = {}
