@@ -182,7 +182,7 @@ class _Reader:
     def submodules(self) -> None:
         got = self.read(gitlinks.GITMODULES)
         if got is not None:
-            self.found.extend(gitlinks.read(self.project_dir, got[1], self.tree.gitlinks))
+            self.found.extend(gitlinks.read(got[1], self.tree.gitlinks))
 
     def _add(self, found: Site | Found | None) -> None:
         if isinstance(found, Site):

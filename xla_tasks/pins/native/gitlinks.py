@@ -62,16 +62,13 @@ def parse_gitmodules(text: str) -> list[Submodule]:
 GitlinksOf = Callable[[list[str]], Mapping[str, str]]
 
 
-def read(
-    project_dir: Path, gitmodules_text: str, gitlinks_of: GitlinksOf | None = None
-) -> list[NativePin]:
-    """One pin per submodule that `.gitmodules` declares and that has a gitlink: in the
-    index (`index_gitlinks`), or wherever `gitlinks_of(paths)` reads them (a commit's tree)."""
+def read(gitmodules_text: str, gitlinks_of: GitlinksOf) -> list[NativePin]:
+    """One pin per submodule that `.gitmodules` declares and that has a gitlink where
+    `gitlinks_of(paths)` reads them: the index (`index_gitlinks`), or a commit's tree."""
     submodules = parse_gitmodules(gitmodules_text)
     if not submodules:
         return []
-    paths = [s.path for s in submodules]
-    links = gitlinks_of(paths) if gitlinks_of else index_gitlinks(project_dir, paths)
+    links = gitlinks_of([s.path for s in submodules])
     pins = []
     for sub in submodules:
         commit = links.get(sub.path)
