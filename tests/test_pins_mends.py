@@ -18,6 +18,10 @@ from syncing import clone_project, repin
 from upstreams import Upstreams, git, head
 
 from xla_tasks.commands.sync import sync
+from xla_tasks.errors import ConfigError
+from xla_tasks.gitobjects import object_reader
+from xla_tasks.pins.native.at_commit import CommitTree
+from xla_tasks.pins.native.find import read_native_pins
 from xla_tasks.pins.project import save_pin_files
 from xla_tasks.pins.sync_deps_toml import load_pin_file
 from xla_tasks.tomlfile import MAX_FILE_BYTES
@@ -169,3 +173,28 @@ def test_a_dep_pin_file_at_its_pinned_commit_is_refused_as_on_disk(
     assert f"jax: {pin_file}@{odd[:12]}: {reason}" in at_commit.err
     assert on_disk.code == 1
     assert f"jax: {pin_file}: {reason}" in on_disk.err
+
+
+def test_a_link_at_a_commit_is_read_within_a_bound(tmp_path: Path) -> None:
+    """A commit holding `MODULE.bazel` as a link whose target is 5000 bytes (no checkout
+    can make one; git stores any blob): refused, its size asked before its bytes are read,
+    like a pin file over 4 MiB."""
+    repo = tmp_path / "xla"
+    git(tmp_path, "init", "-q", str(repo))
+    target = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=repo,
+        input="a/" * 2500,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{target},MODULE.bazel")
+    git(repo, "commit", "-q", "-m", "xla: a long link")
+    commit = head(repo)
+
+    with object_reader(repo, "xla") as objects, pytest.raises(ConfigError) as caught:
+        read_native_pins(repo, tree=CommitTree(objects, commit, repo))
+
+    limit = "is 5000 bytes; a link may hold 4096 bytes at most"
+    assert str(caught.value) == f"{repo / 'MODULE.bazel'}@{commit[:12]}: {limit}"
