@@ -8,7 +8,8 @@ import pytest
 from native_project import JAX, NEW_COMMIT, TORCH_XLA, XLA_COMMIT, XLA_SHA256, make_project
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native import check_agreement, find_native_pins
+from xla_tasks.pins.native.agree import check_agreement
+from xla_tasks.pins.native.find import find_native_pins
 from xla_tasks.tomlfile import MAX_FILE_BYTES
 
 

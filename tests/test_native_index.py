@@ -10,7 +10,8 @@ from upstreams import git
 
 from xla_tasks.engine.disk import git_dir_of
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native import find_native_pins, read_gitlinks, read_index
+from xla_tasks.pins.native.find import find_native_pins
+from xla_tasks.pins.native.gitindex import read_gitlinks, read_index
 
 SUB_URL = "https://github.com/iree-org/llvm-project.git"
 

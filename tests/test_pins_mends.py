@@ -198,3 +198,21 @@ def test_a_link_at_a_commit_is_read_within_a_bound(tmp_path: Path) -> None:
 
     limit = "is 5000 bytes; a link may hold 4096 bytes at most"
     assert str(caught.value) == f"{repo / 'MODULE.bazel'}@{commit[:12]}: {limit}"
+
+
+# -- start-up ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--list"]])
+def test_help_and_list_do_not_load_the_native_pin_readers(args: list[str]) -> None:
+    """The registry needs the pins' types, not their readers (~25 ms of imports)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "xla_tasks", *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=True,
+    )
+    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "xla_tasks.workspace.registry" in modules  # what pulled them in before
+    assert not {name for name in modules if name.startswith("xla_tasks.pins.native")}

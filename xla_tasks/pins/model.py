@@ -9,8 +9,10 @@ pins, `sites` keeps each dep's places in its files, which `pin` and `roll` rewri
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from xla_tasks.pins.native.model import NativePin
+if TYPE_CHECKING:  # only a type here: importing the readers would slow every start-up
+    from xla_tasks.pins.native.model import NativePin
 
 
 @dataclass(frozen=True, slots=True)

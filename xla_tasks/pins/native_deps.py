@@ -16,10 +16,10 @@ from typing import Protocol
 
 from xla_tasks.errors import ConfigError
 from xla_tasks.pins.model import NATIVE, Dep, Pins
-from xla_tasks.pins.native import check_agreement, normalize_repo_url, read_native_pins
-from xla_tasks.pins.native.find import PinTree
+from xla_tasks.pins.native.agree import check_agreement
+from xla_tasks.pins.native.find import PinTree, read_native_pins
 from xla_tasks.pins.native.model import BadPin, NativePin
-from xla_tasks.pins.native.urls import repo_name
+from xla_tasks.pins.native.urls import normalize_repo_url, repo_name
 
 
 class KnownRepo(Protocol):
