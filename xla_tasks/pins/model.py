@@ -54,7 +54,7 @@ class Schedule:
     verify: str | None = None  # a shell line that gates the roll (`roll --verify`, contract 5.6)
 
 
-SYNC_DEPS_TOML = "sync_deps.toml"
+SYNC_DEPS_TOML = "sync_deps.toml"  # the pin file's name (`sync_deps_toml.PIN_FILE`)
 NATIVE = "native"
 
 

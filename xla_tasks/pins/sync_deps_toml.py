@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xla_tasks import validate
-from xla_tasks.pins.model import Dep, PackageRule, Pins, Schedule
+from xla_tasks.pins.model import SYNC_DEPS_TOML, Dep, PackageRule, Pins, Schedule
 from xla_tasks.tomlfile import (
     TomlDoc,
     check_keys,
@@ -25,7 +25,7 @@ from xla_tasks.tomlfile import (
     table_of,
 )
 
-PIN_FILE = "sync_deps.toml"
+PIN_FILE = SYNC_DEPS_TOML  # named in the model, which cannot import this module
 _DEP_KEYS = {"rev", "url", "branch", "submodules", "exclude_submodules"}
 _SCHEDULE_KEYS = {"deps", "packages", "verify"}
 _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}

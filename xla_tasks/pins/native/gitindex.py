@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xla_tasks.engine.disk import common_dir_of, git_dir_of
+from xla_tasks.gitobjects import GITLINK_MODE
 
-GITLINK_MODE = 0o160000
 _ENTRY_FIXED = 62  # ten 32-bit stat fields, a 20-byte id, 16-bit flags (SHA-1)
-_EXTENDED = 0x4000
 # Extensions whose entries we cannot see through: the split index keeps its entries in a
 # shared file, the sparse index folds whole directories into one entry.
 _UNREADABLE_EXTENSIONS = (b"link", b"sdir")
