@@ -284,9 +284,7 @@ def read_project_pins(
         return pins_from_texts(project_dir, None, read_limited_text(script))
     if repos is None:
         return None
-    entry = repos.get(project) if project else None
-    extra = entry.pin_files if entry is not None else ()
-    return read_native_deps(project_dir, repos, project=project, extra_files=extra, agree=agree)
+    return read_native_deps(project_dir, repos, project=project, agree=agree)
 
 
 def pins_from_texts(

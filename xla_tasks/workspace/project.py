@@ -90,12 +90,9 @@ def _native_pins_at(
     objects: ObjectReader, repo: GitRepo, rev: str, workspace: Workspace
 ) -> Pins | None:
     """The native pins commit `rev` of `repo` holds; errors name each file `@<commit>`."""
-    repos = workspace.catalog()
-    entry = repos.get(repo.name)
     tree = CommitTree(objects, rev, repo.path)
-    extra = entry.pin_files if entry else ()
     try:
-        return read_native_deps(repo.path, repos, project=repo.name, extra_files=extra, tree=tree)
+        return read_native_deps(repo.path, workspace.catalog(), project=repo.name, tree=tree)
     except ConfigError as err:
         if f"@{rev[:12]}" in str(err.path):
             raise
