@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from native_write_world import jax_world
+from native_project import JAX, XLA_COMMIT, make_project
 from syncing import clone_project, repin
 from upstreams import Upstreams, git, head
 
@@ -48,22 +48,27 @@ def xla_tasks(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_fifo_named_like_a_native_pin_file_is_passed_over(isolated_env: Path) -> None:
-    """A FIFO `WORKSPACE` and `.github/ci_commit_pins/xla.txt` in JAX: never opened for a
-    read that would wait for a writer; the real pin files are checked as before."""
-    _, _, jax, _ = jax_world(isolated_env, xla_commits=1)
+    """Copies of JAX's real pin files, plus a FIFO `WORKSPACE` and a FIFO
+    `.github/ci_commit_pins/xla.txt`: never opened for a read that would wait for a
+    writer; status and pin --check read the real files as before."""
+    jax = make_project(isolated_env / "ws" / "jax", JAX)
+    git(jax, "init", "-q")
+    git(jax, "add", ".")
+    git(jax, "commit", "-q", "-m", "jax")
     os.mkfifo(jax / "WORKSPACE")
     (jax / ".github" / "ci_commit_pins").mkdir(parents=True)
     os.mkfifo(jax / ".github" / "ci_commit_pins" / "xla.txt")
 
-    checked = xla_tasks("pin", "--check", cwd=jax)
     shown = xla_tasks("status", cwd=jax)
+    checked = xla_tasks("pin", "--check", cwd=jax)
 
-    assert checked.returncode == 0, checked.stderr
-    assert "native pins agree: 1 dep(s) in MODULE.bazel, third_party/xla/revision.bzl" in (
-        checked.stdout
-    )
+    files = "MODULE.bazel, third_party/xla/revision.bzl"
     assert shown.returncode == 0, shown.stderr
-    assert "Traceback" not in shown.stderr
+    assert f"xla: missing, pinned at {XLA_COMMIT[:12]} (at xla; pinned by jax: {files})" in (
+        shown.stdout
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert f"native pins agree: 1 dep(s) in {files}" in checked.stdout
 
 
 @pytest.fixture
