@@ -208,7 +208,7 @@ def _run(work: Path, args: argparse.Namespace) -> dict[str, object]:
     ends = _interleaved({"roll": roll, "plain": plain}, args.runs, fresh)
     roll_runs, plain_runs = ends["roll"], ends["plain"]
 
-    from xla_tasks.pins.native import archive_sha256
+    from xla_tasks.pins.native.archive_hash import archive_sha256
 
     os.environ.clear()  # ours runs in this process: with the same git environment as the shell's
     os.environ.update(env)

@@ -84,7 +84,7 @@ def test_pin_migrates_legacy_file_without_running_it(legacy_project, workspace, 
     assert pins.deps["xla"].rev == new
     assert pins.deps["iree"].submodules is True
     assert pins.deps["jax"].submodules is False
-    assert is_generated_script(legacy_project / "sync_deps.py")
+    assert is_generated_script((legacy_project / "sync_deps.py").read_text())
     assert check_pin_files(legacy_project) is None
     assert not (tmp_path / "EXECUTED").exists()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from upstreams import git
 
-from xla_tasks.pins.native import ArchiveHashError, archive_sha256
+from xla_tasks.pins.native.archive_hash import ArchiveHashError, archive_sha256
 
 
 def small_repo(root: Path) -> tuple[Path, str]:

@@ -8,7 +8,9 @@ import pytest
 from native_project import JAX, NEW_COMMIT, TORCH_XLA, XLA_COMMIT, XLA_SHA256, make_project
 
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native import MAX_PIN_FILE_BYTES, check_agreement, find_native_pins
+from xla_tasks.pins.native.agree import check_agreement
+from xla_tasks.pins.native.find import find_native_pins
+from xla_tasks.tomlfile import MAX_FILE_BYTES
 
 
 def error_of(project: Path) -> str:
@@ -69,10 +71,10 @@ def test_a_one_line_sha_file_that_holds_no_commit(tmp_path: Path) -> None:
 
 
 def test_a_pin_file_over_4_mib(tmp_path: Path) -> None:
-    padding = "#" * (MAX_PIN_FILE_BYTES + 1) + "\n"
+    padding = "#" * (MAX_FILE_BYTES + 1) + "\n"
     project = jax_with(tmp_path, "MODULE.bazel", "module(", padding + "module(")
     message = error_of(project)
-    assert f"{project}/MODULE.bazel: is {MAX_PIN_FILE_BYTES + 1 + 1 + 10748} bytes" in message
+    assert f"{project}/MODULE.bazel: is {MAX_FILE_BYTES + 1 + 1 + 10748} bytes" in message
     assert "4 MiB at most" in message
 
 

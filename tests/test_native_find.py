@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from native_project import DATA, JAX, STABLEHLO, XLA_COMMIT, XLA_LLVM, make_project
 
-from xla_tasks.pins.native import find_native_pins, group_pins, normalize_repo_url
+from xla_tasks.pins.native.agree import group_pins
+from xla_tasks.pins.native.find import find_native_pins
+from xla_tasks.pins.native.urls import normalize_repo_url
 
 
 def test_a_project_without_pin_files_has_no_pins(tmp_path: Path) -> None:

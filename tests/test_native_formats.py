@@ -21,14 +21,10 @@ from native_project import (
     make_project,
 )
 
-from xla_tasks.pins.native import (
-    NativePin,
-    find_native_pins,
-    hex_of_sri,
-    read_native_pins,
-    rewrite_pin,
-    sri_of,
-)
+from xla_tasks.pins.native.digest import hex_of_sri, sri_of
+from xla_tasks.pins.native.find import find_native_pins, read_native_pins
+from xla_tasks.pins.native.model import NativePin
+from xla_tasks.pins.native.rewrite import rewrite_pin
 
 
 def pins_by(project: Path, fmt: str) -> list[NativePin]:

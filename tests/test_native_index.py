@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from upstreams import git
 
+from xla_tasks.engine.disk import git_dir_of
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native import find_native_pins, read_gitlinks, read_index
+from xla_tasks.pins.native.find import find_native_pins
+from xla_tasks.pins.native.gitindex import read_gitlinks, read_index
 
 SUB_URL = "https://github.com/iree-org/llvm-project.git"
 
@@ -60,7 +62,10 @@ def test_index_entries_match_git_ls_files(tmp_path: Path, version: int) -> None:
     entries = read_index(repo)
     assert entries is not None
     assert [(e.mode, e.oid, e.stage, e.path) for e in entries] == ls_files_stage(repo)
-    assert read_gitlinks(repo) == {"third_party/llvm-project": sha, "third_party/rel": sha}
+    assert read_gitlinks(str(repo / ".git")) == {
+        "third_party/llvm-project": sha,
+        "third_party/rel": sha,
+    }
 
 
 def test_gitlinks_through_a_worktree_gitdir_file(tmp_path: Path) -> None:
@@ -68,7 +73,7 @@ def test_gitlinks_through_a_worktree_gitdir_file(tmp_path: Path) -> None:
     git(repo, "commit", "-qm", "links")
     git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
     assert (tmp_path / "wt" / ".git").is_file()
-    assert read_gitlinks(tmp_path / "wt") == {
+    assert read_gitlinks(git_dir_of(str(tmp_path / "wt")) or "") == {
         "third_party/llvm-project": sha,
         "third_party/rel": sha,
     }
@@ -93,7 +98,7 @@ def corrupt(repo: Path, at: int, value: bytes) -> None:
 def test_a_corrupt_index_is_declined_and_git_says_why(tmp_path: Path) -> None:
     repo, _ = make_repo(tmp_path)
     corrupt(repo, 200, b"\x00\x00\x00")
-    assert read_gitlinks(repo) is None
+    assert read_gitlinks(str(repo / ".git")) is None
     with pytest.raises(ConfigError, match=r"\.git/index: cannot read the submodule commits: "):
         find_native_pins(repo)
 

@@ -157,13 +157,17 @@ class ObjectReader:
         newest = tuple(read.get(sha) or self.commit(sha) for sha in shas[: max(limit, 0)])
         return CommitRange(len(shas), newest)
 
-    def file_at(self, commit: str, path: str) -> str | None:
-        """The text of file `path` in `commit`; None when the commit has no such file."""
-        found = self._entry(commit, path, f"read {path} at {commit[:12]}")
+    def file_at(self, commit: str, path: str, max_size: int | None = None) -> str | None:
+        """The UTF-8 text of file `path` in `commit`; None when the commit has no such file.
+
+        Over `max_size` bytes, TooLarge is raised before they are read; bytes that are not
+        UTF-8 raise UnicodeDecodeError (a file is refused as it would be on disk).
+        """
+        action = f"read {path} at {commit[:12]}"
+        found = self._entry(commit, path, action)
         if found is None or not stat.S_ISREG(found[0]):
             return None  # a folder, a gitlink or a symlink
-        data = self._read(found[1], "blob", f"read {path} at {commit[:12]}")
-        return data.decode("utf-8", errors="replace")
+        return self._read(found[1], "blob", action, max_size).decode("utf-8")
 
     def entry_at(self, commit: str, path: str) -> tuple[int, str] | None:
         """(mode, sha) of what `commit`'s tree holds at `path`; None when it holds nothing."""

@@ -7,7 +7,10 @@ semantic error (unknown key, bad rev) can say `file:line: key: message` too.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -71,30 +74,92 @@ class TomlDoc:
         return ConfigError(self.path, message, key=key, line=self._locator.line(key), hint=hint)
 
 
-# Real pin files and registries are a few KB; a 1.5M-table file took 53 s and 3.4 GB.
+# Real pin files and registries are a few KB; a 1.5M-table file took 53 s and 3.4 GB. Native
+# pin files have the same bound (contract 6.4).
 MAX_FILE_BYTES = 4 * 1024 * 1024
+
+# Opened without blocking (a FIFO opens at once instead of waiting for a writer), never as a
+# controlling terminal.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a file was looked for by name: refused, never read."""
+
+
+class FileTooLarge(Exception):
+    """A file over MAX_FILE_BYTES; `size` as fstat saw it, None when it was read past it."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_bounded(path: Path, *, any_kind: bool = False) -> bytes:
+    """The bytes of the file at `path` (a pin file, a registry, a script we parse), checked
+    with fstat before any read: a folder is IsADirectoryError, a regular file over
+    MAX_FILE_BYTES FileTooLarge. A FIFO, socket or device is NotRegularFile (a FIFO named
+    like a pin file would block a read forever), unless `any_kind` (a file the user named,
+    such as `--import <(...)`): then it is read like a pipe, up to the bound, and a FIFO
+    nobody writes to reads as empty. Anything else `open` raises goes through.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > MAX_FILE_BYTES:
+                raise FileTooLarge(info.st_size)
+        elif any_kind:
+            os.set_blocking(fd, True)
+        else:
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # grew while we read it, or endless (`/dev/zero`)
+        raise FileTooLarge(None)
+    return data
 
 
 def read_limited_text(path: Path) -> str:
     """The UTF-8 text of a file we parse (pin files, registries), refusing one over
-    MAX_FILE_BYTES before reading it all: ConfigError naming the file otherwise."""
+    MAX_FILE_BYTES before reading it all: ConfigError naming the file otherwise. Any kind
+    of file is read (`pin --import <(...)`); opening one never waits."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_bounded(path, any_kind=True)
     except FileNotFoundError:
         raise ConfigError(path, "file not found") from None
+    except FileTooLarge:
+        raise too_large_error(path) from None
     except OSError as err:
         raise ConfigError(path, f"cannot read: {err.strerror or err}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(
-            path,
-            f"larger than {MAX_FILE_BYTES // 2**20} MiB, too large for a pin file or registry",
-            hint="is this the right file?",
-        )
+    return decode_text(path, data)
+
+
+def too_large_error(path: Path) -> ConfigError:
+    return ConfigError(
+        path,
+        f"larger than {MAX_FILE_BYTES // 2**20} MiB, too large for a pin file or registry",
+        hint="is this the right file?",
+    )
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """UTF-8, strictly: ConfigError naming `path` otherwise."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(path, f"cannot read: {err}") from None
+        raise not_text_error(path, err) from None
+
+
+def not_text_error(path: Path, err: UnicodeDecodeError) -> ConfigError:
+    """A file we parse is not UTF-8 (`path`: on disk, or `path@commit` when read from one)."""
+    return ConfigError(path, f"cannot read: {err}")
 
 
 def read_toml(path: Path) -> TomlDoc:

@@ -96,13 +96,7 @@ def _overrides(
     """One override per Bazel name of each dep the project pins in a Bazel file and the
     workspace has; the deps it cannot name, or that are not there, become warnings."""
     catalog = workspace.catalog()
-    entry = catalog.get(root)
-    pins = (
-        read_native_deps(
-            project_dir, catalog, project=root, extra_files=entry.pin_files if entry else ()
-        )
-        or Pins()
-    )
+    pins = read_native_deps(project_dir, catalog, project=root) or Pins()
     found: list[Override] = []
     for dep, sites in pins.sites.items():
         bazel = [site for site in sites if site.format in BAZEL_FORMATS]

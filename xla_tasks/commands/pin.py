@@ -105,14 +105,15 @@ def check_project(start: Path) -> CommandResult:
     project_dir = find_project_dir_without_git(start)
     result = CommandResult(command="pin", data={"project": str(project_dir), "check": True})
     has_ours = (project_dir / PIN_FILE).is_file() or (project_dir / SCRIPT_FILE).is_file()
-    native = _native_sites(project_dir)
+    workspace = workspace_for_project(project_dir)
+    native = _native_sites(project_dir, workspace)
     reason = None
     if has_ours or not native:
         reason = check_pin_files(project_dir, start_pinning_hint(project_dir))
         if reason is None:
             result.messages.append(f"{project_dir / SCRIPT_FILE} is up to date with {PIN_FILE}")
     if native:
-        _check_native(result, project_dir, native, hashes=not has_ours)
+        _check_native(result, project_dir, workspace, native, hashes=not has_ours)
     if result.problems:
         result.problems[:0] = [reason] if reason else []
         result.failed_check = f"check failed: {len(result.problems)} problem(s), listed above"
@@ -121,22 +122,19 @@ def check_project(start: Path) -> CommandResult:
     return result
 
 
-def _native_sites(project_dir: Path) -> dict[str, tuple[NativePin, ...]]:
+def _native_sites(project_dir: Path, workspace: Workspace) -> dict[str, tuple[NativePin, ...]]:
     """The project's native pins of registered repos, by dep, even where files disagree."""
     from xla_tasks.pins.native_deps import read_native_deps
 
-    workspace = workspace_for_project(project_dir)
     name = project_name(workspace, project_dir)
-    repos = workspace.catalog()
-    entry = repos.get(name)
-    extra = entry.pin_files if entry else ()
-    found = read_native_deps(project_dir, repos, project=name, extra_files=extra, agree=False)
+    found = read_native_deps(project_dir, workspace.catalog(), project=name, agree=False)
     return dict(found.sites) if found is not None else {}
 
 
 def _check_native(
     result: CommandResult,
     project_dir: Path,
+    workspace: Workspace,
     sites: dict[str, tuple[NativePin, ...]],
     *,
     hashes: bool,
@@ -144,7 +142,6 @@ def _check_native(
     """Agreement (and, with `hashes`, the .tar.gz hashes): problems, and what was checked."""
     from xla_tasks.pins.native.check import check_native_pins
 
-    workspace = workspace_for_project(project_dir)
     report = check_native_pins(project_dir, sites, workspace.path_of, hashes=hashes)
     result.problems.extend(report.problems)
     result.messages.extend([*report.checked, *report.not_checked])

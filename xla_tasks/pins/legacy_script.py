@@ -22,6 +22,7 @@ from pathlib import Path
 from xla_tasks import validate
 from xla_tasks.errors import ConfigError
 from xla_tasks.pins.model import Dep, Pins
+from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.tomlfile import read_limited_text
 
 _PINNED = "PINNED_VERSIONS"
@@ -84,7 +85,7 @@ def legacy_pins_from_text(text: str, path: Path) -> Pins:
             submodules=bool(flag),
             exclude_submodules=_dep_excludes(path, name, per_dep, excluded if flag else ()),
         )
-    return Pins(deps=deps, source="sync_deps.py")
+    return Pins(deps=deps, source=SCRIPT_FILE)
 
 
 def _dep_excludes(

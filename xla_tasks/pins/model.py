@@ -9,8 +9,10 @@ pins, `sites` keeps each dep's places in its files, which `pin` and `roll` rewri
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from xla_tasks.pins.native.model import NativePin
+if TYPE_CHECKING:  # only a type here: importing the readers would slow every start-up
+    from xla_tasks.pins.native.model import NativePin
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Schedule:
     verify: str | None = None  # a shell line that gates the roll (`roll --verify`, contract 5.6)
 
 
-SYNC_DEPS_TOML = "sync_deps.toml"
+SYNC_DEPS_TOML = "sync_deps.toml"  # the pin file's name (`sync_deps_toml.PIN_FILE`)
 NATIVE = "native"
 
 

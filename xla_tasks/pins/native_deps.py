@@ -10,16 +10,16 @@ its registry entry, its URL too: the registry's spelling is the one git is given
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from xla_tasks.errors import ConfigError
 from xla_tasks.pins.model import NATIVE, Dep, Pins
-from xla_tasks.pins.native import check_agreement, normalize_repo_url, read_native_pins
-from xla_tasks.pins.native.find import PinTree
+from xla_tasks.pins.native.agree import check_agreement
+from xla_tasks.pins.native.find import PinTree, read_native_pins
 from xla_tasks.pins.native.model import BadPin, NativePin
-from xla_tasks.pins.native.urls import repo_name
+from xla_tasks.pins.native.urls import normalize_repo_url, repo_name
 
 
 class KnownRepo(Protocol):
@@ -64,20 +64,21 @@ def read_native_deps(
     repos: Mapping[str, KnownRepo],
     *,
     project: str | None = None,
-    extra_files: Sequence[str] = (),
     agree: bool = True,
     tree: PinTree | None = None,
 ) -> Pins | None:
     """The project's native pins of registered repos (None when its files pin nothing).
 
-    `project` is the project's own registry name (never its own dep); `extra_files` its
-    registry entry's `pin_files`; `tree` where the files are read (default: on disk). A
+    `project` is the project's own registry name: never its own dep, and its entry's
+    `pin_files` are read too; `tree` where the files are read (default: on disk). A
     bad value in a pin of a registered repo, or two files that disagree, is a ConfigError
     naming the file and line; a bad pin of a repo the registry does not list is left alone
     with the rest. `agree=False` lets files that disagree through (`pin` makes them agree;
     `pin --check` lists every disagreement).
     """
     matcher = RepoMatcher(repos)
+    entry = repos.get(project) if project else None
+    extra_files = entry.pin_files if entry is not None else ()
     kept: dict[str, list[NativePin]] = {}
     left: dict[str, str | None] = {}
     for found in read_native_pins(project_dir, extra_files, tree):

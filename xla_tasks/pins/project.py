@@ -24,10 +24,19 @@ from xla_tasks.pins.native_deps import KnownRepo, read_native_deps
 from xla_tasks.pins.sync_deps_script import (
     BEGIN_MARKER,
     END_MARKER,
+    HEADER,
     SCRIPT_FILE,
     render_sync_deps_script,
 )
-from xla_tasks.pins.sync_deps_toml import PIN_FILE, dump_pins, load_pin_file
+from xla_tasks.pins.sync_deps_toml import PIN_FILE, dump_pins, load_pin_file, parse_pin_file
+from xla_tasks.tomlfile import (
+    FileTooLarge,
+    NotRegularFile,
+    decode_text,
+    read_bounded,
+    read_limited_text,
+    too_large_error,
+)
 
 FROM_SCRIPT = "xla-tasks pin --from-script"
 FROM_TOML = "xla-tasks pin --from-toml"
@@ -59,7 +68,7 @@ def save_pin_files(project_dir: Path, pins: Pins) -> None:
 def pin_files_differ(project_dir: Path, pins: Pins) -> list[str]:
     """Which of the two files would change if `pins` were saved (missing counts as changed)."""
     wanted = {PIN_FILE: dump_pins(pins), SCRIPT_FILE: render_for(pins)}
-    return [name for name, text in wanted.items() if _read(project_dir / name) != text]
+    return [name for name, text in wanted.items() if not _holds(project_dir / name, text)]
 
 
 def check_pin_files(project_dir: Path, start_hint: str = "") -> str | None:
@@ -70,11 +79,12 @@ def check_pin_files(project_dir: Path, start_hint: str = "") -> str | None:
     toml_path = project_dir / PIN_FILE
     script_path = project_dir / SCRIPT_FILE
     if not toml_path.is_file():
-        if not script_path.is_file():
+        text = _read(script_path)
+        if text is None:
             return f"no {PIN_FILE} or {SCRIPT_FILE} in {project_dir}" + (
                 f" ({start_hint})" if start_hint else ""
             )
-        if is_generated_script(script_path):
+        if is_generated_script(text):
             return (
                 f"{toml_path} is missing ({SCRIPT_FILE} was generated from it; "
                 f"restore it, e.g. `git checkout -- {PIN_FILE}`, or rebuild it with "
@@ -85,7 +95,7 @@ def check_pin_files(project_dir: Path, start_hint: str = "") -> str | None:
             f"it at the deps' HEADs, or `{FROM_SCRIPT}` to keep its pins)"
         )
     pins = load_pin_file(toml_path)
-    if _read(script_path) is None:
+    if not script_path.is_file():
         return f"{script_path} is missing (run `{FROM_TOML}` to generate it)"
     drift = script_drift(project_dir, pins)
     if drift is None:
@@ -141,12 +151,16 @@ def script_drift(project_dir: Path, pins: Pins) -> ScriptDrift | None:
     from xla_tasks.pins.legacy_script import legacy_pins_from_text
 
     script = project_dir / SCRIPT_FILE
-    text = _read(script)
+    try:
+        text = _read(script)
+    except ConfigError as err:  # over the bound: not our rendering, and not data either
+        return ScriptDrift(rewritten=True, unreadable=err.reason)
     if text is None or text == render_for(pins):
         return None
-    ours = is_generated_script(script)
-    try:
-        script_pins = legacy_pins_from_text(text, script)
+    ours = is_generated_script(text)
+    try:  # undecodable bytes (kept for the comparison above) make it unreadable as data
+        strict = decode_text(script, text.encode("utf-8", errors="surrogateescape"))
+        script_pins = legacy_pins_from_text(strict, script)
     except ConfigError as err:
         return ScriptDrift(rewritten=not ours, unreadable=err.message)
     differing = tuple(_differing(script_pins, pins))
@@ -228,13 +242,23 @@ def read_root_pins(
 
 
 def _read(path: Path) -> str | None:
-    """The file's text, None when absent; undecodable bytes count as a difference."""
+    """The file's text, None when there is none (absent, a folder, a FIFO: never waited on);
+    undecodable bytes count as a difference. Over MAX_FILE_BYTES: ConfigError."""
     try:
-        return path.read_bytes().decode("utf-8", errors="surrogateescape")
-    except FileNotFoundError:
+        data = read_bounded(path)
+    except (FileNotFoundError, IsADirectoryError, NotRegularFile):
         return None
-    except IsADirectoryError:
-        return None
+    except FileTooLarge:
+        raise too_large_error(path) from None
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Does the file hold exactly `text`? (One too large to read does not.)"""
+    try:
+        return _read(path) == text
+    except ConfigError:
+        return False
 
 
 def read_project_pins(
@@ -257,43 +281,48 @@ def read_project_pins(
         return load_pin_file(path)
     script = project_dir / SCRIPT_FILE
     if script.is_file():
-        if is_generated_script(script):
-            raise missing_pin_file_error(project_dir)
-        from xla_tasks.pins.legacy_script import load_legacy_script
-
-        return load_legacy_script(script)
+        return pins_from_texts(project_dir, None, read_limited_text(script))
     if repos is None:
         return None
-    entry = repos.get(project) if project else None
-    extra = entry.pin_files if entry is not None else ()
-    return read_native_deps(project_dir, repos, project=project, extra_files=extra, agree=agree)
+    return read_native_deps(project_dir, repos, project=project, agree=agree)
+
+
+def pins_from_texts(
+    project_dir: Path, toml: str | None, script: str | None, at: str = ""
+) -> Pins | None:
+    """A project's own pins from the texts of its `sync_deps.toml` and `sync_deps.py` (None
+    where it has no such file), as `read_project_pins` takes them. `at` is where the texts
+    come from when not the work tree (`@<sha12>`): errors name `FILE@<sha12>:LINE`.
+    """
+    toml_path = Path(f"{project_dir / PIN_FILE}{at}")
+    if toml is not None:
+        return parse_pin_file(toml, toml_path)
+    if script is None:
+        return None
+    if is_generated_script(script):
+        raise missing_pin_file_error(toml_path)
+    from xla_tasks.pins.legacy_script import legacy_pins_from_text
+
+    return legacy_pins_from_text(script, Path(f"{project_dir / SCRIPT_FILE}{at}"))
 
 
 def is_legacy_project(project_dir: Path) -> bool:
     """True when the project's pins come from an old-format `sync_deps.py` (pin migrates it)."""
-    script = project_dir / SCRIPT_FILE
-    return (
-        not (project_dir / PIN_FILE).is_file()
-        and script.is_file()
-        and not is_generated_script(script)
-    )
-
-
-def is_generated_script(path: Path) -> bool:
-    """True when `path` opens with the header `render.py` writes (so it is ours, not legacy)."""
-    from xla_tasks.pins.sync_deps_script import HEADER
-
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            opening = [handle.readline(4096) for _ in range(3)]
-    except OSError:
+    if (project_dir / PIN_FILE).is_file():
         return False
-    return any(line.rstrip("\r\n") == HEADER for line in opening)
+    text = _read(project_dir / SCRIPT_FILE)
+    return text is not None and not is_generated_script(text)
 
 
-def missing_pin_file_error(project_dir: Path) -> ConfigError:
+def is_generated_script(text: str) -> bool:
+    """True when a script's `text` opens with the header `render.py` writes (so it is ours,
+    not legacy)."""
+    return any(line.rstrip("\r") == HEADER for line in text.split("\n", 3)[:3])
+
+
+def missing_pin_file_error(toml_path: Path) -> ConfigError:
     return ConfigError(
-        project_dir / PIN_FILE,
+        toml_path,
         f"file not found, but {SCRIPT_FILE} beside it was generated from it",
         hint=f"restore it (e.g. `git checkout -- {PIN_FILE}`), or rebuild its deps from "
         f"{SCRIPT_FILE} with `xla-tasks pin --from-script` (schedules are not in the script)",

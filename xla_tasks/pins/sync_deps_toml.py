@@ -13,18 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from xla_tasks import validate
-from xla_tasks.pins.model import Dep, PackageRule, Pins, Schedule
+from xla_tasks.pins.model import SYNC_DEPS_TOML, Dep, PackageRule, Pins, Schedule
 from xla_tasks.tomlfile import (
     TomlDoc,
     check_keys,
     dump_toml,
     field_of,
-    read_toml,
+    parse_toml,
+    read_limited_text,
     schema_of,
     table_of,
 )
 
-PIN_FILE = "sync_deps.toml"
+PIN_FILE = SYNC_DEPS_TOML  # named in the model, which cannot import this module
 _DEP_KEYS = {"rev", "url", "branch", "submodules", "exclude_submodules"}
 _SCHEDULE_KEYS = {"deps", "packages", "verify"}
 _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}
@@ -32,7 +33,12 @@ _PACKAGE_KEYS = {"name", "requirements", "index_url", "find_links", "pre"}
 
 def load_pin_file(path: Path) -> Pins:
     """Read and validate a `sync_deps.toml`; errors name file, key and line."""
-    doc = read_toml(path)
+    return parse_pin_file(read_limited_text(path), path)
+
+
+def parse_pin_file(text: str, path: Path) -> Pins:
+    """`load_pin_file` of a text read elsewhere (from a commit); `path` names it in errors."""
+    doc = parse_toml(text, path)
     check_keys(doc, "", doc.data, {"schema", "deps", "schedules"})
     schema_of(doc)
     deps: dict[str, Dep] = {}

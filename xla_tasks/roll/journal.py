@@ -180,11 +180,9 @@ def _native_rolled_files(project_dir: Path) -> set[Path]:
     try:
         workspace = workspace_for_project(project_dir)
         name = project_name(workspace, project_dir)
-        entry = workspace.catalog().get(name)
-        extra = entry.pin_files if entry is not None else ()
-        pins = read_native_deps(
-            project_dir, workspace.catalog(), project=name, extra_files=extra, agree=False
-        )
+        catalog = workspace.catalog()
+        entry = catalog.get(name)  # its schedules' requirements are rolled files too
+        pins = read_native_deps(project_dir, catalog, project=name, agree=False)
     except XlaTasksError:
         return set()
     if pins is None:

@@ -24,7 +24,7 @@ from xla_tasks.gitobjects import object_reader
 from xla_tasks.gitrepo import GitRepo, is_repo_top
 from xla_tasks.parallel import run_each
 from xla_tasks.pins.model import Pins
-from xla_tasks.pins.native import archive_sha256
+from xla_tasks.pins.native.archive_hash import archive_sha256
 from xla_tasks.pins.native.edit import (
     TAR_GZ,
     ZIP,

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from pathlib import Path
 
 from xla_tasks.engine.disk import common_dir_of, is_repo_top, read_head, read_ref, write_ref
 from xla_tasks.errors import ConfigError, XlaTasksError
-from xla_tasks.gitobjects import NotOnDisk, ObjectReader, git_dir_at, object_reader
+from xla_tasks.gitobjects import NotOnDisk, ObjectReader, TooLarge, git_dir_at, object_reader
 from xla_tasks.gitrepo import GitRepo
 from xla_tasks.pins.model import Pins
 from xla_tasks.pins.native.at_commit import CommitTree
 from xla_tasks.pins.native_deps import read_native_deps
-from xla_tasks.pins.project import read_project_pins
+from xla_tasks.pins.project import pins_from_texts, read_project_pins
 from xla_tasks.pins.sync_deps_script import SCRIPT_FILE
 from xla_tasks.pins.sync_deps_toml import PIN_FILE
+from xla_tasks.tomlfile import MAX_FILE_BYTES, not_text_error, too_large_error
 from xla_tasks.workspace.registry import Workspace
 
 
@@ -65,31 +65,34 @@ def read_pins_at(repo: GitRepo, rev: str, workspace: Workspace | None = None) ->
         return None
     try:
         with object_reader(repo.path, repo.name) as objects:
-            texts = {name: objects.file_at(rev, name) for name in (PIN_FILE, SCRIPT_FILE)}
-            if not any(texts.values()):
+            toml = _text_at(objects, repo, rev, PIN_FILE)
+            script = _text_at(objects, repo, rev, SCRIPT_FILE) if toml is None else None
+            if toml is None and script is None:
                 return _native_pins_at(objects, repo, rev, workspace) if workspace else None
     except NotOnDisk:
         return None
-    with tempfile.TemporaryDirectory(prefix=f"{repo.name}@{rev[:12]}-") as tmp:
-        for name, text in texts.items():
-            if text is not None:
-                (Path(tmp) / name).write_text(text, encoding="utf-8")
-        try:
-            return read_project_pins(Path(tmp))
-        except ConfigError as err:  # name the file in the repo, at that commit
-            raise err.at(f"{repo.path / err.path.name}@{rev[:12]}") from None
+    return pins_from_texts(repo.path, toml, script, at=f"@{rev[:12]}")
+
+
+def _text_at(objects: ObjectReader, repo: GitRepo, rev: str, name: str) -> str | None:
+    """A pin file's text at commit `rev`, refused as on disk (over 4 MiB, not UTF-8) with
+    the file named `FILE@<sha12>`; None when the commit has no such file."""
+    where = Path(f"{repo.path / name}@{rev[:12]}")
+    try:
+        return objects.file_at(rev, name, MAX_FILE_BYTES)
+    except TooLarge:
+        raise too_large_error(where) from None
+    except UnicodeDecodeError as err:
+        raise not_text_error(where, err) from None
 
 
 def _native_pins_at(
     objects: ObjectReader, repo: GitRepo, rev: str, workspace: Workspace
 ) -> Pins | None:
     """The native pins commit `rev` of `repo` holds; errors name each file `@<commit>`."""
-    repos = workspace.catalog()
-    entry = repos.get(repo.name)
     tree = CommitTree(objects, rev, repo.path)
-    extra = entry.pin_files if entry else ()
     try:
-        return read_native_deps(repo.path, repos, project=repo.name, extra_files=extra, tree=tree)
+        return read_native_deps(repo.path, workspace.catalog(), project=repo.name, tree=tree)
     except ConfigError as err:
         if f"@{rev[:12]}" in str(err.path):
             raise

@@ -14,37 +14,7 @@ those bytes. Modules:
   the writer for a pin's format; `sites`: spans and the one splice
 - `urls`: matching pins to registry repos; `digest`: hex and SRI; `archive_hash`: the
   `.tar.gz` hash from a local clone
+
+Nothing is imported here: each caller imports the module it uses, so that importing one
+(`model`, for the pins' types) does not load every reader (`--help` stays fast).
 """
-
-from __future__ import annotations
-
-from xla_tasks.pins.native.agree import check_agreement, group_pins
-from xla_tasks.pins.native.archive_hash import ArchiveHashError, archive_sha256
-from xla_tasks.pins.native.digest import hex_of_sri, sri_of
-from xla_tasks.pins.native.files import MAX_PIN_FILE_BYTES, read_pin_file
-from xla_tasks.pins.native.find import find_native_pins, read_native_pins
-from xla_tasks.pins.native.gitindex import read_gitlinks, read_index
-from xla_tasks.pins.native.model import FORMATS, BadPin, NativePin, PinUpdate
-from xla_tasks.pins.native.rewrite import rewrite_pin
-from xla_tasks.pins.native.urls import normalize_repo_url
-
-__all__ = [
-    "FORMATS",
-    "MAX_PIN_FILE_BYTES",
-    "ArchiveHashError",
-    "BadPin",
-    "NativePin",
-    "PinUpdate",
-    "archive_sha256",
-    "check_agreement",
-    "find_native_pins",
-    "group_pins",
-    "hex_of_sri",
-    "normalize_repo_url",
-    "read_gitlinks",
-    "read_index",
-    "read_native_pins",
-    "read_pin_file",
-    "rewrite_pin",
-    "sri_of",
-]

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from xla_tasks.errors import ConfigError
 from xla_tasks.gitobjects import ObjectReader, TooLarge
-from xla_tasks.pins.native.files import MAX_PIN_FILE_BYTES, decode_pin_text
+from xla_tasks.pins.native.files import decode_pin_text
+from xla_tasks.tomlfile import MAX_FILE_BYTES
 
 _LINK_MODE = 0o120000
 _MAX_LINKS = 8  # links followed in a row, as a bound against a loop
+_MAX_LINK_BYTES = 4096  # PATH_MAX: no link a checkout can make holds a longer target
 
 
 class CommitTree:
@@ -44,23 +46,26 @@ class CommitTree:
                 return None
             mode, sha = entry
             if mode == _LINK_MODE:
-                target = self.objects.blob(sha, f"{real} at {self.commit[:12]}").decode(
-                    "utf-8", "surrogateescape"
-                )
+                limit = f"a link may hold {_MAX_LINK_BYTES} bytes at most"
+                link = self._blob(sha, real, _MAX_LINK_BYTES, limit)
+                target = link.decode("utf-8", "surrogateescape")
                 real = posixpath.normpath(posixpath.join(posixpath.dirname(real), target))
                 if target.startswith("/") or real == ".." or real.startswith("../"):
                     raise ConfigError(self.where(rel), "is a link to outside the project")
                 continue
             if not stat.S_ISREG(mode):
                 return None  # a folder or a gitlink
-            try:
-                data = self.objects.blob(sha, f"{real} at {self.commit[:12]}", MAX_PIN_FILE_BYTES)
-            except TooLarge as err:
-                raise ConfigError(
-                    self.where(real), f"is {err.size} bytes; a pin file may hold 4 MiB at most"
-                ) from None
+            data = self._blob(sha, real, MAX_FILE_BYTES, "a pin file may hold 4 MiB at most")
             return real, decode_pin_text(Path(self.where(real)), data)
         raise ConfigError(self.where(rel), f"is a link followed by {_MAX_LINKS} more links")
+
+    def _blob(self, sha: str, real: str, max_size: int, limit: str) -> bytes:
+        """The blob of file `real`; over `max_size`, a ConfigError saying `limit` (its bytes
+        are never read)."""
+        try:
+            return self.objects.blob(sha, f"{real} at {self.commit[:12]}", max_size)
+        except TooLarge as err:
+            raise ConfigError(self.where(real), f"is {err.size} bytes; {limit}") from None
 
     def folders(self, rel: str) -> Iterable[str]:
         entries = self.objects.folder_at(self.commit, rel) or []

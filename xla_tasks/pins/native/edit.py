@@ -186,7 +186,7 @@ def _edit_file(
     text = old
     for pin, new in pins:
         try:
-            text = rewrite_pin(text, pin, new.commit, _hash_for(pin, new), new.date)
+            text = rewrite_pin(text, pin, new.commit, _hash_for(project_dir, pin, new), new.date)
         except ValueError as err:
             raise XlaTasksError(
                 f"{path}: changed since its pins were read ({err})", "run again"
@@ -195,15 +195,11 @@ def _edit_file(
         edit.texts[rel] = (old, text)
 
 
-def _hash_for(pin: NativePin, new: DepValues) -> str | None:
+def _hash_for(project_dir: Path, pin: NativePin, new: DepValues) -> str | None:
+    """The new hash of the archive `pin` hashes, as `needs_of` asked for it."""
     if pin.sha256 is None or pin.commit is None:
         return None
-    if pin.archive == TAR_GZ and pin.archive_prefix:
-        need = HashNeed(TAR_GZ, prefix=_with_commit(pin.archive_prefix, pin.commit, new.commit))
-    else:
-        urls = tuple(_with_commit(url, pin.commit, new.commit) for url in pin.archive_urls)
-        need = HashNeed(ZIP, urls=urls)
-    return new.hashes[need]
+    return new.hashes[_hash_need(project_dir, pin, new.commit)]
 
 
 def new_texts(project_dir: Path, edit: NativeEdit) -> dict[Path, str]:

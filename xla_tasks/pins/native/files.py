@@ -7,33 +7,26 @@ so a writer that splices the decoded text gives back every other byte unchanged.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from pathlib import Path
 
 from xla_tasks.errors import ConfigError
-
-MAX_PIN_FILE_BYTES = 4 * 1024 * 1024  # contract 6.4
+from xla_tasks.tomlfile import FileTooLarge, NotRegularFile, read_bounded
 
 
 def read_pin_file(path: Path) -> str | None:
-    """The file's text, or None when it does not exist (or is not a regular file)."""
+    """The file's text, or None when it does not exist (or is not a regular file: a FIFO
+    named like a pin file is passed over, never waited on). At most `tomlfile.MAX_FILE_BYTES`
+    (contract 6.4)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        data = read_bounded(path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, NotRegularFile):
+        return None
+    except FileTooLarge as err:
+        size = "over 4 MiB" if err.size is None else f"{err.size} bytes"  # None: it grew
+        raise ConfigError(path, f"is {size}; a pin file may hold 4 MiB at most") from None
     except OSError as err:
-        if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-            return None
         raise ConfigError(path, f"cannot read: {err.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not _is_regular(info.st_mode):
-            return None
-        if info.st_size > MAX_PIN_FILE_BYTES:
-            raise ConfigError(path, f"is {info.st_size} bytes; a pin file may hold 4 MiB at most")
-        data = handle.read(MAX_PIN_FILE_BYTES + 1)
-    if len(data) > MAX_PIN_FILE_BYTES:  # grew while we read it
-        raise ConfigError(path, "is over 4 MiB; a pin file may hold 4 MiB at most")
     return decode_pin_text(path, data)
 
 
@@ -44,10 +37,6 @@ def decode_pin_text(path: Path, data: bytes) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise ConfigError(path, "is not UTF-8 text", line=line) from None
-
-
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
 
 
 def project_relative(project_dir: Path, rel: str) -> str | None:

@@ -61,7 +61,7 @@ class PinTree(Protocol):
         """(real project-relative posix path, text) of a file; None when there is none.
 
         A link is followed inside the project (one leading out is a ConfigError); a file
-        over MAX_PIN_FILE_BYTES or not UTF-8 is a ConfigError too."""
+        over tomlfile.MAX_FILE_BYTES or not UTF-8 is a ConfigError too."""
 
     def folders(self, rel: str) -> Iterable[str]:
         """The names of the folders in folder `rel`, sorted."""
@@ -182,7 +182,7 @@ class _Reader:
     def submodules(self) -> None:
         got = self.read(gitlinks.GITMODULES)
         if got is not None:
-            self.found.extend(gitlinks.read(self.project_dir, got[1], self.tree.gitlinks))
+            self.found.extend(gitlinks.read(got[1], self.tree.gitlinks))
 
     def _add(self, found: Site | Found | None) -> None:
         if isinstance(found, Site):

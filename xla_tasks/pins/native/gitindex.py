@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-GITLINK_MODE = 0o160000
+from xla_tasks.engine.disk import common_dir_of, git_dir_of
+from xla_tasks.gitobjects import GITLINK_MODE
+
 _ENTRY_FIXED = 62  # ten 32-bit stat fields, a 20-byte id, 16-bit flags (SHA-1)
-_EXTENDED = 0x4000
 # Extensions whose entries we cannot see through: the split index keeps its entries in a
 # shared file, the sparse index folds whole directories into one entry.
 _UNREADABLE_EXTENSIONS = (b"link", b"sdir")
@@ -31,31 +32,15 @@ class IndexEntry:
     path: str
 
 
-def git_dir(work_tree: Path) -> Path | None:
-    """`.git` itself, or where a `.git` file's `gitdir:` line points (worktrees, submodules)."""
-    dot_git = work_tree / ".git"
-    if dot_git.is_dir():
-        return dot_git
-    try:
-        text = dot_git.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    target = Path(text[len("gitdir:") :].strip())
-    return target if target.is_absolute() else (work_tree / target)
-
-
-def _hash_name(git_directory: Path) -> str | None:
+def _hash_name(git_dir: str) -> str | None:
     """sha1 or sha256, from the config `extensions.objectFormat`; None if unreadable."""
-    common = git_directory
     try:
-        common_file = (git_directory / "commondir").read_text(encoding="utf-8").strip()
-        common = Path(common_file) if os.path.isabs(common_file) else git_directory / common_file
-    except OSError:
-        pass
+        common = common_dir_of(git_dir)
+    except (OSError, UnicodeDecodeError):
+        return None  # a `commondir` we cannot read: git knows better
     try:
-        config = (common / "config").read_text(encoding="utf-8", errors="replace")
+        with open(os.path.join(common, "config"), encoding="utf-8", errors="replace") as handle:
+            config = handle.read()
     except OSError:
         return "sha1"
     found = re.search(r"(?im)^\s*objectformat\s*=\s*(\S+)", config)
@@ -67,14 +52,18 @@ def _hash_name(git_directory: Path) -> str | None:
 
 def read_index(work_tree: Path, only_mode: int | None = None) -> list[IndexEntry] | None:
     """The index entries of `work_tree` (only those of one mode if asked); None: ask git."""
-    directory = git_dir(work_tree)
-    if directory is None:
-        return None
-    hash_name = _hash_name(directory)
+    git_dir = git_dir_of(str(work_tree))
+    return None if git_dir is None else index_entries(git_dir, only_mode)
+
+
+def index_entries(git_dir: str, only_mode: int | None = None) -> list[IndexEntry] | None:
+    """`read_index`, for a git dir already found."""
+    hash_name = _hash_name(git_dir)
     if hash_name is None:
         return None
     try:
-        data = (directory / "index").read_bytes()
+        with open(os.path.join(git_dir, "index"), "rb") as handle:
+            data = handle.read()
     except OSError:
         return None
     return parse_index(data, hash_name, only_mode)
@@ -204,9 +193,9 @@ def _extensions_readable(data: bytes, offset: int, end: int) -> bool:
     return offset == end
 
 
-def read_gitlinks(work_tree: Path) -> dict[str, str] | None:
+def read_gitlinks(git_dir: str) -> dict[str, str] | None:
     """Submodule path -> commit the index records (stage 0); None when git must be asked."""
-    entries = read_index(work_tree, GITLINK_MODE)
+    entries = index_entries(git_dir, GITLINK_MODE)
     if entries is None:
         return None
     if any(entry.stage for entry in entries):
@@ -218,7 +207,7 @@ def read_gitlinks(work_tree: Path) -> dict[str, str] | None:
 GITLINKS_MEMO = "xla-tasks-index-gitlinks.json"
 
 
-def memo_gitlinks(work_tree: Path) -> dict[str, str] | None:
+def memo_gitlinks(git_dir: str) -> dict[str, str] | None:
     """`read_gitlinks`, remembered in the git dir until the index changes.
 
     A noop sync asks for a project's gitlinks every run; parsing a 35,000-entry index
@@ -226,22 +215,19 @@ def memo_gitlinks(work_tree: Path) -> dict[str, str] | None:
     renaming a new file over it, so its inode, size and times change whenever its content
     does. Writing the memo is best effort (a read-only `.git` just goes without).
     """
-    directory = git_dir(work_tree)
-    if directory is None:
-        return None
     try:
-        info = os.stat(directory / "index")
+        info = os.stat(os.path.join(git_dir, "index"))
     except OSError:
         return None
     key = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-    memo = directory / GITLINKS_MEMO
+    memo = Path(git_dir, GITLINKS_MEMO)
     try:
         known = json.loads(memo.read_text(encoding="utf-8"))
         if known["index"] == key:
             return {str(path): str(sha) for path, sha in dict(known["gitlinks"]).items()}
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    links = read_gitlinks(work_tree)
+    links = read_gitlinks(git_dir)
     if links is not None:
         tmp = memo.with_name(f"{GITLINKS_MEMO}.{os.getpid()}.tmp")
         try:

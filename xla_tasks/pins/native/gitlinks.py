@@ -9,14 +9,14 @@ remote, which the caller knows. Only read here: `pin` stages gitlinks with git i
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from xla_tasks.engine.process import GIT_COMMAND, git_env
+from xla_tasks.engine.disk import git_dir_of
 from xla_tasks.errors import ConfigError
-from xla_tasks.pins.native.gitindex import git_dir, memo_gitlinks
+from xla_tasks.gitrepo import run_git
+from xla_tasks.pins.native.gitindex import memo_gitlinks
 from xla_tasks.pins.native.model import NativePin
 from xla_tasks.pins.native.urls import normalize_repo_url
 
@@ -61,16 +61,13 @@ def parse_gitmodules(text: str) -> list[Submodule]:
 GitlinksOf = Callable[[list[str]], Mapping[str, str]]
 
 
-def read(
-    project_dir: Path, gitmodules_text: str, gitlinks_of: GitlinksOf | None = None
-) -> list[NativePin]:
-    """One pin per submodule that `.gitmodules` declares and that has a gitlink: in the
-    index (`index_gitlinks`), or wherever `gitlinks_of(paths)` reads them (a commit's tree)."""
+def read(gitmodules_text: str, gitlinks_of: GitlinksOf) -> list[NativePin]:
+    """One pin per submodule that `.gitmodules` declares and that has a gitlink where
+    `gitlinks_of(paths)` reads them: the index (`index_gitlinks`), or a commit's tree."""
     submodules = parse_gitmodules(gitmodules_text)
     if not submodules:
         return []
-    paths = [s.path for s in submodules]
-    links = gitlinks_of(paths) if gitlinks_of else index_gitlinks(project_dir, paths)
+    links = gitlinks_of([s.path for s in submodules])
     pins = []
     for sub in submodules:
         commit = links.get(sub.path)
@@ -93,35 +90,35 @@ def read(
 def index_gitlinks(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
     """The gitlinks the index holds, read in Python (no process; remembered until the index
     changes), else by git."""
-    if git_dir(project_dir) is None:
+    git_dir = git_dir_of(str(project_dir))
+    if git_dir is None:
         return {}  # a copy of the files, not a checkout: no index, no gitlinks
-    read = memo_gitlinks(project_dir)
+    read = memo_gitlinks(git_dir)
     return read if read is not None else gitlinks_from_git(project_dir, paths)
 
 
 def gitlinks_from_git(project_dir: Path, paths: list[str]) -> Mapping[str, str]:
     """What `git ls-files --stage` says, for an index the pure reader declined."""
-    done = subprocess.run(
-        [*GIT_COMMAND, "ls-files", "--stage", "-z", "--", *paths],
-        cwd=project_dir,
-        env=git_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
+    code, out, err = run_git(
+        project_dir,
+        ["ls-files", "--stage", "-z", "--", *paths],
+        repo=project_dir.name,
+        action="read the submodule commits",
         check=False,
     )
-    if done.returncode != 0:
-        reason = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+    if code != 0:
+        reason = err.strip().splitlines() or ["no message"]
         raise ConfigError(
             project_dir / ".git" / "index",
             f"cannot read the submodule commits: {reason[0]}",
             hint="repair the index (for example `git reset`), then run again",
         )
     links = {}
-    for entry in done.stdout.split(b"\0"):
-        meta, _, path = entry.partition(b"\t")
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[0] == b"160000" and fields[2] == b"0":
-            links[path.decode("utf-8", "surrogateescape")] = fields[1].decode()
+        if len(fields) == 3 and fields[0] == "160000" and fields[2] == "0":
+            links[path] = fields[1]
     return links
 
 
