@@ -47,10 +47,6 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
         "GIT_COMMITTER_EMAIL": "committer@example.com",
         "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
         "GIT_TERMINAL_PROMPT": "0",
-        # file:// submodules need this since git 2.38.1; tests opt in, the tool never does.
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "protocol.file.allow",
-        "GIT_CONFIG_VALUE_0": "always",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -82,9 +78,22 @@ def upstreams_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 
 @pytest.fixture
-def upstreams(isolated_env: Path, upstreams_template: Template) -> Upstreams:
+def local_submodules(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git's `protocol.file.allow=always`, for the tests whose upstreams have file://
+    submodules: git refuses those by default since 2.38.1, as it does for a user with local
+    upstreams (the tool never sets it; tests about the default leave this fixture out)."""
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "protocol.file.allow")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "always")
+
+
+@pytest.fixture
+def upstreams(
+    isolated_env: Path, upstreams_template: Template, local_submodules: None
+) -> Upstreams:
     """The demo's five bare upstreams (OpenXLA shape), this test's own: the template copied,
-    then the commits that record their URLs added (~40 ms, against ~90 ms for a fresh build)."""
+    then the commits that record their URLs added (~40 ms, against ~90 ms for a fresh build).
+    iree's stablehlo submodule is a file:// URL, so these tests allow the file transport."""
     return Upstreams(isolated_env / "upstreams", upstreams_template)
 
 

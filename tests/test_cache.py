@@ -29,8 +29,9 @@ from xla_tasks.engine.cache import mirror_path
 
 
 @pytest.fixture
-def default_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    """git as users have it: the suite's `protocol.file.allow=always` removed."""
+def default_git(local_submodules: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git as users have it: `protocol.file.allow=always` removed (after the `upstreams`
+    fixture, which sets it for the demo's file:// submodule, has run)."""
     for key in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0"):
         monkeypatch.delenv(key, raising=False)
 

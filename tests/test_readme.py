@@ -69,7 +69,7 @@ class GithubUpstreams(Upstreams):
     ("scenario", "block"), checked_blocks(), ids=[name for name, _ in checked_blocks()]
 )
 def test_readme_block_is_what_the_tool_prints(
-    scenario: str, block: str, isolated_env: Path
+    scenario: str, block: str, isolated_env: Path, local_submodules: None
 ) -> None:
     ws = isolated_env / "openxla"
     ws.mkdir()

@@ -172,7 +172,9 @@ class World:
 
 
 @pytest.fixture
-def world(upstream_template: tuple[Path, dict[str, str]], tmp_path: Path) -> World:
+def world(
+    upstream_template: tuple[Path, dict[str, str]], tmp_path: Path, local_submodules: None
+) -> World:
     template, shas = upstream_template
     up = tmp_path / "up"
     shutil.copytree(template, up)
